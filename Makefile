@@ -1,0 +1,43 @@
+# bbzip developer commands. `make install` then `make test` is the whole set-up.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# Pinned: any looser spec lets pip pull a multi-GB CUDA build of torch.
+TORCH := torch==2.13.0
+MNIST ?= ../shared/data/mnist
+
+.PHONY: help install test test-slow bench lint model golden clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(PY):
+	python3 -m venv $(VENV)
+
+install: $(PY)  ## create .venv, install torch (CPU) and bbzip with its test extras
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[test,train]'
+
+test:  ## fast test suite (what CI runs)
+	$(PY) -m pytest -q
+
+test-slow:  ## the slow tests too (full MNIST, large streams)
+	$(PY) -m pytest -q -m ''
+
+bench:  ## side-by-side size and speed against gzip/bzip2/xz/zstd
+	$(PY) bench/bench.py
+
+lint:  ## ruff
+	$(PIP) install -q ruff
+	$(VENV)/bin/ruff check bbzip tests bench
+
+model:  ## train, freeze and register the MNIST model (about 100 minutes on 2 cores)
+	$(PY) -m bbzip.training.train --data $(MNIST) --minutes 100 --out build/vae_float.npz
+	$(PY) -m bbzip.vae.freeze build/vae_float.npz --data $(MNIST) --name mnist-vae
+
+golden:  ## regenerate the golden .bbz files (only when the format changes on purpose)
+	$(PY) tests/make_golden.py
+
+clean:  ## remove build outputs
+	rm -rf build dist *.egg-info .pytest_cache

@@ -1,0 +1,3 @@
+from bbzip.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Vectorised rANS (numpy only): the message, and the one seam that quantises probabilities."""

@@ -1,0 +1,216 @@
+"""Compression of bytes and streams: block framing, coder choice, verification.
+
+    compress(data, coder="auto") -> bytes        decompress(data) -> bytes
+    compress_stream(src, dst, ...)               decompress_stream(src, dst, ...)
+    stream_info(src) -> StreamInfo
+
+Streams are processed block by block, so memory stays bounded whatever the input size.
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+import zlib
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterator
+
+from bbzip import container
+from bbzip.coders import registry
+from bbzip.container import BlockHeader, StreamEnd, StreamReader
+from bbzip.errors import CorruptError, UnsupportedError
+
+CODER_NAMES = ("auto", "stored", "order0", "lzma", "vae")
+# LZMA loses about 0.8 % of its output at every block boundary (a cold dictionary), and
+# order-0 affords more lanes per block as blocks grow; 32 MiB keeps both near their best
+# while a 2 GB pipe still runs in well under 300 MB.
+BLOCK_SIZE = 32 << 20
+# Below this, running LZMA outright is cheaper than deciding whether to.
+SMALL_BLOCK = 64 << 10
+SAMPLE_BYTES = 32 << 10
+
+Progress = Callable[[int], None] | None
+
+
+def compress(data: bytes, coder: str = "auto") -> bytes:
+    out = io.BytesIO()
+    compress_stream(io.BytesIO(data), out, coder=coder)
+    return out.getvalue()
+
+
+def decompress(data: bytes) -> bytes:
+    out = io.BytesIO()
+    decompress_stream(io.BytesIO(data), out)
+    return out.getvalue()
+
+
+def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress: Progress = None) -> None:
+    if coder not in CODER_NAMES:
+        raise UnsupportedError(f"unknown coder {coder!r}; choose from {', '.join(CODER_NAMES)}")
+    dst.write(container.STREAM_HEADER)
+    total = crc = 0
+    for block in _segments(src, coder):
+        coder_id, model_id, payload = block.encode()
+        header = BlockHeader(coder_id, model_id, len(block.data), len(payload), zlib.crc32(block.data))
+        dst.write(container.encode_block_header(header))
+        dst.write(payload)
+        total += len(block.data)
+        crc = zlib.crc32(block.data, crc)
+        if progress:
+            progress(len(block.data))
+    dst.write(container.encode_stream_end(StreamEnd(total, crc)))
+
+
+def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None) -> None:
+    """Decode every concatenated stream in ``src``; each block is verified before it is written."""
+    reader = StreamReader(src)
+    while reader.next_stream():
+        total = crc = 0
+        while True:
+            before = reader.consumed
+            item = reader.next_block()
+            if isinstance(item, StreamEnd):
+                if item.raw_size != total or item.crc != crc:
+                    raise CorruptError("stream length or checksum mismatch")
+                break
+            payload = reader.read_payload(item)
+            data = registry.decoder_for(item.coder_id, item.model_id).decode(payload, item.raw_size)
+            if len(data) != item.raw_size or zlib.crc32(data) != item.crc:
+                raise CorruptError("block checksum mismatch")
+            dst.write(data)
+            total += len(data)
+            crc = zlib.crc32(data, crc)
+            if progress:
+                progress(reader.consumed - before)
+
+
+@dataclass
+class BlockInfo:
+    coder: str
+    model_id: str
+    raw_size: int
+    payload_size: int
+    pixels: int = 0
+
+
+@dataclass
+class StreamInfo:
+    streams: int = 0
+    blocks: list[BlockInfo] = field(default_factory=list)
+    raw_size: int = 0
+    compressed_size: int = 0
+
+
+def stream_info(src: BinaryIO) -> StreamInfo:
+    """Walk the framing without decoding payloads (sizes come from the headers)."""
+    reader = StreamReader(src)
+    info = StreamInfo()
+    while reader.next_stream():
+        while True:
+            item = reader.next_block()
+            if isinstance(item, StreamEnd):
+                info.raw_size += item.raw_size
+                break
+            reader.skip_payload(item)
+            info.blocks.append(BlockInfo(registry.coder_name(item.coder_id), item.model_id.hex(),
+                                         item.raw_size, item.payload_size,
+                                         _pixels(item)))
+    info.streams = reader.streams
+    info.compressed_size = reader.consumed
+    return info
+
+
+def _pixels(header: BlockHeader) -> int:
+    if header.coder_id != registry.VAE_CODER_ID:
+        return 0
+    from bbzip.vae.formats import pixels_in_block
+
+    return pixels_in_block(header.raw_size)
+
+
+# -- choosing coders --------------------------------------------------------------------
+@dataclass
+class _Block:
+    data: bytes
+    coder: str
+    image: object = None  # an image segment description when the VAE may code this block
+
+    def encode(self) -> tuple[int, bytes, bytes]:
+        if self.coder == "vae" or (self.coder == "auto" and self.image is not None):
+            from bbzip.vae.coder import encode_image_block
+
+            result = encode_image_block(self.data, self.image, forced=self.coder == "vae")
+            if result is not None:
+                return result
+        if self.coder == "auto":
+            return _encode_auto(self.data)
+        chosen = registry.model_free_coder(self.coder)
+        return chosen.coder_id, b"", chosen.encode(self.data)
+
+
+def _encode_auto(block: bytes) -> tuple[int, bytes, bytes]:
+    """Smallest of stored, order-0 and LZMA; order-0's size is known exactly from the counts."""
+    import numpy as np
+
+    from bbzip.coders import order0
+
+    stored = registry.model_free_coder("stored")
+    best: tuple[int, int, bytes | None] = (len(block), stored.coder_id, None)
+    counts = np.bincount(np.frombuffer(block, dtype=np.uint8), minlength=256)
+    order0_size = order0.estimate_size(counts)
+    if _lzma_may_win(block, order0_size):
+        lzma_coder = registry.model_free_coder("lzma")
+        payload = lzma_coder.encode(block)
+        if len(payload) < best[0]:
+            best = (len(payload), lzma_coder.coder_id, payload)
+    if order0_size < best[0]:
+        payload = registry.MODEL_FREE[order0.Order0Coder.coder_id].encode(block, counts)
+        if len(payload) < best[0]:
+            best = (len(payload), order0.Order0Coder.coder_id, payload)
+    size, coder_id, payload = best
+    return coder_id, b"", block if payload is None else payload
+
+
+def _lzma_may_win(block: bytes, order0_size: int) -> bool:
+    """Cheap test: does the fastest LZMA preset, on three samples, beat order-0?"""
+    if len(block) <= SMALL_BLOCK:
+        return True
+    middle = len(block) // 2
+    samples = [block[:SAMPLE_BYTES], block[middle : middle + SAMPLE_BYTES], block[-SAMPLE_BYTES:]]
+    fast = [{"id": lzma.FILTER_LZMA2, "preset": 0, "dict_size": SAMPLE_BYTES}]
+    packed = sum(len(lzma.compress(s, format=lzma.FORMAT_RAW, filters=fast)) for s in samples)
+    # Preset 0 on samples is a pessimistic stand-in for the real thing, so no margin.
+    return packed / sum(map(len, samples)) < order0_size / len(block)
+
+
+def _segments(src: BinaryIO, coder: str) -> Iterator[_Block]:
+    """Split the input into blocks; image files are split only between whole images."""
+    first = _read_full(src, BLOCK_SIZE)
+    image_reader = None
+    if coder in ("auto", "vae"):
+        from bbzip.vae.formats import ImageStream
+
+        image_reader = ImageStream.sniff(first, src, BLOCK_SIZE)
+    if image_reader is not None:
+        for data, image in image_reader:
+            yield _Block(data, coder, image)
+        return
+    if coder == "vae":
+        raise UnsupportedError("input is not an image format the VAE coder knows")
+    data = first
+    while data:
+        yield _Block(data, coder)
+        data = _read_full(src, BLOCK_SIZE)
+
+
+def _read_full(src: BinaryIO, size: int) -> bytes:
+    """Read up to ``size`` bytes, retrying short reads from pipes."""
+    parts = []
+    left = size
+    while left:
+        chunk = src.read(left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)

@@ -1,0 +1,176 @@
+"""The .bbz container: framing, lengths and checksums; nothing about how blocks are coded.
+
+Specified in docs/FORMAT.md. Each layout is defined once here and used both ways.
+Every length read from a file is checked against a limit before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from bbzip.coders.varint import decode_varint, encode_varint
+from bbzip.errors import CorruptError, FormatError
+
+MAGIC = b"\xb8BZ"
+VERSION = 1
+STREAM_HEADER = MAGIC + bytes([VERSION << 4])
+END_MARKER = 0x00
+BLOCK_FLAG_MODEL = 0x01
+MODEL_ID_BYTES = 8
+# Limits a reader enforces before allocating; writers stay far below them.
+MAX_BLOCK_RAW = 64 << 20
+MAX_BLOCK_PAYLOAD = MAX_BLOCK_RAW + (MAX_BLOCK_RAW >> 3) + 65536
+MAX_STREAM_RAW = (1 << 63) - 1
+_CRC = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    coder_id: int
+    model_id: bytes
+    raw_size: int
+    payload_size: int
+    crc: int
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    raw_size: int
+    crc: int
+
+
+def encode_block_header(header: BlockHeader) -> bytes:
+    if not 1 <= header.coder_id <= 0xFF:
+        raise ValueError("coder IDs are 1..255")
+    if header.model_id and len(header.model_id) != MODEL_ID_BYTES:
+        raise ValueError(f"model IDs are {MODEL_ID_BYTES} bytes")
+    flags = BLOCK_FLAG_MODEL if header.model_id else 0
+    return (bytes([header.coder_id, flags]) + header.model_id + encode_varint(header.raw_size)
+            + encode_varint(header.payload_size) + _CRC.pack(header.crc))
+
+
+def encode_stream_end(end: StreamEnd) -> bytes:
+    return bytes([END_MARKER]) + encode_varint(end.raw_size) + _CRC.pack(end.crc)
+
+
+class _Source:
+    """Exact reads from a binary stream, counting bytes consumed."""
+
+    def __init__(self, src: BinaryIO):
+        self.src = src
+        self.consumed = 0
+
+    def read(self, size: int, what: str) -> bytes:
+        data = self.src.read(size)
+        while data is not None and len(data) < size:
+            more = self.src.read(size - len(data))
+            if not more:
+                break
+            data += more
+        if data is None or len(data) < size:
+            raise CorruptError(f"unexpected end of data in {what}")
+        self.consumed += size
+        return data
+
+    def read_varint(self, what: str, limit: int) -> int:
+        raw = bytearray()
+        while True:
+            byte = self.read(1, what)[0]
+            raw.append(byte)
+            if not byte & 0x80 or len(raw) >= 10:
+                return decode_varint(raw, 0, limit)[0]
+
+    def at_eof(self) -> bool:
+        peek = getattr(self.src, "peek", None)
+        if peek is not None:
+            return not peek(1)
+        raise TypeError("source must support peek()")
+
+
+class StreamReader:
+    """Walks one or more concatenated .bbz streams: headers, blocks, end markers."""
+
+    def __init__(self, src: BinaryIO):
+        if not hasattr(src, "peek"):
+            import io
+
+            src = io.BufferedReader(src) if isinstance(src, io.RawIOBase) else _Peekable(src)
+        self._source = _Source(src)
+        self.streams = 0
+
+    @property
+    def consumed(self) -> int:
+        return self._source.consumed
+
+    def next_stream(self) -> bool:
+        """Read a stream header; False at a clean end of input after at least one stream."""
+        if self._source.at_eof():
+            if self.streams:
+                return False
+            raise FormatError("empty input, not in .bbz format")
+        header = self._source.src.read(len(STREAM_HEADER)) or b""
+        self._source.consumed += len(header)
+        if header[:3] != MAGIC:
+            if self.streams:
+                raise CorruptError("trailing garbage after the .bbz stream")
+            raise FormatError("not in .bbz format")
+        if len(header) < len(STREAM_HEADER):
+            raise CorruptError("unexpected end of data in the stream header")
+        version, reserved = header[3] >> 4, header[3] & 0x0F
+        if version != VERSION:
+            raise FormatError(f"format version {version} is not supported (this bbzip reads {VERSION})")
+        if reserved:
+            raise FormatError("reserved header bits are set (made by a newer bbzip?)")
+        self.streams += 1
+        return True
+
+    def next_block(self) -> BlockHeader | StreamEnd:
+        src = self._source
+        coder_id = src.read(1, "a block header")[0]
+        if coder_id == END_MARKER:
+            raw_size = src.read_varint("the end marker", MAX_STREAM_RAW)
+            return StreamEnd(raw_size, _CRC.unpack(src.read(4, "the end marker"))[0])
+        flags = src.read(1, "a block header")[0]
+        if flags & ~BLOCK_FLAG_MODEL:
+            raise FormatError("reserved block flags are set (made by a newer bbzip?)")
+        model_id = src.read(MODEL_ID_BYTES, "a block header") if flags & BLOCK_FLAG_MODEL else b""
+        raw_size = src.read_varint("a block header", MAX_BLOCK_RAW)
+        if raw_size == 0:
+            raise CorruptError("empty block")
+        payload_size = src.read_varint("a block header", MAX_BLOCK_PAYLOAD)
+        crc = _CRC.unpack(src.read(4, "a block header"))[0]
+        return BlockHeader(coder_id, model_id, raw_size, payload_size, crc)
+
+    def read_payload(self, header: BlockHeader) -> bytes:
+        return self._source.read(header.payload_size, "a block payload")
+
+    def skip_payload(self, header: BlockHeader) -> None:
+        left = header.payload_size
+        while left:
+            left -= len(self._source.read(min(left, 1 << 20), "a block payload"))
+
+
+class _Peekable:
+    """Adds peek() to file-like objects (e.g. BytesIO) that lack it."""
+
+    def __init__(self, src: BinaryIO):
+        self._src = src
+        self._buffer = b""
+
+    def peek(self, size: int = 1) -> bytes:
+        if len(self._buffer) < size:
+            self._buffer += self._src.read(size - len(self._buffer)) or b""
+        return self._buffer
+
+    def read(self, size: int) -> bytes:
+        if self._buffer:
+            head, self._buffer = self._buffer[:size], self._buffer[size:]
+            return head + (self._src.read(size - len(head)) if size > len(head) else b"")
+        return self._src.read(size)
+
+
+def crc32(data: bytes, value: int = 0) -> int:
+    return zlib.crc32(data, value)

@@ -1,0 +1,1 @@
+"""Training-only code: the only part of bbzip that imports torch."""

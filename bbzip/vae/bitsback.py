@@ -1,0 +1,125 @@
+"""Bits-back coding of a sequence of 28x28 images over one rANS message (BB-ANS).
+
+Per batch of images the encoder pops latents from the posterior (taking back bits already
+in the message), pushes the pixels given the latents, then pushes the latents under the
+prior; the decoder runs the same steps backwards, mirror-image, line for line.
+
+Initial bits: the very first image has nothing to take bits back from, so it is coded
+without bits-back (its latents are the posterior mean's buckets, chosen by the encoder
+alone). Batch sizes then grow fourfold, 1, 4, 16, ... up to the lane count: each image
+leaves about five times the bits its latents take back, so every later pop finds real
+bits from earlier images in the message; should the message still run dry,
+the encoder borrows zero words (Message.borrow_zeros) and the decoder's final check
+requires them back. After decoding, the message must be exactly in its initial state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bbzip.ans.rans import Message
+from bbzip.errors import CorruptError
+from bbzip.vae.distributions import PIXEL_VALUES, LatentPosteriors, PixelMixtures, pop, push
+from bbzip.vae.network import CONTEXT, CONTEXT_MASK, IMAGE, PIXELS
+
+MAX_LANES = 256
+# Lanes are chosen so decoding takes about this many sequential numpy steps at most
+# (each lane costs 8 bytes of final state; each step costs ~0.3 ms).
+TARGET_STEPS = 20_000
+
+
+def choose_lanes(images: int) -> int:
+    wanted = max(1, -(-images * PIXELS // TARGET_STEPS))
+    return min(MAX_LANES, 1 << (wanted - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class Batch:
+    start: int
+    stop: int
+    bits_back: bool
+
+
+def schedule(images: int, lanes: int) -> list[Batch]:
+    batches = [Batch(0, 1, False)] if images else []
+    start, size = 1, 1
+    while start < images:
+        stop = min(images, start + size)
+        batches.append(Batch(start, stop, True))
+        start, size = stop, min(lanes, size * 4)
+    return batches
+
+
+def encode(model, images: np.ndarray) -> bytes:
+    """Images (N, 28, 28) uint8 -> the final rANS message as bytes."""
+    lanes = choose_lanes(len(images))
+    message = Message(lanes, borrow_zeros=True)
+    net, tables = model.network, model.tables
+    posterior = net.encode(images)
+    latent = net.latent
+    for batch in schedule(len(images), lanes):
+        x = images[batch.start : batch.stop]
+        mu = posterior[batch.start : batch.stop, :latent]
+        log_sigma = posterior[batch.start : batch.stop, latent:]
+        if batch.bits_back:
+            buckets = np.empty(mu.shape, dtype=np.int64)
+            for k in reversed(range(latent)):
+                dist = LatentPosteriors(mu[:, k], log_sigma[:, k], tables)
+                buckets[:, k] = pop(message, dist, dist.buckets)
+        else:
+            buckets = np.searchsorted(tables.latent_edges[1:-1], mu, side="right")
+        head_out = net.head(net.features(tables.latent_centres[buckets]), net.context(x))
+        mixtures = PixelMixtures(head_out.reshape(-1, head_out.shape[-1]), tables)
+        symbols = x.reshape(-1).astype(np.int64)
+        low = mixtures.starts(symbols).reshape(len(x), PIXELS)
+        freq = mixtures.starts(symbols + 1).reshape(len(x), PIXELS) - low
+        for p in reversed(range(PIXELS)):  # the decoder needs raster order for its context
+            message.push(low[:, p], freq[:, p], mixtures.precision)
+        prior_freq = np.ones(len(x), dtype=np.int64)
+        for k in reversed(range(latent)):
+            message.push(buckets[:, k], prior_freq, tables.prior_precision)
+    return message.to_bytes()
+
+
+def decode(model, data: bytes | memoryview, count: int) -> np.ndarray:
+    """Invert ``encode``; raises CorruptError unless the message ends in its initial state."""
+    lanes = choose_lanes(count)
+    message = Message.from_bytes(data, lanes)
+    net, tables = model.network, model.tables
+    latent = net.latent
+    images = np.zeros((count, IMAGE, IMAGE), dtype=np.uint8)
+    prior_mask = np.int64((1 << tables.prior_precision) - 1)
+    # Decoded pixels go into a zero-padded canvas so each position's causal context is a
+    # fixed set of 12 flat offsets.
+    width = IMAGE + CONTEXT - 1
+    rows, cols = np.nonzero(CONTEXT_MASK)
+    taps = rows * width + cols
+    for batch in reversed(schedule(count, lanes)):
+        n = batch.stop - batch.start
+        buckets = np.empty((n, latent), dtype=np.int64)
+        ones = np.ones(n, dtype=np.int64)
+        for k in range(latent):
+            buckets[:, k] = message.peek(n, tables.prior_precision).astype(np.int64) & prior_mask
+            message.pop(buckets[:, k], ones, tables.prior_precision)
+        features = net.features(tables.latent_centres[buckets])
+        canvas = np.zeros((n, width * width))
+        pixels = np.zeros((n, PIXELS), dtype=np.int64)
+        for p in range(PIXELS):
+            r, c = divmod(p, IMAGE)
+            context = canvas[:, taps + (r * width + c)]
+            mixtures = PixelMixtures(net.head(features[:, p], context), tables)
+            values = pop(message, mixtures, PIXEL_VALUES)
+            pixels[:, p] = values
+            canvas[:, (r + 2) * width + c + 2] = net.input_lut[values]
+        x = pixels.reshape(n, IMAGE, IMAGE).astype(np.uint8)
+        images[batch.start : batch.stop] = x
+        if batch.bits_back:
+            posterior = net.encode(x)
+            for k in range(latent):
+                dist = LatentPosteriors(posterior[:, k], posterior[:, latent + k], tables)
+                push(message, dist, buckets[:, k])
+    if not message.is_initial():
+        raise CorruptError("VAE block did not decode back to its initial state")
+    return images

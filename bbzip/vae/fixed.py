@@ -1,0 +1,71 @@
+"""Fixed-point conventions and the integer lookup tables of the frozen model.
+
+Every value the coder turns into a probability is an integer computed by integer-exact
+operations, so any machine, BLAS, thread count or batch size gives identical frequencies:
+
+* activations are integers in units of 2**-ACT_BITS;
+* network weights are integers; their partial sums stay below 2**53, so a float64 matrix
+  product is exact whatever order the BLAS adds in, and scaling by a power of two then
+  flooring is exact too;
+* nonlinearities of probabilities (logistic, Gaussian CDF, exp) come from tables stored in
+  the model file, computed once by the freeze step; nothing calls libm at coding time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ACT_BITS = 10  # activations: integer / 2**10
+ACT_LIMIT = (1 << (ACT_BITS + 7)) - 1  # clip at |a| < 128, which bounds every partial sum
+WEIGHT_LIMIT = (1 << 11) - 1  # weights fit 12 signed bits
+T_BITS = 16  # standardised distances t = (edge - mean) / scale: integer / 2**16
+T_RANGE = 16  # t is clipped to [-16, 16): beyond that the CDFs are 0 or 1 to 2**-23
+TABLE_STEP_BITS = 6  # CDF and exp tables are sampled every 2**-6 and interpolated linearly
+CDF_BITS = 30  # CDF values: integer / 2**30
+EXP_BITS = 16  # mixture weights and inverse scales: integer / 2**16
+
+_T_SHIFT = T_BITS - TABLE_STEP_BITS
+_T_OFFSET = T_RANGE << T_BITS
+_T_MAX = (T_RANGE << T_BITS) - 1
+
+
+def cdf_table(fn) -> np.ndarray:
+    """Sample a CDF on [-16, 16] every 2**-6 (freeze time only: uses float maths)."""
+    grid = np.arange(-T_RANGE << TABLE_STEP_BITS, (T_RANGE << TABLE_STEP_BITS) + 1) / (1 << TABLE_STEP_BITS)
+    table = np.round(fn(grid) * (1 << CDF_BITS)).astype(np.int64)
+    return np.maximum.accumulate(np.clip(table, 0, 1 << CDF_BITS))
+
+
+def log_scale_table(low: float, high: float) -> np.ndarray:
+    """exp(-s) * 2**16 for s = low + (i + 0.5) * 2**-6 (freeze time only)."""
+    steps = int(round((high - low) * (1 << TABLE_STEP_BITS))) + 1
+    s = low + (np.arange(steps) + 0.5) / (1 << TABLE_STEP_BITS)
+    return np.round(np.exp(-s) * (1 << EXP_BITS)).astype(np.int64)
+
+
+def neg_exp_table() -> np.ndarray:
+    """exp(-d) * 2**16 for d = i * 2**-6, d in [0, 16) (freeze time only)."""
+    d = np.arange(T_RANGE << TABLE_STEP_BITS) / (1 << TABLE_STEP_BITS)
+    return np.round(np.exp(-d) * (1 << EXP_BITS)).astype(np.int64)
+
+
+def standardise(edge: np.ndarray, mean: np.ndarray, inv_scale: np.ndarray) -> np.ndarray:
+    """t = (edge - mean) * inv_scale in units of 2**-16, clipped; all int64."""
+    t = ((edge - mean) * inv_scale) >> (ACT_BITS + EXP_BITS - T_BITS)
+    # np.minimum/maximum rather than np.clip: clip's Python overhead dominates small arrays.
+    return np.minimum(np.maximum(t, -_T_OFFSET, out=t), _T_MAX, out=t)
+
+
+def interpolate(table: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Piecewise-linear table lookup at t (units 2**-16); monotone if the table is."""
+    shifted = t + _T_OFFSET
+    index = shifted >> _T_SHIFT
+    frac = shifted & ((1 << _T_SHIFT) - 1)
+    low = table[index]
+    return low + (((table[index + 1] - low) * frac) >> _T_SHIFT)
+
+
+def scale_index(log_scale: np.ndarray, low: float, size: int) -> np.ndarray:
+    """Index into a log_scale_table for fixed-point log-scales (units 2**-10)."""
+    index = (log_scale - int(round(low * (1 << ACT_BITS)))) >> (ACT_BITS - TABLE_STEP_BITS)
+    return np.minimum(np.maximum(index, 0, out=index), size - 1, out=index)

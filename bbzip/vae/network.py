@@ -1,0 +1,146 @@
+"""The frozen VAE evaluated exactly: integer weights and activations, float64 arithmetic.
+
+Mirrors bbzip/training/model.py layer for layer. Activations are float64 arrays holding
+integers (units 2**-ACT_BITS); every product sum is an integer below 2**53, so the BLAS
+summation order cannot change a result, and requantisation (add bias, multiply by a power
+of two, floor) is exact too. The result is bit-identical on every machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from bbzip.vae.fixed import ACT_BITS, ACT_LIMIT
+
+IMAGE = 28
+PIXELS = IMAGE * IMAGE
+# Sub-batch for the convolutional stacks: bounds the im2col buffers to ~50 MB.
+NET_BATCH = 64
+OUTPUT_LIMIT = (1 << (ACT_BITS + 11)) - 1
+CONTEXT = 5
+CONTEXT_MASK = np.zeros((CONTEXT, CONTEXT), dtype=bool)
+CONTEXT_MASK[: CONTEXT // 2, :] = True
+CONTEXT_MASK[CONTEXT // 2, : CONTEXT // 2] = True
+CONTEXT_TAPS = int(CONTEXT_MASK.sum())
+
+
+@dataclass(frozen=True)
+class Layer:
+    """y = floor((x @ weight.T + bias + half) * 2**-shift), per output channel."""
+
+    weight_t: np.ndarray  # (in, out) float64 of integers
+    offset: np.ndarray  # bias + rounding half, float64 of integers
+    scale: np.ndarray  # 2**-shift, float64 (exact)
+
+    @classmethod
+    def from_arrays(cls, weight: np.ndarray, bias: np.ndarray, shift: np.ndarray) -> "Layer":
+        weight = np.asarray(weight, dtype=np.float64)
+        shift = np.asarray(shift, dtype=np.int64)
+        return cls(np.ascontiguousarray(weight.reshape(len(shift), -1).T),
+                   np.asarray(bias, np.float64) + np.ldexp(1.0, shift - 1),
+                   np.ldexp(1.0, -shift))
+
+    def __call__(self, x: np.ndarray, relu: bool, limit: int = ACT_LIMIT) -> np.ndarray:
+        y = x @ self.weight_t
+        y += self.offset
+        y *= self.scale
+        np.floor(y, out=y)
+        np.maximum(y, 0 if relu else -limit, out=y)
+        return np.minimum(y, limit, out=y)
+
+
+def conv(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int) -> np.ndarray:
+    """NCHW convolution by im2col; the column order matches torch's (Cin, kh, kw)."""
+    n, c = x.shape[:2]
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = sliding_window_view(padded, (kernel, kernel), axis=(2, 3))[:, :, ::stride, ::stride]
+    h, w = windows.shape[2:4]
+    cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * h * w, c * kernel * kernel)
+    return layer(cols, relu=True).reshape(n, h, w, -1).transpose(0, 3, 1, 2)
+
+
+def deconv(x: np.ndarray, layer: Layer, relu: bool) -> np.ndarray:
+    """ConvTranspose2d(kernel 4, stride 2, padding 1) as a product plus a scatter-add.
+
+    Requantisation happens after the scatter-add, so ``layer`` holds the raw weights and
+    the per-channel bias/shift; the sums of integer products stay exact in float64.
+    """
+    n, c, h, w = x.shape
+    out_c = len(layer.offset)
+    cols = x.transpose(0, 2, 3, 1).reshape(n * h * w, c) @ layer.weight_t  # (nhw, out*4*4)
+    cols = cols.reshape(n, h, w, out_c, 4, 4)
+    acc = np.zeros((n, out_c, 2 * h + 2, 2 * w + 2))
+    for ky in range(4):
+        for kx in range(4):
+            acc[:, :, ky : ky + 2 * h : 2, kx : kx + 2 * w : 2] += cols[..., ky, kx].transpose(0, 3, 1, 2)
+    acc = acc[:, :, 1:-1, 1:-1]
+    y = np.floor((acc + layer.offset[:, None, None]) * layer.scale[:, None, None])
+    return np.clip(y, 0 if relu else -ACT_LIMIT, ACT_LIMIT, out=y)
+
+
+class IntegerVAE:
+    """Encoder, decoder trunk and per-pixel head of the frozen model."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], latent: int, mixtures: int, hidden: int):
+        self.latent, self.mixtures, self.hidden = latent, mixtures, hidden
+        layer = lambda name: Layer.from_arrays(arrays[f"{name}.w"], arrays[f"{name}.b"], arrays[f"{name}.shift"])
+        self.enc_conv1 = layer("enc_conv1")
+        self.enc_conv2 = layer("enc_conv2")
+        self.enc_fc1 = layer("enc_fc1")
+        self.enc_fc2 = layer("enc_fc2")
+        self.dec_fc1 = layer("dec_fc1")
+        self.dec_fc2 = layer("dec_fc2")
+        # Transposed convolutions: weights are (in, out*16) with per-out-channel shifts.
+        self.dec_deconv1 = self._deconv_layer(arrays, "dec_deconv1")
+        self.dec_deconv2 = self._deconv_layer(arrays, "dec_deconv2")
+        self.ctx = layer("ctx")
+        self.head1 = layer("head1")
+        self.head2 = layer("head2")
+        self.input_lut = np.asarray(arrays["input_lut"], dtype=np.float64)
+
+    @staticmethod
+    def _deconv_layer(arrays, name: str) -> Layer:
+        weight = np.asarray(arrays[f"{name}.w"], dtype=np.float64)  # (in, out, 4, 4)
+        shift = np.asarray(arrays[f"{name}.shift"], dtype=np.int64)
+        return Layer(np.ascontiguousarray(weight.reshape(weight.shape[0], -1)),
+                     np.asarray(arrays[f"{name}.b"], np.float64) + np.ldexp(1.0, shift - 1),
+                     np.ldexp(1.0, -shift))
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) uint8 -> (N, 2*latent) int64: posterior means then log-sigmas."""
+        out = np.empty((len(images), 2 * self.latent), dtype=np.int64)
+        for i in range(0, len(images), NET_BATCH):
+            a = self.input_lut[images[i : i + NET_BATCH]][:, None]
+            a = conv(a, self.enc_conv1, 4, 2, 1)
+            a = conv(a, self.enc_conv2, 4, 2, 1)
+            a = self.enc_fc1(a.reshape(len(a), -1), relu=True)
+            out[i : i + NET_BATCH] = self.enc_fc2(a, relu=False)
+        return out
+
+    def features(self, z: np.ndarray) -> np.ndarray:
+        """(N, latent) fixed-point latents -> (N, 784, hidden) per-pixel decoder features."""
+        out = np.empty((len(z), PIXELS, self.hidden))
+        for i in range(0, len(z), NET_BATCH):
+            a = self.dec_fc1(z[i : i + NET_BATCH].astype(np.float64), relu=True)
+            a = self.dec_fc2(a, relu=True).reshape(len(a), 64, 7, 7)
+            a = deconv(a, self.dec_deconv1, relu=True)
+            a = deconv(a, self.dec_deconv2, relu=False)
+            out[i : i + NET_BATCH] = a.reshape(len(a), self.hidden, PIXELS).transpose(0, 2, 1)
+        return out
+
+    def context(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) uint8 -> (N, 784, 12) causal neighbourhoods, as network inputs."""
+        a = np.pad(self.input_lut[images], ((0, 0), (2, 2), (2, 2)))
+        windows = sliding_window_view(a, (CONTEXT, CONTEXT), axis=(1, 2))
+        return windows[..., CONTEXT_MASK].reshape(len(images), PIXELS, CONTEXT_TAPS)
+
+    def head(self, features: np.ndarray, context: np.ndarray) -> np.ndarray:
+        """Per-pixel mixture parameters (..., 3*mixtures) int64 from features and context."""
+        c = self.ctx(context, relu=False)
+        g = np.maximum(features + c, 0)
+        g = self.head1(g, relu=True)
+        # Mixture means are in pixel units (up to a few hundred), beyond the hidden range.
+        return self.head2(g, relu=False, limit=OUTPUT_LIMIT).astype(np.int64)

@@ -1,0 +1,1 @@
+"""Pretrained bbzip models (integer .npz files) and their manifest; data only."""

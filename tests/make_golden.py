@@ -1,0 +1,47 @@
+"""Regenerate tests/golden/: fixed inputs and their .bbz files, one per coder.
+
+Run only when the format changes on purpose (`make golden`); the test suite checks that
+every committed .bbz still decodes to its original, byte for byte.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bbzip import api  # noqa: E402
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def inputs() -> dict[str, tuple[bytes, str]]:
+    rng = np.random.default_rng(20261123)
+    p = 0.7 ** np.arange(256)
+    skewed = rng.choice(256, size=6000, p=p / p.sum()).astype(np.uint8).tobytes()
+    text = b"".join(b"%d bottles of beer on the wall\n" % i for i in range(200, 0, -1))
+    return {
+        "empty": (b"", "auto"),
+        "skewed-order0": (skewed, "order0"),
+        "text-lzma": (text, "lzma"),
+        "random-stored": (rng.integers(0, 256, 700, dtype=np.uint8).tobytes(), "stored"),
+        "one-byte-auto": (b"x", "auto"),
+    }
+
+
+def main() -> None:
+    GOLDEN.mkdir(exist_ok=True)
+    for name, (data, coder) in inputs().items():
+        (GOLDEN / f"{name}.raw").write_bytes(data)
+        (GOLDEN / f"{name}.bbz").write_bytes(api.compress(data, coder))
+    # Concatenated streams must keep decoding to the concatenation.
+    a, b = inputs()["text-lzma"][0], inputs()["skewed-order0"][0]
+    (GOLDEN / "concatenated.raw").write_bytes(a + b)
+    (GOLDEN / "concatenated.bbz").write_bytes(api.compress(a, "lzma") + api.compress(b, "order0"))
+    print(f"wrote {len(list(GOLDEN.glob('*.bbz')))} golden files to {GOLDEN}")
+
+
+if __name__ == "__main__":
+    main()

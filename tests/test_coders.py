@@ -1,0 +1,80 @@
+"""Every model-free coder round-trips any bytes; order-0 meets its size promise."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bbzip.coders import order0
+from bbzip.coders.lzma_coder import LzmaCoder
+from bbzip.coders.order0 import Order0Coder
+from bbzip.coders.stored import StoredCoder
+from bbzip.errors import CorruptError
+
+CODERS = [Order0Coder(), LzmaCoder(), StoredCoder()]
+
+
+def skewed(n, seed=1):
+    rng = np.random.default_rng(seed)
+    p = 0.8 ** np.arange(256)
+    return rng.choice(256, size=n, p=p / p.sum()).astype(np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("coder", CODERS, ids=lambda c: c.name)
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(min_size=1, max_size=3000))
+def test_round_trip_any_bytes(coder, data):
+    assert coder.decode(coder.encode(data), len(data)) == data
+
+
+@pytest.mark.parametrize("coder", CODERS, ids=lambda c: c.name)
+@pytest.mark.parametrize("size", [1, 2, 255, 4096, 100_000, 1_000_003])
+def test_round_trip_sizes(coder, size):
+    data = skewed(size)
+    assert coder.decode(coder.encode(data), size) == data
+
+
+def test_order0_single_symbol_block_costs_only_its_header():
+    data = b"\x07" * 1_000_000
+    payload = Order0Coder().encode(data)
+    assert len(payload) < 48
+    assert Order0Coder().decode(payload, len(data)) == data
+
+
+def test_order0_is_within_half_a_percent_of_entropy():
+    data = skewed(2_000_000)
+    counts = np.bincount(np.frombuffer(data, np.uint8), minlength=256)
+    p = counts[counts > 0] / len(data)
+    entropy_bytes = -(p * np.log2(p)).sum() * len(data) / 8
+    payload = Order0Coder().encode(data)
+    assert len(payload) <= entropy_bytes * 1.005 + 1024
+    # The auto coder decides on this estimate; it must track the real size closely.
+    assert abs(order0.estimate_size(counts) - len(payload)) <= 0.0005 * len(payload) + 16
+
+
+def test_order0_uses_more_lanes_for_bigger_outputs():
+    assert order0.choose_lanes(8 * 100) == 1
+    assert order0.choose_lanes(8e6 * 8) > order0.choose_lanes(8e5 * 8) > 1
+
+
+@pytest.mark.parametrize("coder", CODERS, ids=lambda c: c.name)
+def test_wrong_length_or_truncation_is_corruption(coder):
+    data = skewed(5000)
+    payload = coder.encode(data)
+    for bad in (payload[:-1], payload[: len(payload) // 2]):
+        with pytest.raises(CorruptError):
+            coder.decode(bad, len(data))
+    with pytest.raises(CorruptError):
+        coder.decode(payload, len(data) + 1)
+
+
+def test_order0_rejects_hostile_headers():
+    data = skewed(5000)
+    payload = bytearray(Order0Coder().encode(data))
+    lanes_too_many = b"\xff\xff\x03" + bytes(payload[1:])
+    with pytest.raises(CorruptError):
+        Order0Coder().decode(lanes_too_many, len(data))
+    bad_precision = bytearray(payload)
+    bad_precision[1] = 40
+    with pytest.raises(CorruptError):
+        Order0Coder().decode(bytes(bad_precision), len(data))

@@ -1,0 +1,29 @@
+"""Golden .bbz files freeze the format: each must decode byte for byte, forever."""
+
+import io
+from pathlib import Path
+
+import pytest
+
+from bbzip import api
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = sorted(p.stem for p in GOLDEN.glob("*.bbz"))
+
+
+def test_golden_files_exist():
+    assert len(CASES) >= 6
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_file_decodes_byte_for_byte(name):
+    packed = (GOLDEN / f"{name}.bbz").read_bytes()
+    assert api.decompress(packed) == (GOLDEN / f"{name}.raw").read_bytes()
+
+
+@pytest.mark.parametrize("name, coder", [
+    ("skewed-order0", "order0"), ("text-lzma", "lzma"), ("random-stored", "stored"),
+])
+def test_golden_files_use_the_coder_they_freeze(name, coder):
+    info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
+    assert {b.coder for b in info.blocks} == {coder}
