@@ -47,18 +47,28 @@ def decompress(data: bytes) -> bytes:
 def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress: Progress = None) -> None:
     if coder not in CODER_NAMES:
         raise UnsupportedError(f"unknown coder {coder!r}; choose from {', '.join(CODER_NAMES)}")
-    dst.write(container.STREAM_HEADER)
+    _write_all(dst, container.STREAM_HEADER)
     total = crc = 0
     for block in _segments(src, coder):
         coder_id, model_id, payload = block.encode()
         header = BlockHeader(coder_id, model_id, len(block.data), len(payload), zlib.crc32(block.data))
-        dst.write(container.encode_block_header(header))
-        dst.write(payload)
+        _write_all(dst, container.encode_block_header(header))
+        _write_all(dst, payload)
         total += len(block.data)
         crc = zlib.crc32(block.data, crc)
         if progress:
             progress(len(block.data))
-    dst.write(container.encode_stream_end(StreamEnd(total, crc)))
+    _write_all(dst, container.encode_stream_end(StreamEnd(total, crc)))
+
+
+def _write_all(dst: BinaryIO, data: bytes) -> None:
+    """Write everything: a raw or non-blocking stream may accept only part of a write."""
+    view = memoryview(data)
+    while view:
+        written = dst.write(view)
+        if written is None or written <= 0:
+            raise OSError("short write to the output")
+        view = view[written:]
 
 
 def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None) -> None:
@@ -77,7 +87,7 @@ def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None) -
             data = registry.decoder_for(item.coder_id, item.model_id).decode(payload, item.raw_size)
             if len(data) != item.raw_size or zlib.crc32(data) != item.crc:
                 raise CorruptError("block checksum mismatch")
-            dst.write(data)
+            _write_all(dst, data)
             total += len(data)
             crc = zlib.crc32(data, crc)
             if progress:
@@ -175,12 +185,21 @@ def _lzma_may_win(block: bytes, order0_size: int) -> bool:
     """Cheap test: does the fastest LZMA preset, on three samples, beat order-0?"""
     if len(block) <= SMALL_BLOCK:
         return True
+    # Preset 0 on samples is a pessimistic stand-in for the real thing, so no margin.
+    return lzma_sample_ratio(block) < order0_size / len(block)
+
+
+def lzma_sample_ratio(block: bytes) -> float:
+    """Compressed/raw ratio of LZMA preset 0 on three 32 KiB samples of the block."""
     middle = len(block) // 2
     samples = [block[:SAMPLE_BYTES], block[middle : middle + SAMPLE_BYTES], block[-SAMPLE_BYTES:]]
     fast = [{"id": lzma.FILTER_LZMA2, "preset": 0, "dict_size": SAMPLE_BYTES}]
     packed = sum(len(lzma.compress(s, format=lzma.FORMAT_RAW, filters=fast)) for s in samples)
-    # Preset 0 on samples is a pessimistic stand-in for the real thing, so no margin.
-    return packed / sum(map(len, samples)) < order0_size / len(block)
+    return packed / sum(map(len, samples))
+
+
+def model_free_encode(block: bytes, name: str) -> bytes:
+    return registry.model_free_coder(name).encode(block)
 
 
 def _segments(src: BinaryIO, coder: str) -> Iterator[_Block]:

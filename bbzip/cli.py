@@ -25,8 +25,7 @@ from typing import BinaryIO, NoReturn
 
 import click
 
-from bbzip import __version__, fileio
-from bbzip.api import CODER_NAMES
+from bbzip import __version__, api, fileio
 from bbzip.errors import BBZError
 
 PROG = "bbzip"
@@ -60,9 +59,14 @@ class _Refused(Exception):
 # --------------------------------------------------------------------------- messages
 
 
+def _line(text: str) -> None:
+    if sys.stderr is not None:  # None when started with fd 2 closed
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
 def _say(message: str) -> None:
-    sys.stderr.write(f"{PROG}: {message}\n")
-    sys.stderr.flush()
+    _line(f"{PROG}: {message}")
 
 
 class _Run:
@@ -84,8 +88,7 @@ class _Run:
 
     def note(self, line: str) -> None:
         if self.job.verbose and not self.job.quiet:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
+            _line(line)
 
     def guard(self, name: str, action: Callable[[_Run, str], None]) -> None:
         """Run `action` on one file; a failure is reported and the next file still runs."""
@@ -200,13 +203,13 @@ class _Progress:
 
 def _stdin() -> BinaryIO:
     if sys.stdin is None:
-        raise OSError(9, "standard input is closed")
+        raise OSError(errno.EBADF, "standard input is closed")
     return sys.stdin.buffer
 
 
 def _stdout() -> BinaryIO:
     if sys.stdout is None:
-        raise OSError(9, "standard output is closed")
+        raise OSError(errno.EBADF, "standard output is closed")
     return sys.stdout.buffer
 
 
@@ -219,8 +222,6 @@ def _isatty(stream) -> bool:
 
 def _code(run: _Run, name: str, src: BinaryIO, st: os.stat_result | None, dst) -> tuple[int, int]:
     """Compress or decompress `src` into `dst` (None: discard); return (bytes in, bytes out)."""
-    from bbzip import api
-
     size = st.st_size if st is not None and stat.S_ISREG(st.st_mode) else None
     enabled = not run.job.quiet and _isatty(sys.stderr)
     progress = _Progress(_display(name), size, enabled)
@@ -311,8 +312,6 @@ def _test_one(run: _Run, name: str) -> None:
 
 
 def _info_all(run: _Run, files: Sequence[str]) -> None:
-    from bbzip import api
-
     rows = []
 
     def one(run: _Run, name: str) -> None:
@@ -444,7 +443,7 @@ def _verbose_opt(f):
 
 def _coder_opt(f):
     return click.option(
-        "--coder", type=click.Choice(CODER_NAMES), default="auto", show_default=True,
+        "--coder", type=click.Choice(api.CODER_NAMES), default="auto", show_default=True,
         help="Coder for every block ('auto' picks per block).",
     )(f)
 

@@ -29,8 +29,14 @@ HEAD_BYTES = 2 * WORD_BITS // 8
 OUTPUT_BYTES_PER_LANE = 1600
 
 
-def choose_lanes(coded_bits: float) -> int:
-    return int(max(1, min(MAX_LANES, coded_bits / 8 / OUTPUT_BYTES_PER_LANE)))
+# Never more than this many sequential steps per block, even when the output is tiny
+# (nearly constant data): speed then matters more than a few bytes of heads.
+MAX_STEPS = 16384
+
+
+def choose_lanes(coded_bits: float, symbols: int) -> int:
+    wanted = max(coded_bits / 8 / OUTPUT_BYTES_PER_LANE, symbols / MAX_STEPS)
+    return int(max(1, min(MAX_LANES, wanted)))
 
 
 def _table_bytes(freqs: np.ndarray) -> int:
@@ -47,12 +53,13 @@ def _coded_bits(counts: np.ndarray, freqs: np.ndarray, precision: int) -> float:
 def _plan(counts: np.ndarray) -> tuple[int, np.ndarray, int, int]:
     """Pick precision and lanes for the smallest payload: (precision, freqs, lanes, size)."""
     used = int((counts > 0).sum())
+    symbols = int(counts.sum())
     lowest = max(1, math.ceil(math.log2(max(used, 2))))
     best = None
     for precision in range(lowest, MAX_PRECISION + 1):
         freqs = counts_to_freqs(counts, precision)
         bits = _coded_bits(counts, freqs, precision)
-        lanes = choose_lanes(bits)
+        lanes = choose_lanes(bits, symbols)
         # A final head holds on average half a word of data beyond its initial value.
         word_bits = WORD_BITS * math.ceil(max(0.0, bits - WORD_BITS / 2 * lanes) / WORD_BITS)
         size = (len(encode_varint(lanes)) + 1 + _table_bytes(freqs) + word_bits // 8
@@ -80,8 +87,10 @@ class Order0Coder:
         start_of = cumulative(freqs)[:-1].astype(np.uint64)
         freq_of = freqs.astype(np.uint64)
         message = Message(lanes, word_bits=WORD_BITS)
+        # A lone symbol has freq 2**precision: coding it leaves the state unchanged.
+        single = int((freqs > 0).sum()) == 1
         # The decoder pops chunk 0 first, so chunks are pushed last-to-first.
-        for offset in range(((len(data) - 1) // lanes) * lanes, -1, -lanes):
+        for offset in range(((len(data) - 1) // lanes) * lanes, -1, -lanes) if not single else ():
             chunk = data[offset : offset + lanes]
             message.push(start_of[chunk], freq_of[chunk], precision)
         present = np.flatnonzero(freqs)
@@ -120,6 +129,11 @@ class Order0Coder:
 
 
 def decode_symbols(message: Message, freqs: np.ndarray, precision: int, count: int) -> bytes:
+    present = np.flatnonzero(freqs)
+    if len(present) == 1:
+        if not message.is_initial() or message.tail_words:
+            raise CorruptError("order-0 block has data left over after decoding")
+        return bytes([int(present[0])]) * count
     starts = cumulative(freqs)
     slot_symbol = np.repeat(np.arange(256, dtype=np.uint8), freqs)
     freq_of = freqs.astype(np.uint64)

@@ -46,8 +46,12 @@ def quantise_layer(weight: np.ndarray, bias: np.ndarray, out_axis: int = 0) -> d
 
 
 def freeze(float_npz: Path, name: str, latent_bits: int = 8) -> tuple[bytes, dict]:
-    src = np.load(float_npz, allow_pickle=False)
-    meta = json.loads(src["meta_json"].tobytes())
+    src = dict(np.load(float_npz, allow_pickle=False))
+    return freeze_arrays(src, name, json.loads(src["meta_json"].tobytes()), latent_bits)
+
+
+def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8) -> tuple[bytes, dict]:
+    """Float weights (torch state_dict names) -> (model file bytes, config)."""
     arrays: dict[str, np.ndarray] = {}
     k = src["head2.bias"].shape[0] // 3
     for layer in LAYERS + DECONVS:

@@ -61,9 +61,13 @@ def parse_model(data: bytes) -> FrozenModel:
 
 
 def shipped_dir() -> Path:
+    """The installed bbzip.models package, or models/ when run from a source checkout."""
     from importlib.resources import files
 
-    return Path(str(files("bbzip.models")))
+    try:
+        return Path(str(files("bbzip.models")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "models"
 
 
 def search_path() -> list[Path]:

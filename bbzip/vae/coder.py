@@ -1,0 +1,85 @@
+"""The VAE coder (ID 0x03): image blocks coded by bits-back over the frozen model.
+
+Payload: varint header length, the header bytes verbatim, then the rANS message of
+bits-back coding all the block's images (heads first). The image count follows from the
+block's raw size, and the lane count from the image count, so neither is stored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bbzip.coders.registry import VAE_CODER_ID
+from bbzip.coders.varint import decode_varint, encode_varint
+from bbzip.errors import CorruptError, ModelError, UnsupportedError
+from bbzip.vae import bitsback
+from bbzip.vae.formats import IMAGE_BYTES, ImageSegment
+from bbzip.vae.model import FrozenModel, default_model, find_model
+
+MAX_HEADER = 65536 + 16
+
+
+class VaeCoder:
+    coder_id = VAE_CODER_ID
+    name = "vae"
+
+    def __init__(self, model: FrozenModel):
+        self.model = model
+        self.model_id = model.model_id
+
+    def encode_segment(self, block: bytes, header_bytes: int) -> bytes:
+        images = np.frombuffer(block, dtype=np.uint8, offset=header_bytes).reshape(-1, 28, 28)
+        return encode_varint(header_bytes) + block[:header_bytes] + bitsback.encode(self.model, images)
+
+    def decode(self, payload: bytes, raw_size: int) -> bytes:
+        view = memoryview(payload)
+        header_bytes, pos = decode_varint(view, 0, min(MAX_HEADER, raw_size))
+        images, rest = divmod(raw_size - header_bytes, IMAGE_BYTES)
+        if rest or pos + header_bytes > len(view):
+            raise CorruptError("VAE block sizes are inconsistent")
+        header = bytes(view[pos : pos + header_bytes])
+        pixels = bitsback.decode(self.model, view[pos + header_bytes :], images)
+        return header + pixels.tobytes()
+
+
+def vae_coder_for_model_id(model_id: bytes) -> VaeCoder:
+    if not model_id:
+        raise CorruptError("VAE block without a model ID")
+    return VaeCoder(find_model(model_id))
+
+
+def encode_image_block(block: bytes, segment: ImageSegment | None, forced: bool):
+    """(coder_id, model_id, payload) for an image block, or None when another coder wins."""
+    if segment is None:
+        if forced:
+            raise UnsupportedError("input is not an image format the VAE coder knows")
+        return None
+    try:
+        coder = VaeCoder(default_model())
+    except ModelError:
+        if forced:
+            raise
+        return None  # no model installed: the model-free coders still work
+    payload = coder.encode_segment(block, segment.header_bytes)
+    if not forced and not _smaller_than_alternatives(block, len(payload)):
+        return None
+    return coder.coder_id, coder.model_id, payload
+
+
+def _smaller_than_alternatives(block: bytes, size: int) -> bool:
+    """Cheap check that no model-free coder would beat ``size`` bytes.
+
+    Order-0's size is exact from the counts; LZMA's is bounded by a fast preset on samples,
+    and LZMA is run in full only when that bound comes close.
+    """
+    from bbzip import api
+    from bbzip.coders import order0
+
+    if size >= len(block):
+        return False
+    counts = np.bincount(np.frombuffer(block, dtype=np.uint8), minlength=256)
+    if order0.estimate_size(counts) <= size:
+        return False
+    if len(block) > api.SMALL_BLOCK and api.lzma_sample_ratio(block) * len(block) > 1.25 * size:
+        return True
+    return len(api.model_free_encode(block, "lzma")) > size

@@ -1,0 +1,211 @@
+"""The bits-back VAE coder on a tiny random-weight model: exactness, determinism, formats."""
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bbzip import api
+from bbzip.errors import CorruptError, ModelError, UnsupportedError
+from bbzip.vae import bitsback, formats, network
+from bbzip.vae.coder import VaeCoder
+from tests.vae_helpers import digits, tiny_model, tiny_model_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 6, 23])
+def test_bits_back_round_trip_returns_message_to_its_initial_state(model, count):
+    images = digits(count, seed=count)
+    data = bitsback.encode(model, images)
+    # decode() itself raises unless the message ends exactly in its initial state.
+    assert np.array_equal(bitsback.decode(model, data, count), images)
+
+
+def test_a_damaged_message_is_detected(model):
+    images = digits(3)
+    data = bytearray(bitsback.encode(model, images))
+    data[len(data) // 2] ^= 0x10
+    try:
+        decoded = bitsback.decode(model, bytes(data), 3)
+    except CorruptError:
+        return
+    assert not np.array_equal(decoded, images)  # the container's CRC catches the rest
+
+
+def test_bits_back_beats_coding_each_image_alone(model):
+    images = digits(21, seed=5)
+    chained = len(bitsback.encode(model, images))
+    alone = sum(len(bitsback.encode(model, images[i : i + 1])) for i in range(len(images)))
+    assert chained < alone
+
+
+def test_lanes_and_batches_cover_every_image_once():
+    for count in (1, 2, 5, 17, 1000, 10000):
+        lanes = bitsback.choose_lanes(count)
+        batches = bitsback.schedule(count, lanes)
+        assert [b.start for b in batches] == [0] + [b.stop for b in batches[:-1]]
+        assert batches[-1].stop == count and not batches[0].bits_back
+        assert all(b.stop - b.start <= lanes for b in batches)
+    assert bitsback.choose_lanes(1) == 1
+    assert bitsback.choose_lanes(10000) == bitsback.MAX_LANES
+
+
+def test_network_batch_size_does_not_change_the_output(model, monkeypatch):
+    images = digits(9, seed=2)
+    reference = bitsback.encode(model, images)
+    for batch in (1, 4):
+        monkeypatch.setattr(network, "NET_BATCH", batch)
+        assert bitsback.encode(model, images) == reference
+
+
+def test_same_bytes_under_one_and_two_threads(tmp_path):
+    """Encode in fresh processes with different BLAS thread counts: identical output."""
+    script = textwrap.dedent("""
+        import hashlib, sys
+        sys.path.insert(0, sys.argv[1])
+        from tests.vae_helpers import digits, tiny_model
+        from bbzip.vae import bitsback
+        data = bitsback.encode(tiny_model(), digits(7, seed=3))
+        print(hashlib.sha256(data).hexdigest())
+    """)
+    digests = set()
+    for threads in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        out = subprocess.run([sys.executable, "-c", script, str(ROOT)], env=env, capture_output=True,
+                             text=True, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
+
+
+def test_model_files_load_without_pickle_and_hash_to_their_id():
+    data = tiny_model_bytes()
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        assert all(npz[name].dtype != object for name in npz.files)
+    assert tiny_model().model_id == hashlib.sha256(data).digest()[:8]
+
+
+def test_missing_or_different_model_is_a_clear_error(model, tmp_path, monkeypatch):
+    coder = VaeCoder(model)
+    images = digits(2)
+    payload = coder.encode_segment(images.tobytes(), 0)
+    from bbzip.coders import registry
+
+    monkeypatch.setenv("BBZIP_MODEL_PATH", str(tmp_path))
+    with pytest.raises(ModelError, match=model.model_id.hex()):
+        registry.decoder_for(registry.VAE_CODER_ID, model.model_id)
+    # Found through the search path once the file is there; a different model is refused.
+    (tmp_path / "tiny.npz").write_bytes(tiny_model_bytes())
+    found = registry.decoder_for(registry.VAE_CODER_ID, model.model_id)
+    assert found.decode(payload, images.size) == images.tobytes()
+    with pytest.raises(ModelError):
+        registry.decoder_for(registry.VAE_CODER_ID, tiny_model(seed=1).model_id)
+
+
+def _pgm(header=b"P5\n28 28\n255\n", pixels=None):
+    return header + (digits(1).tobytes() if pixels is None else pixels)
+
+
+def _npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _idx(images, rows=28, cols=28):
+    return bytes([0, 0, 8, 3]) + len(images).to_bytes(4, "big") + rows.to_bytes(4, "big") + \
+        cols.to_bytes(4, "big") + images.tobytes()
+
+
+@pytest.mark.parametrize("data, kind", [
+    (_idx(digits(3)), "idx"),
+    (_pgm(), "pgm"),
+    (_pgm(b"P5 # comment\n28\t28 # another\n255\n"), "pgm"),
+    (_npy(digits(2)), "npy"),
+    (_npy(digits(1)[0]), "npy"),
+])
+def test_image_formats_are_recognised(data, kind):
+    layout = formats.sniff(data)
+    assert layout is not None and layout.kind == kind
+    assert data.startswith(layout.header)
+
+
+@pytest.mark.parametrize("data", [
+    _idx(np.zeros((2, 27, 28), np.uint8), rows=27),
+    _pgm(b"P5\n28 28\n65535\n", bytes(2 * 784)),
+    _pgm(b"P2\n28 28\n255\n", b"0 " * 784),
+    _pgm(b"P5\n28 27\n255\n", bytes(28 * 27)),
+    _npy(digits(2).astype(np.float32)),
+    _npy(np.zeros((3, 28, 27), np.uint8)),
+    _npy(np.asfortranarray(np.zeros((28, 28, 2), np.uint8))),
+    b"hello, world",
+])
+def test_near_miss_headers_go_to_the_other_coders(data):
+    assert formats.sniff(data) is None
+    packed = api.compress(data)
+    assert {b.coder for b in api.stream_info(io.BytesIO(packed)).blocks} <= {"stored", "order0", "lzma"}
+    assert api.decompress(packed) == data
+    with pytest.raises(UnsupportedError):
+        api.compress(data, coder="vae")
+
+
+@pytest.fixture
+def installed_tiny_model(tmp_path, monkeypatch):
+    """Make the tiny model the default model, as if it were shipped."""
+    import json
+
+    from bbzip.vae import model as model_module
+
+    data = tiny_model_bytes()
+    (tmp_path / "mnist-vae.npz").write_bytes(data)
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": [{
+        "name": "mnist-vae", "file": "mnist-vae.npz", "sha256": hashlib.sha256(data).hexdigest()}]}))
+    monkeypatch.setattr(model_module, "shipped_dir", lambda: tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("data", [
+    _idx(digits(5)), _pgm(b"P5\n# made by a test\n28 28\n255\n"), _npy(digits(4)), _npy(digits(1)[0]),
+])
+def test_forced_vae_round_trips_images_byte_for_byte(installed_tiny_model, data):
+    packed = api.compress(data, coder="vae")
+    assert {b.coder for b in api.stream_info(io.BytesIO(packed)).blocks} == {"vae"}
+    assert api.decompress(packed) == data
+
+
+@pytest.mark.parametrize("data", [_idx(digits(3)) + b"trailing bytes", _idx(digits(3))[:-100]])
+def test_images_with_extra_or_missing_bytes_stay_lossless(installed_tiny_model, data):
+    packed = api.compress(data)
+    assert api.decompress(packed) == data
+
+
+def test_images_are_never_split_across_blocks(installed_tiny_model, monkeypatch):
+    monkeypatch.setattr(api, "BLOCK_SIZE", 784 * 3 + 100)
+    data = _idx(digits(8))
+    packed = api.compress(data, coder="vae")
+    blocks = api.stream_info(io.BytesIO(packed)).blocks
+    assert [b.raw_size for b in blocks] == [16 + 3 * 784, 3 * 784, 2 * 784]
+    assert api.decompress(packed) == data
+
+
+def test_decompress_without_the_model_names_the_model(installed_tiny_model, monkeypatch, tmp_path_factory):
+    packed = api.compress(_idx(digits(2)), coder="vae")
+    from bbzip.vae import model as model_module
+
+    empty = tmp_path_factory.mktemp("empty")
+    monkeypatch.setattr(model_module, "shipped_dir", lambda: empty)
+    monkeypatch.setenv("BBZIP_MODEL_PATH", str(empty))
+    model_module._load_file.cache_clear()
+    with pytest.raises(ModelError, match=tiny_model().model_id.hex()):
+        api.decompress(packed)
