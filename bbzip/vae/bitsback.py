@@ -21,7 +21,7 @@ import numpy as np
 
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError
-from bbzip.vae.distributions import PIXEL_VALUES, LatentPosteriors, PixelMixtures, pop, push
+from bbzip.vae.distributions import LatentPosteriors, PixelMixtures, pop, pop_pixels, push
 from bbzip.vae.network import CONTEXT, CONTEXT_MASK, IMAGE, PIXELS
 
 MAX_LANES = 256
@@ -110,7 +110,7 @@ def decode(model, data: bytes | memoryview, count: int) -> np.ndarray:
             r, c = divmod(p, IMAGE)
             context = canvas[:, taps + (r * width + c)]
             mixtures = PixelMixtures(net.head(features[:, p], context), tables)
-            values = pop(message, mixtures, PIXEL_VALUES)
+            values = pop_pixels(message, mixtures)
             pixels[:, p] = values
             canvas[:, (r + 2) * width + c + 2] = net.input_lut[values]
         x = pixels.reshape(n, IMAGE, IMAGE).astype(np.uint8)

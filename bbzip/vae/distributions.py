@@ -11,7 +11,7 @@ import numpy as np
 
 from bbzip.ans.quantise import cdf_to_starts
 from bbzip.ans.rans import Message
-from bbzip.vae.fixed import ACT_BITS, CDF_BITS, EXP_BITS, TABLE_STEP_BITS, interpolate, scale_index, standardise
+from bbzip.vae.fixed import ACT_BITS, CDF_BITS, TABLE_STEP_BITS, lookup, scale_index, standardise
 
 PIXEL_VALUES = 256
 _HALF = 1 << (ACT_BITS - 1)
@@ -33,6 +33,13 @@ class PixelMixtures:
         self.sigmoid = tables.sigmoid
         self.precision = tables.pixel_precision
 
+    def subset(self, index: np.ndarray) -> "PixelMixtures":
+        part = object.__new__(PixelMixtures)
+        part.means, part.inv_scales = self.means[:, index], self.inv_scales[:, index]
+        part.weights, part.weight_sum = self.weights[:, index], self.weight_sum[index]
+        part.sigmoid, part.precision = self.sigmoid, self.precision
+        return part
+
     def starts(self, symbols: np.ndarray) -> np.ndarray:
         """Slot start of each pixel's symbol (0..256; 256 gives the total)."""
         edge = (symbols.astype(np.int64) << ACT_BITS) - _HALF
@@ -42,7 +49,7 @@ class PixelMixtures:
         else:
             t = standardise(edge, self.means, self.inv_scales)
             weights = self.weights
-        cdf = (weights * interpolate(self.sigmoid, t)).sum(axis=0) // self.weight_sum
+        cdf = (weights * lookup(self.sigmoid, t)).sum(axis=0) // self.weight_sum
         cdf = np.where(symbols <= 0, 0, np.where(symbols >= PIXEL_VALUES, _FULL, cdf))
         return cdf_to_starts(cdf, CDF_BITS, symbols, PIXEL_VALUES, self.precision)
 
@@ -60,7 +67,7 @@ class LatentPosteriors:
 
     def starts(self, buckets: np.ndarray) -> np.ndarray:
         t = standardise(self.edges[np.clip(buckets, 0, self.buckets)], self.means, self.inv_sigmas)
-        cdf = interpolate(self.phi, t)
+        cdf = lookup(self.phi, t)
         cdf = np.where(buckets <= 0, 0, np.where(buckets >= self.buckets, _FULL, cdf))
         return cdf_to_starts(cdf, CDF_BITS, buckets, self.buckets, self.precision)
 
@@ -70,33 +77,53 @@ def push(message: Message, dist, symbols: np.ndarray) -> None:
     message.push(low, dist.starts(symbols + 1) - low, dist.precision)
 
 
-def pop(message: Message, dist, alphabet: int) -> np.ndarray:
-    """Decode one symbol per lane: a 16-way coarse search, then bisection within the bin.
+def pop_pixels(message: Message, mixtures: PixelMixtures) -> np.ndarray:
+    """Decode one pixel per lane; one evaluation settles the common all-black position."""
+    n = len(mixtures.weight_sum)
+    slots = message.peek(n, mixtures.precision).astype(np.int64)
+    one = mixtures.starts(np.ones(n, dtype=np.int64))
+    if (slots < one).all():
+        message.pop(np.zeros(n, dtype=np.int64), one, mixtures.precision)
+        return np.zeros(n, dtype=np.int64)
+    return _search_and_pop(message, mixtures, slots, PIXEL_VALUES)
 
-    ``alphabet`` must be a power of two of at least 16. One wide evaluation of 15 probes
-    replaces four narrow ones: on small arrays numpy's per-call cost is what matters.
-    """
+
+def pop(message: Message, dist, alphabet: int) -> np.ndarray:
     n = len(dist.means) if dist.means.ndim == 1 else dist.means.shape[-1]
-    slots = message.peek(n, dist.precision).astype(np.int64)
-    step = max(1, alphabet // 16)
-    probes = np.arange(step, alphabet, step, dtype=np.int64)  # 15 inner bin edges
-    probe_starts = dist.starts(np.broadcast_to(probes[:, None], (len(probes), n)))
-    below = (probe_starts <= slots).sum(axis=0)  # bins entirely at or below the slot
-    low = below * step
+    return _search_and_pop(message, dist, message.peek(n, dist.precision).astype(np.int64), alphabet)
+
+
+_PROBES = np.arange(1, 4, dtype=np.int64)[:, None]
+
+
+def _search_and_pop(message: Message, dist, slots: np.ndarray, alphabet: int) -> np.ndarray:
+    """Find each lane's symbol by 4-ary search on the slot starts, then pop it.
+
+    ``alphabet`` is a power of four or twice one. Three probes per round in one wide call:
+    on arrays this small numpy's per-call cost dominates, so fewer, wider calls win.
+    """
+    n = len(slots)
     lanes = np.arange(n)
-    padded = np.concatenate([np.zeros((1, n), np.int64), probe_starts,
-                             np.full((1, n), 1 << dist.precision, np.int64)])
-    low_start = padded[below, lanes]
-    high = np.minimum(low + step, alphabet)
-    high_start = padded[below + 1, lanes]
-    while step > 1:
-        step >>= 1
-        mid = np.minimum(low + step, high)
-        mid_start = dist.starts(mid)
-        right = mid_start <= slots
-        low = np.where(right, mid, low)
-        low_start = np.where(right, mid_start, low_start)
-        high = np.where(right, high, mid)
-        high_start = np.where(right, high_start, mid_start)
-    message.pop(low_start, high_start - low_start, dist.precision)
+    low = np.zeros(n, dtype=np.int64)
+    bounds = np.empty((5, n), dtype=np.int64)
+    bounds[0] = 0
+    bounds[4] = 1 << dist.precision
+    width = alphabet
+    while width > 1:
+        if width % 4:  # one binary round first for odd powers of two
+            width //= 2
+            mid = dist.starts(low + width)
+            right = mid <= slots
+            bounds[0] = np.where(right, mid, bounds[0])
+            bounds[4] = np.where(right, bounds[4], mid)
+            low += width * right
+            continue
+        width //= 4
+        bounds[1:4] = dist.starts(low + width * _PROBES)
+        below = (bounds[1:4] <= slots).sum(axis=0)
+        low += width * below
+        low_start = bounds[below, lanes]
+        bounds[4] = bounds[below + 1, lanes]
+        bounds[0] = low_start
+    message.pop(bounds[0], bounds[4] - bounds[0], dist.precision)
     return low
