@@ -5,8 +5,9 @@ in the message), pushes the pixels given the latents, then pushes the latents un
 prior; the decoder runs the same steps backwards, mirror-image, line for line.
 
 Initial bits: the very first image has nothing to take bits back from, so it is coded
-without bits-back (its latents are the posterior mean's buckets, chosen by the encoder
-alone). Batch sizes then grow fourfold, 1, 4, 16, ... up to the lane count: each image
+without bits-back: its latents are the buckets holding the posterior means, at whichever
+coarser prior precision q (1..8 bits a dimension, itself coded in 3 bits) makes the image
+cheapest, so a lone image pays a few bits per latent rather than eight. Batch sizes then grow fourfold, 1, 4, 16, ... up to the lane count: each image
 leaves about five times the bits its latents take back, so every later pop finds real
 bits from earlier images in the message; should the message still run dry,
 the encoder borrows zero words (Message.borrow_zeros) and the decoder's final check
@@ -25,6 +26,7 @@ from bbzip.vae.distributions import LatentPosteriors, PixelMixtures, pop, pop_pi
 from bbzip.vae.network import CONTEXT, CONTEXT_MASK, IMAGE, PIXELS
 
 MAX_LANES = 256
+FIRST_PRECISION_BITS = 3  # the first image's latent precision q - 1, uniform in 0..7
 # Lanes are chosen so decoding takes about this many sequential numpy steps at most
 # (each lane costs 8 bytes of final state; each step costs ~0.3 ms).
 TARGET_STEPS = 20_000
@@ -63,24 +65,60 @@ def encode(model, images: np.ndarray) -> bytes:
         x = images[batch.start : batch.stop]
         mu = posterior[batch.start : batch.stop, :latent]
         log_sigma = posterior[batch.start : batch.stop, latent:]
-        if batch.bits_back:
-            buckets = np.empty(mu.shape, dtype=np.int64)
-            for k in reversed(range(latent)):
-                dist = LatentPosteriors(mu[:, k], log_sigma[:, k], tables)
-                buckets[:, k] = pop(message, dist, dist.buckets)
-        else:
-            buckets = np.searchsorted(tables.latent_edges[1:-1], mu, side="right")
-        head_out = net.head(net.features(tables.latent_centres[buckets]), net.context(x))
-        mixtures = PixelMixtures(head_out.reshape(-1, head_out.shape[-1]), tables)
-        symbols = x.reshape(-1).astype(np.int64)
-        low = mixtures.starts(symbols).reshape(len(x), PIXELS)
-        freq = mixtures.starts(symbols + 1).reshape(len(x), PIXELS) - low
-        for p in reversed(range(PIXELS)):  # the decoder needs raster order for its context
-            message.push(low[:, p], freq[:, p], mixtures.precision)
-        prior_freq = np.ones(len(x), dtype=np.int64)
+        if not batch.bits_back:
+            _push_first_image(message, model, x, mu)
+            continue
+        buckets = np.empty(mu.shape, dtype=np.int64)
         for k in reversed(range(latent)):
-            message.push(buckets[:, k], prior_freq, tables.prior_precision)
+            dist = LatentPosteriors(mu[:, k], log_sigma[:, k], tables)
+            buckets[:, k] = pop(message, dist, dist.buckets)
+        low, freq = _pixel_slots(model, x, tables.latent_centres[buckets])
+        for p in reversed(range(PIXELS)):  # the decoder needs raster order for its context
+            message.push(low[:, p], freq[:, p], tables.pixel_precision)
+        _push_uniform(message, buckets, tables.prior_precision)
     return message.to_bytes()
+
+
+def _pixel_slots(model, x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    net = model.network
+    head_out = net.head(net.features(z), net.context(x))
+    mixtures = PixelMixtures(head_out.reshape(-1, head_out.shape[-1]), model.tables)
+    symbols = x.reshape(-1).astype(np.int64)
+    low = mixtures.starts(symbols)
+    return low.reshape(len(x), PIXELS), (mixtures.starts(symbols + 1) - low).reshape(len(x), PIXELS)
+
+
+def _push_uniform(message: Message, symbols: np.ndarray, precision: int) -> None:
+    """Push (n, dims) symbols under a uniform distribution, last dimension first."""
+    ones = np.ones(len(symbols), dtype=np.int64)
+    for k in reversed(range(symbols.shape[1])):
+        message.push(symbols[:, k], ones, precision)
+
+
+def _pop_uniform(message: Message, n: int, dims: int, precision: int) -> np.ndarray:
+    symbols = np.empty((n, dims), dtype=np.int64)
+    ones = np.ones(n, dtype=np.int64)
+    for k in range(dims):
+        symbols[:, k] = message.peek(n, precision).astype(np.int64)
+        message.pop(symbols[:, k], ones, precision)
+    return symbols
+
+
+def _push_first_image(message: Message, model, x: np.ndarray, mu: np.ndarray) -> None:
+    tables = model.tables
+    fine = np.searchsorted(tables.latent_edges[1:-1], mu, side="right")
+    best = None
+    for q in range(1, tables.prior_precision + 1):
+        coarse = fine >> (tables.prior_precision - q)
+        low, freq = _pixel_slots(model, x, tables.coarse_centres[(1 << q) - 1 + coarse])
+        bits = float(np.sum(tables.pixel_precision - np.log2(freq))) + q * coarse.size
+        if best is None or bits < best[0]:
+            best = (bits, q, coarse, low, freq)
+    _, q, coarse, low, freq = best
+    for p in reversed(range(PIXELS)):
+        message.push(low[:, p], freq[:, p], tables.pixel_precision)
+    _push_uniform(message, coarse, q)
+    _push_uniform(message, np.array([[q - 1]]), FIRST_PRECISION_BITS)
 
 
 def decode(model, data: bytes | memoryview, count: int) -> np.ndarray:
@@ -90,7 +128,6 @@ def decode(model, data: bytes | memoryview, count: int) -> np.ndarray:
     net, tables = model.network, model.tables
     latent = net.latent
     images = np.zeros((count, IMAGE, IMAGE), dtype=np.uint8)
-    prior_mask = np.int64((1 << tables.prior_precision) - 1)
     # Decoded pixels go into a zero-padded canvas so each position's causal context is a
     # fixed set of 12 flat offsets.
     width = IMAGE + CONTEXT - 1
@@ -98,12 +135,13 @@ def decode(model, data: bytes | memoryview, count: int) -> np.ndarray:
     taps = rows * width + cols
     for batch in reversed(schedule(count, lanes)):
         n = batch.stop - batch.start
-        buckets = np.empty((n, latent), dtype=np.int64)
-        ones = np.ones(n, dtype=np.int64)
-        for k in range(latent):
-            buckets[:, k] = message.peek(n, tables.prior_precision).astype(np.int64) & prior_mask
-            message.pop(buckets[:, k], ones, tables.prior_precision)
-        features = net.features(tables.latent_centres[buckets])
+        if batch.bits_back:
+            buckets = _pop_uniform(message, n, latent, tables.prior_precision)
+            z = tables.latent_centres[buckets]
+        else:
+            q = int(_pop_uniform(message, 1, 1, FIRST_PRECISION_BITS)[0, 0]) + 1
+            z = tables.coarse_centres[(1 << q) - 1 + _pop_uniform(message, 1, latent, q)]
+        features = net.features(z)
         canvas = np.zeros((n, width * width))
         pixels = np.zeros((n, PIXELS), dtype=np.int64)
         for p in range(PIXELS):

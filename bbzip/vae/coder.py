@@ -1,8 +1,10 @@
 """The VAE coder (ID 0x03): image blocks coded by bits-back over the frozen model.
 
-Payload: varint header length, the header bytes verbatim, then the rANS message of
-bits-back coding all the block's images (heads first). The image count follows from the
-block's raw size, and the lane count from the image count, so neither is stored.
+Payload: a varint v, then the header: for even v the next v/2 bytes verbatim, for odd v
+the common header CANONICAL_HEADERS[v >> 1] (a lone digit's PGM header costs 1 byte, not
+14); then the rANS message of bits-back coding all the block's images (heads first). The
+image count follows from the block's raw size and the header length, and the lane count
+from the image count, so neither is stored.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from bbzip.vae.formats import IMAGE_BYTES, ImageSegment
 from bbzip.vae.model import FrozenModel, default_model, find_model
 
 MAX_HEADER = 65536 + 16
+# Append only: an index, once written to a file, must keep meaning the same bytes.
+CANONICAL_HEADERS = (b"P5\n28 28\n255\n", b"P5 28 28 255\n")
 
 
 class VaeCoder:
@@ -29,16 +33,29 @@ class VaeCoder:
 
     def encode_segment(self, block: bytes, header_bytes: int) -> bytes:
         images = np.frombuffer(block, dtype=np.uint8, offset=header_bytes).reshape(-1, 28, 28)
-        return encode_varint(header_bytes) + block[:header_bytes] + bitsback.encode(self.model, images)
+        header = bytes(block[:header_bytes])
+        if header in CANONICAL_HEADERS:
+            prefix = encode_varint(2 * CANONICAL_HEADERS.index(header) + 1)
+        else:
+            prefix = encode_varint(2 * header_bytes) + header
+        return prefix + bitsback.encode(self.model, images)
 
     def decode(self, payload: bytes, raw_size: int) -> bytes:
         view = memoryview(payload)
-        header_bytes, pos = decode_varint(view, 0, min(MAX_HEADER, raw_size))
-        images, rest = divmod(raw_size - header_bytes, IMAGE_BYTES)
-        if rest or pos + header_bytes > len(view):
+        code, pos = decode_varint(view, 0, 2 * MAX_HEADER)
+        if code & 1:
+            if code >> 1 >= len(CANONICAL_HEADERS):
+                raise CorruptError("VAE block names an unknown header")
+            header = CANONICAL_HEADERS[code >> 1]
+        else:
+            header = bytes(view[pos : pos + (code >> 1)])
+            if len(header) != code >> 1:
+                raise CorruptError("VAE block header is truncated")
+            pos += len(header)
+        images, rest = divmod(raw_size - len(header), IMAGE_BYTES)
+        if rest or images < 0:
             raise CorruptError("VAE block sizes are inconsistent")
-        header = bytes(view[pos : pos + header_bytes])
-        pixels = bitsback.decode(self.model, view[pos + header_bytes :], images)
+        pixels = bitsback.decode(self.model, view[pos:], images)
         return header + pixels.tobytes()
 
 

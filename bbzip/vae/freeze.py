@@ -80,6 +80,10 @@ def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8) -> tuple[byt
     arrays["latent_edges"] = np.concatenate([[-(1 << 30)], edges, [1 << 30]])
     centres = [normal.inv_cdf((j + 0.5) / buckets) for j in range(buckets)]
     arrays["latent_centres"] = np.round(np.array(centres) * (1 << fixed.ACT_BITS)).astype(np.int64)
+    # Centres of the coarser equal-mass buckets the first image may use: precision q
+    # bucket j lives at index 2**q - 1 + j.
+    coarse = [normal.inv_cdf((j + 0.5) / (1 << q)) for q in range(latent_bits + 1) for j in range(1 << q)]
+    arrays["coarse_centres"] = np.round(np.array(coarse) * (1 << fixed.ACT_BITS)).astype(np.int64)
     config = {
         "format": 1, "name": name, "latent": int(src["enc_fc2.bias"].shape[0] // 2),
         "hidden": int(src["head1.bias"].shape[0]), "mixtures": int(k),

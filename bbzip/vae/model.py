@@ -52,6 +52,7 @@ def parse_model(data: bytes) -> FrozenModel:
         sigmoid=arrays["sigmoid"], normal_cdf=arrays["normal_cdf"], neg_exp=arrays["neg_exp"],
         inv_scale=arrays["inv_scale"], inv_sigma=arrays["inv_sigma"],
         latent_edges=arrays["latent_edges"], latent_centres=arrays["latent_centres"],
+        coarse_centres=arrays["coarse_centres"],
         log_scale_min=config["log_scale_min"], log_sigma_min=config["log_sigma_min"],
         pixel_precision=config["pixel_precision"], posterior_precision=config["posterior_precision"],
         prior_precision=config["prior_precision"],
