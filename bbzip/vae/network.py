@@ -63,22 +63,24 @@ def conv(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int) -> np.
 
 
 def deconv(x: np.ndarray, layer: Layer, relu: bool) -> np.ndarray:
-    """ConvTranspose2d(kernel 4, stride 2, padding 1) as a product plus a scatter-add.
+    """ConvTranspose2d(kernel 4, stride 2, padding 1) on NHWC: a product, then 16 shifted adds.
 
-    Requantisation happens after the scatter-add, so ``layer`` holds the raw weights and
-    the per-channel bias/shift; the sums of integer products stay exact in float64.
+    ``layer.weight_t`` is (in, 4*4*out) ordered (ky, kx, out), so each tap's slice is
+    contiguous over channels. Requantisation happens after the adds, which are sums of
+    integers and so exact in float64.
     """
-    n, c, h, w = x.shape
+    n, h, w, c = x.shape
     out_c = len(layer.offset)
-    cols = x.transpose(0, 2, 3, 1).reshape(n * h * w, c) @ layer.weight_t  # (nhw, out*4*4)
-    cols = cols.reshape(n, h, w, out_c, 4, 4)
-    acc = np.zeros((n, out_c, 2 * h + 2, 2 * w + 2))
+    cols = (x.reshape(n * h * w, c) @ layer.weight_t).reshape(n, h, w, 4, 4, out_c)
+    acc = np.zeros((n, 2 * h + 2, 2 * w + 2, out_c))
     for ky in range(4):
         for kx in range(4):
-            acc[:, :, ky : ky + 2 * h : 2, kx : kx + 2 * w : 2] += cols[..., ky, kx].transpose(0, 3, 1, 2)
-    acc = acc[:, :, 1:-1, 1:-1]
-    y = np.floor((acc + layer.offset[:, None, None]) * layer.scale[:, None, None])
-    return np.clip(y, 0 if relu else -ACT_LIMIT, ACT_LIMIT, out=y)
+            acc[:, ky : ky + 2 * h : 2, kx : kx + 2 * w : 2] += cols[:, :, :, ky, kx]
+    y = acc[:, 1:-1, 1:-1] + layer.offset
+    y *= layer.scale
+    np.floor(y, out=y)
+    np.maximum(y, 0 if relu else -ACT_LIMIT, out=y)
+    return np.minimum(y, ACT_LIMIT, out=y)
 
 
 class IntegerVAE:
@@ -103,9 +105,9 @@ class IntegerVAE:
 
     @staticmethod
     def _deconv_layer(arrays, name: str) -> Layer:
-        weight = np.asarray(arrays[f"{name}.w"], dtype=np.float64)  # (in, out, 4, 4)
+        weight = np.asarray(arrays[f"{name}.w"], dtype=np.float64)  # torch's (in, out, ky, kx)
         shift = np.asarray(arrays[f"{name}.shift"], dtype=np.int64)
-        return Layer(np.ascontiguousarray(weight.reshape(weight.shape[0], -1)),
+        return Layer(np.ascontiguousarray(weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)),
                      np.asarray(arrays[f"{name}.b"], np.float64) + np.ldexp(1.0, shift - 1),
                      np.ldexp(1.0, -shift))
 
@@ -125,10 +127,11 @@ class IntegerVAE:
         out = np.empty((len(z), PIXELS, self.hidden))
         for i in range(0, len(z), NET_BATCH):
             a = self.dec_fc1(z[i : i + NET_BATCH].astype(np.float64), relu=True)
-            a = self.dec_fc2(a, relu=True).reshape(len(a), 64, 7, 7)
+            # torch flattens (64, 7, 7) channel-first; the deconvolutions work channel-last.
+            a = self.dec_fc2(a, relu=True).reshape(len(a), 64, 7, 7).transpose(0, 2, 3, 1)
             a = deconv(a, self.dec_deconv1, relu=True)
             a = deconv(a, self.dec_deconv2, relu=False)
-            out[i : i + NET_BATCH] = a.reshape(len(a), self.hidden, PIXELS).transpose(0, 2, 1)
+            out[i : i + NET_BATCH] = a.reshape(len(a), PIXELS, self.hidden)
         return out
 
     def context(self, images: np.ndarray) -> np.ndarray:
