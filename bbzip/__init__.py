@@ -6,15 +6,15 @@ The public functions are imported lazily so that `import bbzip.cli` stays cheap.
 from bbzip.errors import BBZError, CorruptError, FormatError, ModelError, UnsupportedError
 
 __all__ = [
-    "compress",
-    "decompress",
-    "compress_stream",
-    "decompress_stream",
     "BBZError",
     "CorruptError",
     "FormatError",
     "ModelError",
     "UnsupportedError",
+    "compress",
+    "compress_stream",
+    "decompress",
+    "decompress_stream",
 ]
 __version__ = "0.1.0"
 

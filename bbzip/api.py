@@ -12,8 +12,9 @@ from __future__ import annotations
 import io
 import lzma
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from bbzip import container
 from bbzip.coders import registry
@@ -177,7 +178,7 @@ def _encode_auto(block: bytes) -> tuple[int, bytes, bytes]:
         payload = registry.MODEL_FREE[order0.Order0Coder.coder_id].encode(block, counts)
         if len(payload) < best[0]:
             best = (len(payload), order0.Order0Coder.coder_id, payload)
-    size, coder_id, payload = best
+    _, coder_id, payload = best
     return coder_id, b"", block if payload is None else payload
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bbzip import api  # noqa: E402
+from bbzip import api
 
 GOLDEN = Path(__file__).parent / "golden"
 

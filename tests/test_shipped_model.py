@@ -1,7 +1,6 @@
 """The shipped MNIST model on committed fixture digits; the full test set is slow-marked."""
 
 import io
-import json
 from pathlib import Path
 
 import pytest

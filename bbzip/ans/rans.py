@@ -34,8 +34,16 @@ class Message:
     many it borrowed. A decoder never borrows: popping past the data is corruption.
     """
 
-    __slots__ = ("head", "_words", "_size", "borrow_zeros", "borrowed", "word_bits", "head_low",
-                 "_word_dtype")
+    __slots__ = (
+        "_size",
+        "_word_dtype",
+        "_words",
+        "borrow_zeros",
+        "borrowed",
+        "head",
+        "head_low",
+        "word_bits",
+    )
 
     def __init__(self, lanes: int, words: np.ndarray | None = None, heads: np.ndarray | None = None,
                  borrow_zeros: bool = False, word_bits: int = 32):
@@ -64,12 +72,12 @@ class Message:
     def tail(self) -> np.ndarray:
         return self._words[: self._size].copy()
 
-    def copy(self) -> "Message":
+    def copy(self) -> Message:
         other = Message(self.lanes, self.tail(), self.head.copy(), self.borrow_zeros, self.word_bits)
         other.borrowed = self.borrowed
         return other
 
-    def same_as(self, other: "Message") -> bool:
+    def same_as(self, other: Message) -> bool:
         return np.array_equal(self.head, other.head) and np.array_equal(self.tail(), other.tail())
 
     def _append(self, words: np.ndarray) -> None:
@@ -135,7 +143,7 @@ class Message:
                 + self._words[: self._size].astype(WORD_DTYPES[self.word_bits]).tobytes())
 
     @classmethod
-    def from_bytes(cls, data: bytes | memoryview, lanes: int, word_bits: int = 32) -> "Message":
+    def from_bytes(cls, data: bytes | memoryview, lanes: int, word_bits: int = 32) -> Message:
         head_dtype = "<u8" if word_bits == 32 else "<u4"
         word_bytes = word_bits // 8
         head_bytes = 2 * word_bytes * lanes

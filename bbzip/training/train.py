@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
             x = torch.from_numpy(train[perm[i : i + args.batch]]).float().unsqueeze(1)
             # Free bits through the first half, gone by 80 %: the end optimises the true ELBO.
             free_nats = args.free_nats * min(1.0, max(0.0, (0.8 - frac) / 0.3))
-            loss, recon, kl = model(x, beta=beta, free_nats=free_nats)
+            loss, _, kl = model(x, beta=beta, free_nats=free_nats)
             opt.zero_grad()
             (loss.mean() / 784).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

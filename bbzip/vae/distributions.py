@@ -33,7 +33,7 @@ class PixelMixtures:
         self.sigmoid = tables.sigmoid
         self.precision = tables.pixel_precision
 
-    def subset(self, index: np.ndarray) -> "PixelMixtures":
+    def subset(self, index: np.ndarray) -> PixelMixtures:
         part = object.__new__(PixelMixtures)
         part.means, part.inv_scales = self.means[:, index], self.inv_scales[:, index]
         part.weights, part.weight_sum = self.weights[:, index], self.weight_sum[index]

@@ -39,7 +39,7 @@ def cdf_table(fn) -> np.ndarray:
 
 def log_scale_table(low: float, high: float) -> np.ndarray:
     """exp(-s) * 2**16 for s = low + (i + 0.5) * 2**-6 (freeze time only)."""
-    steps = int(round((high - low) * (1 << TABLE_STEP_BITS))) + 1
+    steps = round((high - low) * (1 << TABLE_STEP_BITS)) + 1
     s = low + (np.arange(steps) + 0.5) / (1 << TABLE_STEP_BITS)
     return np.round(np.exp(-s) * (1 << EXP_BITS)).astype(np.int64)
 
@@ -64,5 +64,5 @@ def lookup(table: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def scale_index(log_scale: np.ndarray, low: float, size: int) -> np.ndarray:
     """Index into a log_scale_table for fixed-point log-scales (units 2**-10)."""
-    index = (log_scale - int(round(low * (1 << ACT_BITS)))) >> (ACT_BITS - TABLE_STEP_BITS)
+    index = (log_scale - round(low * (1 << ACT_BITS))) >> (ACT_BITS - TABLE_STEP_BITS)
     return np.minimum(np.maximum(index, 0, out=index), size - 1, out=index)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import ast
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 IMAGE_BYTES = 28 * 28
 _PGM = re.compile(rb"P5(?:\s|#[^\n]*\n)+28(?:\s|#[^\n]*\n)+28(?:\s|#[^\n]*\n)+255\s")
@@ -95,7 +96,7 @@ class ImageStream:
         self.layout, self.first, self.src, self.block_size = layout, first, src, block_size
 
     @classmethod
-    def sniff(cls, first: bytes, src: BinaryIO, block_size: int) -> "ImageStream | None":
+    def sniff(cls, first: bytes, src: BinaryIO, block_size: int) -> ImageStream | None:
         layout = sniff(first)
         return None if layout is None else cls(layout, first, src, block_size)
 

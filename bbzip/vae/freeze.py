@@ -14,7 +14,6 @@ import argparse
 import hashlib
 import io
 import json
-import math
 import time
 from pathlib import Path
 from statistics import NormalDist

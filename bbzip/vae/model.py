@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,7 +45,7 @@ def parse_model(data: bytes) -> FrozenModel:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
         config = json.loads(arrays.pop("config_json").tobytes())
-    except Exception as exc:  # a damaged file can fail in many ways inside numpy/zipfile
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # damaged file
         raise ModelError(f"cannot read model file ({exc})") from None
     if config.get("format") != FORMAT:
         raise ModelError(f"model format {config.get('format')} is not supported")

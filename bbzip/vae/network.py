@@ -36,7 +36,7 @@ class Layer:
     scale: np.ndarray  # 2**-shift, float64 (exact)
 
     @classmethod
-    def from_arrays(cls, weight: np.ndarray, bias: np.ndarray, shift: np.ndarray) -> "Layer":
+    def from_arrays(cls, weight: np.ndarray, bias: np.ndarray, shift: np.ndarray) -> Layer:
         weight = np.asarray(weight, dtype=np.float64)
         shift = np.asarray(shift, dtype=np.int64)
         return cls(np.ascontiguousarray(weight.reshape(len(shift), -1).T),
@@ -62,25 +62,42 @@ def conv(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int) -> np.
     return layer(cols, relu=True).reshape(n, h, w, -1).transpose(0, 3, 1, 2)
 
 
-def deconv(x: np.ndarray, layer: Layer, relu: bool) -> np.ndarray:
-    """ConvTranspose2d(kernel 4, stride 2, padding 1) on NHWC: a product, then 16 shifted adds.
+# ConvTranspose2d(kernel 4, stride 2, padding 1): output row 2m + parity gets input rows
+# m + shift through kernel row k, for these (shift, k) pairs; columns alike.
+_TAPS = {0: ((0, 1), (-1, 3)), 1: ((0, 2), (1, 0))}
 
-    ``layer.weight_t`` is (in, 4*4*out) ordered (ky, kx, out), so each tap's slice is
-    contiguous over channels. Requantisation happens after the adds, which are sums of
-    integers and so exact in float64.
+
+def deconv_weights(weight: np.ndarray) -> np.ndarray:
+    """torch's (in, out, 4, 4) -> (parity y, parity x, 4*in, out) for ``deconv``."""
+    blocks = np.empty((2, 2, 4 * weight.shape[0], weight.shape[1]))
+    for py in range(2):
+        for px in range(2):
+            taps = [weight[:, :, ky, kx] for _, ky in _TAPS[py] for _, kx in _TAPS[px]]
+            blocks[py, px] = np.concatenate(taps, axis=0)
+    return blocks
+
+
+def deconv(x: np.ndarray, weights: np.ndarray, layer: Layer, relu: bool) -> np.ndarray:
+    """The transposed convolution on NHWC as four 2x2 convolutions, one per output parity.
+
+    Each output pixel is a plain product of its 2x2 input neighbourhood (4*in values) with
+    one weight block: no scatter-add, and integer sums stay exact in float64.
     """
     n, h, w, c = x.shape
-    out_c = len(layer.offset)
-    cols = (x.reshape(n * h * w, c) @ layer.weight_t).reshape(n, h, w, 4, 4, out_c)
-    acc = np.zeros((n, 2 * h + 2, 2 * w + 2, out_c))
-    for ky in range(4):
-        for kx in range(4):
-            acc[:, ky : ky + 2 * h : 2, kx : kx + 2 * w : 2] += cols[:, :, :, ky, kx]
-    y = acc[:, 1:-1, 1:-1] + layer.offset
-    y *= layer.scale
-    np.floor(y, out=y)
-    np.maximum(y, 0 if relu else -ACT_LIMIT, out=y)
-    return np.minimum(y, ACT_LIMIT, out=y)
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    out = np.empty((n, 2 * h, 2 * w, weights.shape[-1]))
+    for py in range(2):
+        for px in range(2):
+            patches = np.concatenate(
+                [padded[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, _ in _TAPS[py] for dx, _ in _TAPS[px]],
+                axis=3,
+            )
+            out[:, py::2, px::2] = (patches.reshape(n * h * w, 4 * c) @ weights[py, px]).reshape(n, h, w, -1)
+    out += layer.offset
+    out *= layer.scale
+    np.floor(out, out=out)
+    np.maximum(out, 0 if relu else -ACT_LIMIT, out=out)
+    return np.minimum(out, ACT_LIMIT, out=out)
 
 
 class IntegerVAE:
@@ -96,20 +113,22 @@ class IntegerVAE:
         self.dec_fc1 = layer("dec_fc1")
         self.dec_fc2 = layer("dec_fc2")
         # Transposed convolutions: weights are (in, out*16) with per-out-channel shifts.
-        self.dec_deconv1 = self._deconv_layer(arrays, "dec_deconv1")
-        self.dec_deconv2 = self._deconv_layer(arrays, "dec_deconv2")
+        self.dec_deconv1, self.deconv1_w = self._deconv_layer(arrays, "dec_deconv1")
+        self.dec_deconv2, self.deconv2_w = self._deconv_layer(arrays, "dec_deconv2")
         self.ctx = layer("ctx")
         self.head1 = layer("head1")
         self.head2 = layer("head2")
         self.input_lut = np.asarray(arrays["input_lut"], dtype=np.float64)
 
     @staticmethod
-    def _deconv_layer(arrays, name: str) -> Layer:
+    def _deconv_layer(arrays, name: str) -> tuple[Layer, np.ndarray]:
+        """Per-output-channel bias and shift as a Layer; the weights in parity blocks."""
         weight = np.asarray(arrays[f"{name}.w"], dtype=np.float64)  # torch's (in, out, ky, kx)
         shift = np.asarray(arrays[f"{name}.shift"], dtype=np.int64)
-        return Layer(np.ascontiguousarray(weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)),
-                     np.asarray(arrays[f"{name}.b"], np.float64) + np.ldexp(1.0, shift - 1),
-                     np.ldexp(1.0, -shift))
+        bias_only = Layer(np.zeros((0, len(shift))),
+                          np.asarray(arrays[f"{name}.b"], np.float64) + np.ldexp(1.0, shift - 1),
+                          np.ldexp(1.0, -shift))
+        return bias_only, deconv_weights(weight)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) uint8 -> (N, 2*latent) int64: posterior means then log-sigmas."""
@@ -129,8 +148,8 @@ class IntegerVAE:
             a = self.dec_fc1(z[i : i + NET_BATCH].astype(np.float64), relu=True)
             # torch flattens (64, 7, 7) channel-first; the deconvolutions work channel-last.
             a = self.dec_fc2(a, relu=True).reshape(len(a), 64, 7, 7).transpose(0, 2, 3, 1)
-            a = deconv(a, self.dec_deconv1, relu=True)
-            a = deconv(a, self.dec_deconv2, relu=False)
+            a = deconv(a, self.deconv1_w, self.dec_deconv1, relu=True)
+            a = deconv(a, self.deconv2_w, self.dec_deconv2, relu=False)
             out[i : i + NET_BATCH] = a.reshape(len(a), PIXELS, self.hidden)
         return out
 
