@@ -167,7 +167,7 @@ def _encode_auto(block: bytes) -> tuple[int, bytes, bytes]:
 
     stored = registry.model_free_coder("stored")
     best: tuple[int, int, bytes | None] = (len(block), stored.coder_id, None)
-    counts = np.bincount(np.frombuffer(block, dtype=np.uint8), minlength=256)
+    counts = order0.byte_counts(block)
     order0_size = order0.estimate_size(counts)
     if _lzma_may_win(block, order0_size):
         lzma_coder = registry.model_free_coder("lzma")
@@ -225,8 +225,11 @@ def _segments(src: BinaryIO, coder: str) -> Iterator[_Block]:
 
 def _read_full(src: BinaryIO, size: int) -> bytes:
     """Read up to ``size`` bytes, retrying short reads from pipes."""
-    parts = []
-    left = size
+    first = src.read(size)
+    if not first or len(first) == size:
+        return first or b""
+    parts = [first]
+    left = size - len(first)
     while left:
         chunk = src.read(left)
         if not chunk:

@@ -139,8 +139,8 @@ class Message:
     def to_bytes(self) -> bytes:
         """Heads (little-endian, 2W bits each) then the tail words (little-endian, W bits)."""
         head_dtype = "<u8" if self.word_bits == 32 else "<u4"
-        return (self.head.astype(head_dtype).tobytes()
-                + self._words[: self._size].astype(WORD_DTYPES[self.word_bits]).tobytes())
+        words = self._words[: self._size].astype(WORD_DTYPES[self.word_bits], copy=False)
+        return b"".join([self.head.astype(head_dtype).tobytes(), words])
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview, lanes: int, word_bits: int = 32) -> Message:

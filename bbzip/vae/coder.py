@@ -94,7 +94,7 @@ def _smaller_than_alternatives(block: bytes, size: int) -> bool:
 
     if size >= len(block):
         return False
-    counts = np.bincount(np.frombuffer(block, dtype=np.uint8), minlength=256)
+    counts = order0.byte_counts(block)
     if order0.estimate_size(counts) <= size:
         return False
     if len(block) > api.SMALL_BLOCK and api.lzma_sample_ratio(block) * len(block) > 1.25 * size:
