@@ -53,3 +53,20 @@ def test_mnist_test_set_rate():
     packed = api.compress(raw)
     assert len(packed) * 8 / 7_840_000 <= 1.28
     assert api.decompress(packed) == raw
+
+
+def test_vae_decompression_never_imports_torch():
+    import subprocess
+    import sys
+
+    _shipped()
+    packed = api.compress((DATA / "digit0.pgm").read_bytes())
+    script = (
+        "import sys\n"
+        "from bbzip import api\n"
+        "data = api.decompress(sys.stdin.buffer.read())\n"
+        "assert 'torch' not in sys.modules, 'decompress imported torch'\n"
+        "sys.stdout.buffer.write(data)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], input=packed, capture_output=True, check=True)
+    assert out.stdout == (DATA / "digit0.pgm").read_bytes()
