@@ -21,7 +21,15 @@ Inputs (all deterministic):
                      the repository root); skipped when absent.
 
 ``--quick`` uses 1 MiB inputs (the first 1 MiB of the tar; the first 1337
-MNIST images with a rewritten idx header) and skips xz -9e and zstd -19.
+MNIST images with a rewritten idx header) and skips xz -9e and zstd -19, except
+where a check needs them (xz -9e on the MNIST input, the single-digit PGMs).
+
+Single-digit PGMs (with MNIST only): the first 100 test digits (20 with
+``--quick``), each written as its own binary PGM ``P5\n28 28\n255\n`` + 784
+pixels and compressed one file at a time by bbzip auto (in-process, each round
+trip verified; the coder it chose is read back with ``bbzip.api.stream_info``)
+and by gzip -9, zstd -19 and xz -9e.  That section's sizes and times are totals
+over the files; the note gives the average size per file.
 
 Rows: bbzip through the in-process API (``bbzip.api.compress(data, coder=...)``
 and ``bbzip.api.decompress``) for each coder, then the external tools found on
@@ -30,7 +38,10 @@ external tools run as subprocesses reading a file and writing a file, so their
 times include process start-up.  MB/s counts 1e6 bytes of the *original*
 input for both directions.  "x gzip-6" columns are speed / (gzip -6 speed on
 the same input in the same run): above 1 is faster than gzip -6.  xz and zstd
-get ``-T1`` (single-threaded, as gzip and bzip2 are).
+get ``-T1`` (single-threaded, as gzip and bzip2 are).  Rows whose bbzip coder may
+run the VAE (``vae``, and ``auto`` on images) are timed once whatever
+``--repeat`` says.  On MNIST the VAE's compress and decompress times are also
+given as multiples of xz -9e's compress time on the same file in the same run.
 """
 
 from __future__ import annotations
@@ -53,6 +64,7 @@ import tarfile
 import tempfile
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,6 +88,15 @@ ORDER0_EXTRA = 1024
 EMPTY_MAX = 32  # len(compress(b"")) <= 32
 GROWTH_MAX = 64  # random input grows by <= 64 bytes per MiB
 STARTUP_MAX = 1.5  # CLI on 1 KB <= 1.5 x `python -c 'import numpy'`
+MNIST_INPUT = "mnist-t10k-images"
+MNIST_FULL_PIXELS = 10_000 * 784  # the seconds floors below are for the whole test file
+VAE_SECONDS_MAX = 30.0  # bbzip vae compress, and decompress, of the whole file
+VAE_BPP_MAX = 1.28  # bits/pixel of bbzip vae / auto on MNIST (whole .bbz bytes)
+PGM_HEADER = b"P5\n28 28\n255\n"
+PGM_INPUT = "mnist-digit-pgm"
+PGM_COUNT, PGM_COUNT_QUICK = 100, 20
+PGM_AVG_MAX = 170  # bbzip auto, average bytes per single-digit PGM
+PGM_TOOLS = ("gzip -9", "zstd -19", "xz -9e")
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,7 @@ TOOLS = (
     Tool("zstd -19", ("zstd", "-19", "-T1", "-q"), slow=True),
 )
 REFERENCE = "gzip -6"
+VAE_REFERENCE = "xz -9e"  # the VAE's times are reported as multiples of its compress time
 
 
 @dataclass
@@ -130,7 +152,10 @@ class Row:
     decompress_mbps: float | None = None
     compress_vs_gzip6: float | None = None
     decompress_vs_gzip6: float | None = None
-    roundtrip: str = "skipped"  # ok | FAIL | error | skipped
+    compress_s: float | None = None
+    decompress_s: float | None = None
+    coders: dict[str, int] = field(default_factory=dict)  # bbzip: blocks per coder used
+    roundtrip: str = "skipped"  # ok | FAIL | error | FAIL k/n (sets) | skipped
     note: str = ""
 
 
@@ -276,6 +301,19 @@ def mnist_images(limit: int | None) -> tuple[bytes, int] | None:
     return header + raw[16 : 16 + count * per_image], count * per_image
 
 
+def single_digit_pgms(mnist: Input, count: int, directory: Path) -> list[Input]:
+    """The first `count` images of the MNIST input, each as its own binary PGM file."""
+    directory.mkdir(exist_ok=True)
+    files = []
+    for i in range(min(count, (mnist.pixels or 0) // 784)):
+        pixels = mnist.data[16 + i * 784 : 16 + (i + 1) * 784]
+        pgm = Input(f"digit-{i:03d}.pgm", PGM_HEADER + pixels, "", pixels=784)
+        pgm.path = directory / pgm.name
+        pgm.path.write_bytes(pgm.data)
+        files.append(pgm)
+    return files
+
+
 def build_inputs(quick: bool) -> list[Input]:
     size = QUICK_SIZE if quick else FULL_SIZE
     limit = QUICK_SIZE if quick else None
@@ -298,7 +336,7 @@ def build_inputs(quick: bool) -> list[Input]:
         data, pixels = mnist
         inputs.append(
             Input(
-                "mnist-t10k-images",
+                MNIST_INPUT,
                 data,
                 f"MNIST test images, {pixels // 784} x 28x28 (idx3)",
                 pixels=pixels,
@@ -314,6 +352,7 @@ class Codec:
     """One row's compressor.  compress/decompress are timed; size/output are not."""
 
     label = ""
+    once = False  # timed one run only, whatever --repeat says (the VAE is slow)
 
     def compress(self, inp: Input) -> Any:
         raise NotImplementedError
@@ -327,16 +366,24 @@ class Codec:
     def output(self, unpacked: Any) -> bytes:
         return unpacked
 
+    def coders(self, packed: Any) -> dict[str, int]:
+        """Blocks per coder in the output, where the format says (bbzip only)."""
+        return {}
+
 
 class ApiCodec(Codec):
-    def __init__(self, api: Any, coder: str) -> None:
+    def __init__(self, api: Any, coder: str, images: bool = False) -> None:
         self.api, self.coder, self.label = api, coder, f"bbzip {coder}"
+        self.once = coder == "vae" or (coder == "auto" and images)
 
     def compress(self, inp: Input) -> bytes:
         return self.api.compress(inp.data, coder=self.coder)
 
     def decompress(self, packed: bytes) -> bytes:
         return self.api.decompress(packed)
+
+    def coders(self, packed: bytes) -> dict[str, int]:
+        return dict(Counter(b.coder for b in self.api.stream_info(io.BytesIO(packed)).blocks))
 
 
 class ToolCodec(Codec):
@@ -363,28 +410,75 @@ class ToolCodec(Codec):
         return unpacked.read_bytes()
 
 
+def fill_rates(row: Row, inp: Input) -> None:
+    """bits/byte, bits/pixel and MB/s from row.size and the row's seconds."""
+    n = len(inp.data)
+    row.bits_per_byte = row.size * 8 / n if n else None
+    row.bits_per_pixel = row.size * 8 / inp.pixels if inp.pixels else None
+    row.compress_mbps = n / MB / row.compress_s if row.compress_s else None
+    row.decompress_mbps = n / MB / row.decompress_s if row.decompress_s else None
+
+
 def measure(codec: Codec, inp: Input, runs: int, skip: tuple[type[BaseException], ...]) -> Row:
     row = Row(inp.name, codec.label)
-    n = len(inp.data)
+    runs = 1 if codec.once else runs
     try:
-        packed, t_c = best_of(lambda: codec.compress(inp), runs)
-        unpacked, t_d = best_of(lambda: codec.decompress(packed), runs)
+        packed, row.compress_s = best_of(lambda: codec.compress(inp), runs)
+        unpacked, row.decompress_s = best_of(lambda: codec.decompress(packed), runs)
         size, restored = codec.size(packed), codec.output(unpacked)
+        row.coders = codec.coders(packed)
     except skip as exc:
+        row.compress_s = row.decompress_s = None
         row.note = f"skipped: {one_line(exc)}"
         return row
     except Exception as exc:  # noqa: BLE001 -- a bench reports failures, it does not crash on them
+        row.compress_s = row.decompress_s = None
         row.roundtrip, row.note = "error", one_line(exc)
         return row
     row.size = size
-    row.bits_per_byte = size * 8 / n if n else None
-    row.bits_per_pixel = size * 8 / inp.pixels if inp.pixels else None
-    row.compress_mbps = n / MB / t_c if t_c > 0 else None
-    row.decompress_mbps = n / MB / t_d if t_d > 0 else None
+    fill_rates(row, inp)
     row.roundtrip = "ok" if restored == inp.data else "FAIL"
     if codec.label == "bbzip order0" and inp.entropy_bound > 0:
         row.note = f"{(size / inp.entropy_bound - 1) * 100:+.2f}% vs H0 bound"
     return row
+
+
+def combine_rows(inp: Input, rows: list[Row]) -> Row:
+    """One row for a set of files compressed one at a time: totals; the average in the note."""
+    row = Row(inp.name, rows[0].tool)
+    missing = [r for r in rows if r.size is None]
+    if missing:
+        row.roundtrip = "skipped" if all(r.roundtrip == "skipped" for r in missing) else "error"
+        row.note = f"{len(missing)}/{len(rows)} files: {missing[0].note}"
+        return row
+    row.size = sum(r.size for r in rows)
+    row.compress_s = sum(r.compress_s for r in rows)
+    row.decompress_s = sum(r.decompress_s for r in rows)
+    row.coders = dict(sum((Counter(r.coders) for r in rows), Counter()))
+    fill_rates(row, inp)
+    failed = sum(r.roundtrip != "ok" for r in rows)
+    row.roundtrip = f"FAIL {failed}/{len(rows)}" if failed else "ok"
+    row.note = f"avg {row.size / len(rows):.1f} B/file"
+    return row
+
+
+def measure_pgm_set(
+    mnist: Input, count: int, codecs: list[Codec], workdir: Path, skip: tuple
+) -> tuple[Input, list[Row]]:
+    """Each codec on each single-digit PGM file; one combined row per codec."""
+    files = single_digit_pgms(mnist, count, workdir / "pgm")
+    set_input = Input(
+        PGM_INPUT,
+        b"".join(f.data for f in files),
+        f"first {len(files)} MNIST test digits, each its own {len(PGM_HEADER) + 784}-byte "
+        "binary PGM, compressed one file at a time (sizes and times are totals)",
+        pixels=len(files) * 784,
+    )
+    rows = []
+    for codec in codecs if files else ():
+        log(f"{PGM_INPUT}: {codec.label} on {len(files)} files")
+        rows.append(combine_rows(set_input, [measure(codec, f, 1, skip) for f in files]))
+    return set_input, rows
 
 
 def add_reference_ratios(rows: list[Row]) -> None:
@@ -415,6 +509,110 @@ def find_row(rows: list[Row], input_prefix: str, tool: str) -> Row | None:
         ),
         None,
     )
+
+
+def lookup(rows: list[Row], input_name: str, tool: str) -> Row | None:
+    return next((r for r in rows if r.input == input_name and r.tool == tool), None)
+
+
+def verdict(row: Row | None, ok: bool | None) -> str:
+    """A floor's status: n/a without a measurement, FAIL when the row failed or erred."""
+    if row is None or row.roundtrip == "skipped":
+        return "n/a"
+    return status(ok) if row.roundtrip == "ok" else "FAIL"
+
+
+def row_problem(row: Row | None) -> str:
+    """Why a row has no good measurement, or "" when its round trip was ok."""
+    if row is None or row.roundtrip == "ok":
+        return ""
+    return row.note if row.roundtrip == "skipped" else f"round trip {row.roundtrip}: {row.note}"
+
+
+def coders_text(coders: dict[str, int]) -> str:
+    return ", ".join(f"{name} x{n}" for name, n in sorted(coders.items(), key=lambda kv: -kv[1]))
+
+
+def check_vae_time(direction: str, vae: Row | None, ref: Row | None, full: bool) -> Check:
+    """bbzip vae's `direction` time over the reference's compress time; the floor is in seconds."""
+    seconds = getattr(vae, f"{direction}_s") if vae else None
+    ref_s = ref.compress_s if ref and ref.roundtrip == "ok" else None
+    ratio = seconds / ref_s if seconds and ref_s else None
+    ok = None if seconds is None or not full else seconds <= VAE_SECONDS_MAX
+    detail = f"vae {fmt(seconds, '.2f')} s, {VAE_REFERENCE} compress {fmt(ref_s, '.2f')} s"
+    if not full:
+        detail += "; the floor is for the full 10,000-image file"
+    if row_problem(vae):
+        detail += f"; vae {row_problem(vae)}"
+    return Check(
+        f"vae {direction} / {VAE_REFERENCE} compress time ({MNIST_INPUT})",
+        ratio,
+        "x",
+        f"vae <= {VAE_SECONDS_MAX:g} s",
+        verdict(vae, ok),
+        detail,
+    )
+
+
+def check_bits_per_pixel(row: Row | None, tool: str) -> Check:
+    bpp = row.bits_per_pixel if row else None
+    detail = row_problem(row) or (
+        f"coders: {coders_text(row.coders)}" if row and tool == "bbzip auto" else ""
+    )
+    return Check(
+        f"{tool} bits/pixel ({MNIST_INPUT}, whole .bbz)",
+        bpp,
+        "bits/px",
+        f"<= {VAE_BPP_MAX}",
+        verdict(row, None if bpp is None else bpp <= VAE_BPP_MAX),
+        detail,
+    )
+
+
+def check_mnist(rows: list[Row], inputs: list[Input]) -> list[Check]:
+    inp = next((i for i in inputs if i.name == MNIST_INPUT), None)
+    if inp is None:
+        return []
+    vae, ref = lookup(rows, MNIST_INPUT, "bbzip vae"), lookup(rows, MNIST_INPUT, VAE_REFERENCE)
+    full = inp.pixels == MNIST_FULL_PIXELS
+    return [
+        check_vae_time("compress", vae, ref, full),
+        check_vae_time("decompress", vae, ref, full),
+        *(
+            check_bits_per_pixel(lookup(rows, MNIST_INPUT, t), t)
+            for t in ("bbzip vae", "bbzip auto")
+        ),
+    ]
+
+
+def check_pgm(rows: list[Row], inputs: list[Input]) -> list[Check]:
+    inp = next((i for i in inputs if i.name == PGM_INPUT), None)
+    if inp is None:
+        return []
+    files = inp.pixels // 784
+    row = lookup(rows, PGM_INPUT, "bbzip auto")
+    avg = row.size / files if row and row.size is not None else None
+    others = ", ".join(
+        f"{r.tool} {r.size / files:.1f}"
+        for r in rows
+        if r.input == PGM_INPUT and r.tool != "bbzip auto" and r.size is not None
+    )
+    details = [
+        row_problem(row),
+        f"coders: {coders_text(row.coders)}" if row and row.coders else "",
+        f"others, avg B/file: {others}" if others else "",
+    ]
+    detail = "; ".join(filter(None, details))
+    return [
+        Check(
+            f"bbzip auto, single-digit PGM, average of {files}",
+            avg,
+            "bytes/file",
+            f"<= {PGM_AVG_MAX}",
+            verdict(row, None if avg is None else avg <= PGM_AVG_MAX),
+            detail,
+        )
+    ]
 
 
 def check_order0(rows: list[Row], inputs: list[Input]) -> Check:
@@ -510,33 +708,51 @@ def md_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+def coders_note(row: Row) -> str:
+    """The coders bbzip used, when they are not just the one the row asked for."""
+    if not row.coders or set(row.coders) == {row.tool.removeprefix("bbzip ")}:
+        return ""
+    return "coders: " + coders_text(row.coders)
+
+
 def results_table(inp: Input, rows: list[Row]) -> str:
     headers = (
         ["tool", "size (B)", "bits/byte"]
         + (["bits/px"] if inp.pixels else [])
-        + ["comp MB/s", "decomp MB/s", "comp x gzip-6", "decomp x gzip-6", "round trip", "note"]
+        + ["comp s", "decomp s", "comp MB/s", "decomp MB/s", "comp x gzip-6", "decomp x gzip-6"]
+        + ["round trip", "note"]
     )
     body = []
     for r in rows:
         cells = [r.tool, fmt(r.size, ","), fmt(r.bits_per_byte, ".4f")]
         cells += [fmt(r.bits_per_pixel, ".4f")] if inp.pixels else []
         cells += [
+            fmt(r.compress_s, ".3f"),
+            fmt(r.decompress_s, ".3f"),
             fmt(r.compress_mbps, ".2f"),
             fmt(r.decompress_mbps, ".2f"),
             fmt(r.compress_vs_gzip6, ".3f"),
             fmt(r.decompress_vs_gzip6, ".3f"),
             r.roundtrip,
-            r.note,
+            "; ".join(filter(None, [r.note, coders_note(r)])),
         ]
         body.append(cells)
     return md_table(headers, body)
 
 
 LEGEND = (
-    "MB/s = 1e6 bytes of the original per second (wall clock, best of --repeat); "
-    "'x gzip-6' = speed / gzip -6 speed on the same input (> 1 is faster)."
+    "MB/s = 1e6 bytes of the original per second (wall clock, best of --repeat; "
+    "once for bbzip vae, and auto on images); 'x gzip-6' = speed / gzip -6 speed on the "
+    "same input (> 1 is faster); bits/px = whole compressed size x 8 / pixels."
 )
-UNIT_FORMAT = {"bytes": ",.0f", "ms": ".1f", "bytes/MiB": ".1f", "x": ".3f"}
+UNIT_FORMAT = {
+    "bytes": ",.0f",
+    "ms": ".1f",
+    "bytes/MiB": ".1f",
+    "x": ".3f",
+    "bits/px": ".4f",
+    "bytes/file": ".1f",
+}
 
 
 def render(meta: dict, inputs: list[Input], rows: list[Row], checks: list[Check]) -> str:
@@ -566,7 +782,7 @@ def render(meta: dict, inputs: list[Input], rows: list[Row], checks: list[Check]
             "",
         ]
         out.append(results_table(inp, [r for r in rows if r.input == inp.name]))
-    out += ["", "## Start-up and edge cases", ""]
+    out += ["", "## Checks", ""]
     out.append(
         md_table(
             ["check", "value", "unit", "floor", "status", "detail"],
@@ -625,24 +841,35 @@ def load_api() -> tuple[Any, tuple[type[BaseException], ...], str]:
     try:
         import bbzip
         from bbzip import api
-        from bbzip.errors import UnsupportedError
+        from bbzip.errors import ModelError, UnsupportedError
     except Exception as exc:  # noqa: BLE001 -- no bbzip rows, external tools still run
         log(f"cannot import bbzip.api ({one_line(exc)}): bbzip rows skipped")
         return None, (NotImplementedError,), f"not importable ({one_line(exc)})"
-    return api, (UnsupportedError, NotImplementedError), getattr(bbzip, "__version__", "?")
+    skip = (UnsupportedError, ModelError, NotImplementedError)  # ModelError: no model installed
+    return api, skip, getattr(bbzip, "__version__", "?")
 
 
-def codecs_for(inp: Input, api: Any, tools: list[Tool], workdir: Path) -> list[Codec]:
-    coders = BBZIP_CODERS + (MNIST_ONLY_CODERS if inp.pixels else ())
-    api_codecs: list[Codec] = [ApiCodec(api, c) for c in coders] if api is not None else []
-    return api_codecs + [ToolCodec(t, workdir) for t in tools]
+def tool_wanted(tool: Tool, inp: Input, quick: bool) -> bool:
+    """--quick skips the slow tools, but not the one the VAE's times are measured against."""
+    return not (quick and tool.slow) or (inp.pixels is not None and tool.label == VAE_REFERENCE)
+
+
+def codecs_for(inp: Input, api: Any, tools: list[Tool], workdir: Path, quick: bool) -> list[Codec]:
+    images = inp.pixels is not None
+    coders = BBZIP_CODERS + (MNIST_ONLY_CODERS if images else ())
+    api_codecs: list[Codec] = [ApiCodec(api, c, images) for c in coders] if api else []
+    return api_codecs + [ToolCodec(t, workdir) for t in tools if tool_wanted(t, inp, quick)]
+
+
+def pgm_codecs(api: Any, tools: list[Tool], workdir: Path) -> list[Codec]:
+    api_codecs: list[Codec] = [ApiCodec(api, "auto", images=True)] if api else []
+    return api_codecs + [ToolCodec(t, workdir) for t in tools if t.label in PGM_TOOLS]
 
 
 def run_bench(args: argparse.Namespace) -> None:
     api, skip, bbzip_version = load_api()
-    tools = [t for t in TOOLS if not (args.quick and t.slow)]
-    present = [t for t in tools if shutil.which(t.exe)]
-    missing = sorted({t.exe for t in tools} - {t.exe for t in present})
+    present = [t for t in TOOLS if shutil.which(t.exe)]
+    missing = sorted({t.exe for t in TOOLS} - {t.exe for t in present})
     meta = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
@@ -666,9 +893,17 @@ def run_bench(args: argparse.Namespace) -> None:
         for inp in inputs:
             inp.path = workdir / inp.name
             inp.path.write_bytes(inp.data)
-            for codec in codecs_for(inp, api, present, workdir):
+            for codec in codecs_for(inp, api, present, workdir, args.quick):
                 log(f"{inp.name}: {codec.label}")
                 rows.append(measure(codec, inp, args.repeat, skip))
+        mnist = next((i for i in inputs if i.name == MNIST_INPUT), None)
+        if mnist is not None:
+            count = PGM_COUNT_QUICK if args.quick else PGM_COUNT
+            pgm_set, pgm_rows = measure_pgm_set(
+                mnist, count, pgm_codecs(api, present, workdir), workdir, skip
+            )
+            inputs.append(pgm_set)
+            rows += pgm_rows
         add_reference_ratios(rows)
         log("start-up and edge cases")
         checks = [
@@ -676,6 +911,8 @@ def run_bench(args: argparse.Namespace) -> None:
             check_empty(api),
             check_growth(rows, inputs),
             check_order0(rows, inputs),
+            *check_mnist(rows, inputs),
+            *check_pgm(rows, inputs),
         ]
 
     markdown = render(meta, inputs, rows, checks)
@@ -687,7 +924,9 @@ def run_bench(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="1 MiB inputs; skip xz -9e and zstd -19"
+        "--quick",
+        action="store_true",
+        help="1 MiB inputs, 20 PGM digits; skip xz -9e and zstd -19 where no check needs them",
     )
     parser.add_argument(
         "--out", default="bench-results", help="directory for bench.md and bench.json"

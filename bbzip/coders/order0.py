@@ -116,8 +116,10 @@ class Order0Coder:
     def decode(self, payload: bytes, raw_size: int) -> bytes:
         view = memoryview(payload)
         lanes, pos = decode_varint(view, 0, min(MAX_LANES, max(1, raw_size)))
-        if lanes < 1:
-            raise CorruptError("order-0 block has no lanes")
+        # The encoder never takes more than MAX_STEPS sequential steps per 16384 symbols;
+        # fewer lanes would let a few hostile bytes keep one lane decoding for minutes.
+        if lanes < max(1, raw_size // MAX_STEPS):
+            raise CorruptError(f"order-0 block has too few lanes ({lanes}) for {raw_size} bytes")
         if pos + 33 > len(view):
             raise CorruptError("order-0 block header is truncated")
         precision = view[pos]

@@ -17,8 +17,9 @@ from bbzip.vae.fixed import ACT_BITS, ACT_LIMIT
 
 IMAGE = 28
 PIXELS = IMAGE * IMAGE
-# Sub-batch for the convolutional stacks: bounds the im2col buffers to ~50 MB.
-NET_BATCH = 64
+# Sub-batch for the convolutional stacks: small enough that each layer's arrays stay in
+# cache (elementwise passes over larger ones are bound by memory bandwidth).
+NET_BATCH = 16
 OUTPUT_LIMIT = (1 << (ACT_BITS + 11)) - 1
 CONTEXT = 5
 CONTEXT_MASK = np.zeros((CONTEXT, CONTEXT), dtype=bool)
