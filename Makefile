@@ -36,7 +36,7 @@ model:  ## train, freeze and register the MNIST model (about 100 minutes on 2 co
 	$(PY) -m bbzip.training.train --data $(MNIST) --minutes 100 --out build/vae_float.npz
 	$(PY) -m bbzip.vae.freeze build/vae_float.npz --data $(MNIST) --name mnist-vae
 
-golden:  ## regenerate the golden .bbz files (only when the format changes on purpose)
+golden:  ## add missing golden .bbz files (`$(PY) tests/make_golden.py --all` rewrites all)
 	$(PY) tests/make_golden.py
 
 clean:  ## remove build outputs

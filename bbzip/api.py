@@ -161,8 +161,6 @@ class _Block:
 
 def _encode_auto(block: bytes) -> tuple[int, bytes, bytes]:
     """Smallest of stored, order-0 and LZMA; order-0's size is known exactly from the counts."""
-    import numpy as np
-
     from bbzip.coders import order0
 
     stored = registry.model_free_coder("stored")

@@ -12,7 +12,7 @@ CASES = sorted(p.stem for p in GOLDEN.glob("*.bbz"))
 
 
 def test_golden_files_exist():
-    assert len(CASES) >= 6
+    assert len(CASES) >= 8
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -23,6 +23,7 @@ def test_golden_file_decodes_byte_for_byte(name):
 
 @pytest.mark.parametrize("name, coder", [
     ("skewed-order0", "order0"), ("text-lzma", "lzma"), ("random-stored", "stored"),
+    ("digits-idx-vae", "vae"), ("digit-pgm-vae", "vae"),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))

@@ -77,27 +77,40 @@ def push(message: Message, dist, symbols: np.ndarray) -> None:
     message.push(low, dist.starts(symbols + 1) - low, dist.precision)
 
 
+_EXTREMES = np.array([[1], [PIXEL_VALUES - 1]], dtype=np.int64)
+
+
 def pop_pixels(message: Message, mixtures: PixelMixtures) -> np.ndarray:
-    """Decode one pixel per lane; one evaluation settles the common all-black position."""
+    """Decode one pixel per lane. Most pixels of a digit are black or white: one evaluation
+    at 1 and 255 settles those lanes, and only the rest are searched."""
     n = len(mixtures.weight_sum)
+    total = 1 << mixtures.precision
     slots = message.peek(n, mixtures.precision).astype(np.int64)
-    one = mixtures.starts(np.ones(n, dtype=np.int64))
-    if (slots < one).all():
-        message.pop(np.zeros(n, dtype=np.int64), one, mixtures.precision)
-        return np.zeros(n, dtype=np.int64)
-    return _search_and_pop(message, mixtures, slots, PIXEL_VALUES)
+    one, top = mixtures.starts(np.broadcast_to(_EXTREMES, (2, n)))
+    black, white = slots < one, slots >= top
+    symbols = np.where(black, 0, PIXEL_VALUES - 1)
+    low = np.where(black, 0, top)
+    high = np.where(black, one, total)
+    middle = np.flatnonzero(~(black | white))
+    if len(middle):
+        found, found_low, found_high = _search(mixtures.subset(middle), slots[middle], PIXEL_VALUES)
+        symbols[middle], low[middle], high[middle] = found, found_low, found_high
+    message.pop(low, high - low, mixtures.precision)
+    return symbols
 
 
 def pop(message: Message, dist, alphabet: int) -> np.ndarray:
     n = len(dist.means) if dist.means.ndim == 1 else dist.means.shape[-1]
-    return _search_and_pop(message, dist, message.peek(n, dist.precision).astype(np.int64), alphabet)
+    symbols, low, high = _search(dist, message.peek(n, dist.precision).astype(np.int64), alphabet)
+    message.pop(low, high - low, dist.precision)
+    return symbols
 
 
 _PROBES = np.arange(1, 4, dtype=np.int64)[:, None]
 
 
-def _search_and_pop(message: Message, dist, slots: np.ndarray, alphabet: int) -> np.ndarray:
-    """Find each lane's symbol by 4-ary search on the slot starts, then pop it.
+def _search(dist, slots: np.ndarray, alphabet: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each lane's symbol and its slot range [low, high), by 4-ary search on the starts.
 
     ``alphabet`` is a power of four or twice one. Three probes per round in one wide call:
     on arrays this small numpy's per-call cost dominates, so fewer, wider calls win.
@@ -125,5 +138,4 @@ def _search_and_pop(message: Message, dist, slots: np.ndarray, alphabet: int) ->
         low_start = bounds[below, lanes]
         bounds[4] = bounds[below + 1, lanes]
         bounds[0] = low_start
-    message.pop(bounds[0], bounds[4] - bounds[0], dist.precision)
-    return low
+    return low, bounds[0], bounds[4]

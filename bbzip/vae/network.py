@@ -144,7 +144,8 @@ class IntegerVAE:
 
     def features(self, z: np.ndarray) -> np.ndarray:
         """(N, latent) fixed-point latents -> (N, 784, hidden) per-pixel decoder features."""
-        out = np.empty((len(z), PIXELS, self.hidden))
+        # float32 holds these integers (|a| < 2**17) exactly, at half the memory.
+        out = np.empty((len(z), PIXELS, self.hidden), dtype=np.float32)
         for i in range(0, len(z), NET_BATCH):
             a = self.dec_fc1(z[i : i + NET_BATCH].astype(np.float64), relu=True)
             # torch flattens (64, 7, 7) channel-first; the deconvolutions work channel-last.
