@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 TORCH := torch==2.13.0
 MNIST ?= ../shared/data/mnist
 
-.PHONY: help install test test-slow bench lint model golden clean
+.PHONY: help install test test-slow fuzz bench lint model golden clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,8 +25,11 @@ test:  ## fast test suite (what CI runs)
 test-slow:  ## the slow tests too (full MNIST, large streams)
 	$(PY) -m pytest -q -m ''
 
-bench:  ## side-by-side size and speed against gzip/bzip2/xz/zstd
-	$(PY) bench/bench.py
+fuzz:  ## decompressor fuzzing, 10,000 mutated .bbz files (docs/RELIABILITY.md)
+	$(PY) -m tests.fuzz.mutate --cases 10000
+
+bench:  ## side-by-side size and speed against gzip/bzip2/xz/zstd (one BLAS thread, as the CLI)
+	OPENBLAS_NUM_THREADS=1 $(PY) bench/bench.py
 
 lint:  ## ruff
 	$(PIP) install -q ruff

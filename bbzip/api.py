@@ -13,8 +13,7 @@ import io
 import lzma
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from bbzip import container
 from bbzip.coders import registry
@@ -95,8 +94,7 @@ def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None) -
                 progress(reader.consumed - before)
 
 
-@dataclass
-class BlockInfo:
+class BlockInfo(NamedTuple):
     coder: str
     model_id: str
     raw_size: int
@@ -104,12 +102,17 @@ class BlockInfo:
     pixels: int = 0
 
 
-@dataclass
 class StreamInfo:
-    streams: int = 0
-    blocks: list[BlockInfo] = field(default_factory=list)
-    raw_size: int = 0
-    compressed_size: int = 0
+    """What `stream_info` found; a plain class (dataclasses cost start-up time)."""
+
+    def __init__(self, streams: int = 0, blocks: list[BlockInfo] | None = None, raw_size: int = 0,
+                 compressed_size: int = 0) -> None:
+        self.streams, self.raw_size, self.compressed_size = streams, raw_size, compressed_size
+        self.blocks = [] if blocks is None else blocks
+
+    def __repr__(self) -> str:
+        return (f"StreamInfo(streams={self.streams}, blocks={self.blocks!r}, raw_size={self.raw_size}, "
+                f"compressed_size={self.compressed_size})")
 
 
 def stream_info(src: BinaryIO) -> StreamInfo:
@@ -140,8 +143,7 @@ def _pixels(header: BlockHeader) -> int:
 
 
 # -- choosing coders --------------------------------------------------------------------
-@dataclass
-class _Block:
+class _Block(NamedTuple):
     data: bytes
     coder: str
     image: object = None  # an image segment description when the VAE may code this block
@@ -167,7 +169,10 @@ def _encode_auto(block: bytes) -> tuple[int, bytes, bytes]:
     best: tuple[int, int, bytes | None] = (len(block), stored.coder_id, None)
     counts = order0.byte_counts(block)
     order0_size = order0.estimate_size(counts)
-    if _lzma_may_win(block, order0_size):
+    # LZMA has to beat the better of order-0 and stored: on incompressible data order-0
+    # is a little over 1.0 and LZMA's samples a little under it, and a full LZMA run on
+    # random data (about 0.5 s per MiB) only loses to stored.
+    if _lzma_may_win(block, min(order0_size, len(block))):
         lzma_coder = registry.model_free_coder("lzma")
         payload = lzma_coder.encode(block)
         if len(payload) < best[0]:
@@ -180,12 +185,12 @@ def _encode_auto(block: bytes) -> tuple[int, bytes, bytes]:
     return coder_id, b"", block if payload is None else payload
 
 
-def _lzma_may_win(block: bytes, order0_size: int) -> bool:
-    """Cheap test: does the fastest LZMA preset, on three samples, beat order-0?"""
+def _lzma_may_win(block: bytes, to_beat: int) -> bool:
+    """Cheap test: does the fastest LZMA preset, on three samples, beat `to_beat` bytes?"""
     if len(block) <= SMALL_BLOCK:
         return True
     # Preset 0 on samples is a pessimistic stand-in for the real thing, so no margin.
-    return lzma_sample_ratio(block) < order0_size / len(block)
+    return lzma_sample_ratio(block) < to_beat / len(block)
 
 
 def lzma_sample_ratio(block: bytes) -> float:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, FormatError
@@ -27,8 +26,7 @@ MAX_STREAM_RAW = (1 << 63) - 1
 _CRC = struct.Struct("<I")
 
 
-@dataclass(frozen=True)
-class BlockHeader:
+class BlockHeader(NamedTuple):
     coder_id: int
     model_id: bytes
     raw_size: int
@@ -36,8 +34,7 @@ class BlockHeader:
     crc: int
 
 
-@dataclass(frozen=True)
-class StreamEnd:
+class StreamEnd(NamedTuple):
     raw_size: int
     crc: int
 

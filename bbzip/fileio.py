@@ -11,10 +11,15 @@ import errno
 import os
 import signal
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
+
+
+def _mkstemp(*args, **kwargs):
+    import tempfile  # only when writing a file: not on the -c path, and it is slow to import
+
+    return tempfile.mkstemp(*args, **kwargs)
 
 
 class Skipped(Exception):
@@ -24,8 +29,9 @@ class Skipped(Exception):
 def open_input(path: str, *, allow_special: bool) -> tuple[BinaryIO, os.stat_result]:
     """Open `path` for reading and return it with its stat (taken from the open descriptor).
 
-    Directories are always refused. Symlinks, FIFOs, devices and sockets are refused unless
-    `allow_special` (the CLI's -f or -c); then symlinks are followed and special files are read.
+    Directories are always refused. Symlinks, FIFOs, devices, sockets and files with other hard
+    links are refused unless `allow_special` (the CLI's -f or -c); then symlinks are followed and
+    special files are read.
     """
     st = os.lstat(path)
     if stat.S_ISDIR(st.st_mode):
@@ -44,6 +50,10 @@ def open_input(path: str, *, allow_special: bool) -> tuple[BinaryIO, os.stat_res
             raise Skipped("is a directory")
         if not allow_special and not stat.S_ISREG(st.st_mode):
             raise Skipped("is not a regular file")
+        if not allow_special and st.st_nlink > 1:
+            # As gzip: removing one name of a hard-linked file would not free its data.
+            others = st.st_nlink - 1
+            raise Skipped(f"has {others} other link{'s' if others > 1 else ''}")
         return os.fdopen(fd, "rb"), st
     except BaseException:
         os.close(fd)
@@ -144,7 +154,7 @@ def atomic_output(
         # hold signals until `tmp` is recorded; one that came meanwhile is raised right after.
         with _signals_held():
             try:
-                fd, tmp = tempfile.mkstemp(prefix=".bbzip-", suffix=".tmp", dir=directory)
+                fd, tmp = _mkstemp(prefix=".bbzip-", suffix=".tmp", dir=directory)
             except OSError as e:
                 raise _naming(e, target) from None
         f = os.fdopen(fd, "wb")

@@ -10,20 +10,17 @@ Anything else, or any bytes beyond the images a header promises, goes to the oth
 
 from __future__ import annotations
 
-import ast
 import re
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 IMAGE_BYTES = 28 * 28
 _PGM = re.compile(rb"P5(?:\s|#[^\n]*\n)+28(?:\s|#[^\n]*\n)+28(?:\s|#[^\n]*\n)+255\s")
 _NPY_MAGIC = b"\x93NUMPY"
 
 
-@dataclass(frozen=True)
-class ImageLayout:
+class ImageLayout(NamedTuple):
     kind: str  # "idx", "pgm" or "npy"
     header: bytes
     images: int
@@ -62,6 +59,8 @@ def _sniff_npy(prefix: bytes) -> ImageLayout | None:
         return None
     if size > 65536 or len(prefix) < start + size:
         return None
+    import ast  # only NPY headers need it; keep start-up light
+
     try:
         header = ast.literal_eval(prefix[start : start + size].decode("latin1"))
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -80,8 +79,7 @@ def _sniff_npy(prefix: bytes) -> ImageLayout | None:
     return ImageLayout("npy", prefix[: start + size], count)
 
 
-@dataclass(frozen=True)
-class ImageSegment:
+class ImageSegment(NamedTuple):
     """A block of ``header`` (possibly empty) followed by ``images`` whole images."""
 
     layout: ImageLayout

@@ -1,0 +1,1 @@
+"""Decompressor fuzzing: `python -m tests.fuzz.mutate --cases 10000` (`make fuzz`)."""

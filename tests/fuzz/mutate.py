@@ -1,0 +1,953 @@
+"""Mutation fuzzing of the .bbz decoder (`make fuzz`).
+
+    python -m tests.fuzz.mutate [--cases 10000] [--seed 1] [--jobs 1] [--timeout 5]
+                                [--memory-mb 1024] [--only ID ...] [--save DIR]
+
+Seed files: valid .bbz files of every model-free coder (stored, order0, lzma, and auto's
+mixes) made from small inputs of several kinds: empty, one byte, text, random, skewed,
+constant, an extremely skewed run, multi-block (api.BLOCK_SIZE patched small) and
+concatenated streams. Each case mutates one seed (see CLASSES) and decodes the result.
+
+The oracle: a case must end with exactly the bytes the mutant legitimately holds (the
+original data for almost every class; a prefix for a cut at a stream boundary; the
+concatenation for concatenated valid streams) or with a typed bbzip error (a subclass of
+bbzip.errors.BBZError, with a message). A mutant that is still valid must decode; one that
+cannot be valid (a truncation inside a stream, random bytes after the magic) must fail.
+Every case is decoded from an in-memory buffer and walked by api.stream_info; one in four
+is also decoded through a reader that returns 1 to 7 bytes at a time (a slow pipe). Failures:
+
+  wrong-data      decoded, without an error, to bytes that are not acceptable
+  rejected-valid  a valid mutant was refused
+  exception       any exception that is not a BBZError (a user would see a traceback)
+  no-message      a BBZError with an empty message
+  hang            the case ran past --timeout seconds
+  crash           the worker process died (a signal, a hard exit)
+  memory          MemoryError under the worker's address-space limit (--memory-mb)
+  info            stream_info raised a non-BBZError, or disagreed with a successful decode
+  paths           the trickling reader and the in-memory buffer disagreed
+
+Cases run in worker subprocesses under RLIMIT_AS. A timer in the worker reports hangs in
+Python code; the parent kills a worker whose case runs past --timeout plus a grace period
+(a hang inside C code), records that case, and starts a fresh worker after it. The run
+prints a table (cases per mutation class and their outcomes) and exits 1 on any failure.
+Cases are numbered and fully determined by (--seed, --cases, ID): `--only ID` re-runs one
+in this process with its traceback, and `--save DIR` writes every failing mutant to DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import json
+import os
+import random
+import selectors
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ERROR_NAMES = ("FormatError", "CorruptError", "UnsupportedError", "ModelError")
+FAILURES = (
+    "wrong-data",
+    "rejected-valid",
+    "exception",
+    "no-message",
+    "hang",
+    "crash",
+    "memory",
+    "info",
+    "paths",
+)
+# Mutation classes, in table order. Weights apply to the randomly drawn part of a plan;
+# "truncate" and "field" also have a systematic part (every offset, every field x value).
+CLASSES = {
+    "truncate": 0,  # cut at an offset (systematic: every offset of each small seed)
+    "field": 2,  # rewrite one header field with a hostile value (systematic too)
+    "field-pair": 2,  # a block's raw size and one of its payload's fields, both rewritten
+    "bitflip": 4,  # flip 1..4 bits
+    "byte-set": 3,  # set 1..3 bytes to interesting or random values
+    "insert": 2,  # insert random bytes or a copy of a slice
+    "delete": 2,  # delete a range
+    "dup-block": 1,  # repeat a block
+    "drop-block": 1,  # remove a block
+    "swap-blocks": 1,  # exchange two blocks (within or across streams)
+    "transplant": 1,  # replace a block with one from another seed
+    "garbage-tail": 2,  # append garbage: random, zeros, a magic, a partial stream
+    "magic-random": 2,  # random bytes, or random block headers, after the magic
+    "concat-valid": 1,  # valid streams back to back, with empty streams between
+}
+SMALL_SEED = 420  # seeds up to this size are cut at every offset
+
+
+# ------------------------------------------------------------------------------ seed files
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str
+    start: int
+    end: int
+    value: int
+
+
+@dataclass(frozen=True)
+class Unit:
+    kind: str  # "header" | "block" | "end"
+    start: int
+    end: int
+
+
+@dataclass
+class Seed:
+    name: str
+    raw: bytes
+    packed: bytes
+    units: list[Unit] = field(default_factory=list)
+    fields: list[Field] = field(default_factory=list)
+    # (offset in packed, bytes of data decoded so far) at the end of each stream
+    stream_ends: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def blocks(self) -> list[Unit]:
+        return [u for u in self.units if u.kind == "block"]
+
+
+def _inputs() -> list[tuple[str, bytes]]:
+    rng = random.Random(20261123)
+    text = b"".join(b"%d green bottles, hanging on the wall\n" % i for i in range(10, 0, -1))
+    skewed = bytes(min(15, int(rng.expovariate(0.6))) + 0x41 for _ in range(1500))
+    rare = bytearray(b"a" * 20000)
+    rare[12345] = ord("b")
+    return [
+        ("one", b"x"),
+        ("text", text),
+        ("random", rng.randbytes(256)),
+        ("skewed", skewed),
+        ("constant", bytes(600)),
+        ("rare", bytes(rare)),
+    ]
+
+
+def _compress(data: bytes, coder: str, block_size: int | None = None) -> bytes:
+    from bbzip import api
+
+    saved = api.BLOCK_SIZE
+    if block_size is not None:
+        api.BLOCK_SIZE = block_size
+    try:
+        return api.compress(data, coder)
+    finally:
+        api.BLOCK_SIZE = saved
+
+
+def build_seeds() -> list[Seed]:
+    """The valid files every mutation starts from (deterministic)."""
+    inputs = dict(_inputs())
+    made: list[tuple[str, bytes, bytes]] = [("empty", b"", _compress(b"", "auto"))]
+    for coder in ("stored", "order0", "lzma"):
+        for name, data in inputs.items():
+            made.append((f"{name}/{coder}", data, _compress(data, coder)))
+    mixed = inputs["text"][:200] + inputs["random"] + bytes(300) + inputs["skewed"][:500]
+    for coder in ("stored", "order0", "lzma", "auto"):
+        made.append((f"multi/{coder}", mixed, _compress(mixed, coder, block_size=256)))
+    a, b = inputs["text"], inputs["skewed"][:700]
+    for coder in ("order0", "lzma", "auto"):
+        made.append(
+            (
+                f"concat/{coder}",
+                a + b,
+                _compress(a, coder) + _compress(b, "stored" if coder == "auto" else coder),
+            )
+        )
+    seeds = []
+    for name, raw, packed in made:
+        seed = Seed(name, raw, packed)
+        _layout(seed)
+        seeds.append(seed)
+    return seeds
+
+
+def _layout(seed: Seed) -> None:
+    """Find every stream header, block, end marker and header field of a valid seed."""
+    from bbzip.coders.varint import encode_varint
+    from bbzip.container import StreamEnd, StreamReader
+
+    packed = seed.packed
+    reader = StreamReader(io.BytesIO(packed))
+    decoded = 0
+    while True:
+        start = reader.consumed
+        if not reader.next_stream():
+            break
+        seed.units.append(Unit("header", start, reader.consumed))
+        seed.fields += [
+            Field("magic", start, start + 3, 0),
+            Field("version", start + 3, start + 4, packed[start + 3]),
+        ]
+        while True:
+            start = reader.consumed
+            item = reader.next_block()
+            if isinstance(item, StreamEnd):
+                n = len(encode_varint(item.raw_size))
+                seed.fields += [
+                    Field("end-marker", start, start + 1, 0),
+                    Field("end-total", start + 1, start + 1 + n, item.raw_size),
+                    Field("end-crc", start + 1 + n, start + 5 + n, item.crc),
+                ]
+                seed.units.append(Unit("end", start, reader.consumed))
+                seed.stream_ends.append((reader.consumed, decoded))
+                break
+            pos = start + 2 + len(item.model_id)
+            seed.fields += [
+                Field("coder", start, start + 1, item.coder_id),
+                Field("flags", start + 1, start + 2, packed[start + 1]),
+            ]
+            for kind, value in (("raw-size", item.raw_size), ("payload-size", item.payload_size)):
+                n = len(encode_varint(value))
+                seed.fields.append(Field(kind, pos, pos + n, value))
+                pos += n
+            seed.fields.append(Field("block-crc", pos, pos + 4, item.crc))
+            reader.skip_payload(item)
+            if item.coder_id == 1:
+                seed.fields += _order0_fields(packed, pos + 4)
+            seed.units.append(Unit("block", start, reader.consumed))
+            decoded += item.raw_size
+    assert reader.consumed == len(packed)
+
+
+def _order0_fields(packed: bytes, pos: int) -> list[Field]:
+    from bbzip.coders.varint import decode_varint
+
+    lanes, after = decode_varint(packed, pos)
+    fields = [
+        Field("o0-lanes", pos, after, lanes),
+        Field("o0-precision", after, after + 1, packed[after]),
+        Field("o0-bitmap", after + 1, after + 33, 0),
+    ]
+    present = sum(b.bit_count() for b in packed[after + 1 : after + 33])
+    pos = after + 33
+    for _ in range(present - 1):
+        value, end = decode_varint(packed, pos)
+        if len(fields) == 3:
+            fields.append(Field("o0-freq", pos, end, value))
+        pos = end
+    fields.append(Field("o0-head", pos, pos + 4, int.from_bytes(packed[pos : pos + 4], "little")))
+    return fields
+
+
+# --------------------------------------------------------------------------- field values
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value >> 7 else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def _varint_values(v: int) -> list[bytes]:
+    from bbzip.container import MAX_BLOCK_PAYLOAD, MAX_BLOCK_RAW
+
+    numbers = [
+        0,
+        1,
+        v - 1,
+        v + 1,
+        2 * v + 1,
+        127,
+        128,
+        1 << 16,
+        MAX_BLOCK_RAW,
+        MAX_BLOCK_RAW + 1,
+        MAX_BLOCK_PAYLOAD,
+        MAX_BLOCK_PAYLOAD + 1,
+        1 << 32,
+        (1 << 32) + v,
+        1 << 40,
+        (1 << 63) - 1,
+        (1 << 64) - 1,
+    ]
+    raw = [
+        bytes([(v & 0x7F) | 0x80]) + _varint(v >> 7) + (b"\x80\x00" if not v >> 7 else b"\x00"),
+        b"\xff" * 10,  # 10 bytes that never end
+        b"\xff" * 9 + b"\x01",  # 2**64 - 1
+        b"\xff" * 9 + b"\x7f",  # past 64 bits
+        b"\x80",  # a continuation into the next field
+    ]
+    return [_varint(n) for n in numbers if n >= 0] + raw
+
+
+def _byte_values(v: int) -> list[bytes]:
+    return [bytes([b]) for b in (0, 1, 2, 3, 4, 0x7E, 0x7F, 0x80, 0xFE, 0xFF, v ^ 1, v ^ 0x80)]
+
+
+def _u32_values(v: int) -> list[bytes]:
+    values = (
+        v ^ 1,
+        v ^ 0x80000000,
+        0,
+        0xFFFFFFFF,
+        0xFFFF0000,
+        0xFFFF,
+        0x10000,
+        int.from_bytes(v.to_bytes(4, "big"), "little"),
+    )
+    return [x.to_bytes(4, "little") for x in values]
+
+
+def field_values(f: Field, old: bytes) -> list[bytes]:
+    """Replacement bytes for a header field: limits, off-by-ones, overflows, odd encodings."""
+    if f.kind == "magic":
+        return [b"\xb8BY", b"8BZ", b"\x00\x00\x00", b"\x1f\x8b\x08", b"BZh", old[::-1]]
+    if f.kind == "version":
+        return [bytes([b]) for b in (0x00, 0x01, 0x11, 0x18, 0x1F, 0x20, 0x90, 0xF0, 0xFF)]
+    if f.kind in ("raw-size", "payload-size", "end-total", "o0-lanes", "o0-freq"):
+        return _varint_values(f.value)
+    if f.kind in ("coder", "flags", "end-marker", "o0-precision"):
+        return _byte_values(f.value) + (
+            [bytes([16]), bytes([15])] if f.kind == "o0-precision" else []
+        )
+    if f.kind in ("block-crc", "end-crc", "o0-head"):
+        return _u32_values(f.value)
+    if f.kind == "o0-bitmap":
+        first_set = next(i for i in range(256) if old[i // 8] >> (i % 8) & 1)
+        first_clear = next((i for i in range(256) if not old[i // 8] >> (i % 8) & 1), 0)
+        out = []
+        for bit in (first_set, first_clear):
+            b = bytearray(old)
+            b[bit // 8] ^= 1 << (bit % 8)
+            out.append(bytes(b))
+        return out + [bytes(32), b"\xff" * 32]
+    raise ValueError(f.kind)
+
+
+# --------------------------------------------------------------------------------- cases
+
+
+@dataclass(frozen=True)
+class Case:
+    """One mutant, fully determined by its description (so it can be rebuilt anywhere)."""
+
+    cls: str
+    seed: int  # index into the seed list
+    arg: tuple = ()  # class-specific: an offset, (field index, value index), an RNG seed
+
+
+@dataclass
+class Mutant:
+    data: bytes
+    acceptable: tuple[bytes, ...]  # outputs that are right; empty: the case must fail
+    valid: bool = False  # True: a typed error is wrong too (the mutant is a valid file)
+
+
+def make_plan(n: int, seed: int, seeds: list[Seed]) -> list[Case]:
+    """n cases: the systematic ones (all of them when n allows) and random draws."""
+    rng = random.Random(seed)
+    truncations = [
+        Case("truncate", i, (cut,))
+        for i, s in enumerate(seeds)
+        if len(s.packed) <= SMALL_SEED
+        for cut in range(len(s.packed))
+    ]
+    fields = []
+    for i, s in enumerate(seeds):
+        firsts = {}
+        for j, f in enumerate(s.fields):
+            firsts.setdefault(f.kind, j)  # the first instance of each kind of field
+        for j in firsts.values():
+            f = s.fields[j]
+            count = len(field_values(f, s.packed[f.start : f.end]))
+            fields += [Case("field", i, (j, k)) for k in range(count)]
+    systematic = []
+    for group, share in ((truncations, 0.3), (fields, 0.4)):
+        take = min(len(group), int(n * share))
+        systematic += group if take == len(group) else rng.sample(group, take)
+    weighted = [c for c, w in CLASSES.items() for _ in range(w)]
+    multi_block = [i for i, s in enumerate(seeds) if len(s.blocks) >= 2]
+    with_blocks = [i for i, s in enumerate(seeds) if s.blocks]
+    drawn = []
+    while len(systematic) + len(drawn) < n:
+        cls = rng.choice(weighted)
+        pool = (
+            multi_block
+            if cls == "swap-blocks"
+            else with_blocks
+            if cls in ("dup-block", "drop-block", "transplant", "field", "field-pair")
+            else range(len(seeds))
+        )
+        i = rng.choice(list(pool))
+        if cls == "field":
+            j = rng.randrange(len(seeds[i].fields))
+            f = seeds[i].fields[j]
+            k = rng.randrange(len(field_values(f, seeds[i].packed[f.start : f.end])))
+            drawn.append(Case(cls, i, (j, k)))
+        elif cls == "field-pair":
+            drawn.append(Case(cls, i, _pick_pair(seeds[i], rng)))
+        elif cls == "truncate":
+            drawn.append(Case(cls, i, (rng.randrange(len(seeds[i].packed)),)))
+        else:
+            drawn.append(Case(cls, i, (rng.getrandbits(48),)))
+    plan = systematic + drawn
+    rng.shuffle(plan)  # mixes classes across workers and across a partial run
+    return plan[:n]
+
+
+def _pick_pair(s: Seed, rng: random.Random) -> tuple[int, int, int, int]:
+    """A raw-size field and another field after it in the same block (its payload's when the
+    block is order0), each with a value index: (field, value, field, value)."""
+    sizes = [j for j, f in enumerate(s.fields) if f.kind == "raw-size"]
+    a = rng.choice(sizes)
+    block_end = next(
+        (u.end for u in s.blocks if u.start < s.fields[a].start < u.end), len(s.packed)
+    )
+    later = [j for j, f in enumerate(s.fields) if s.fields[a].end <= f.start < block_end]
+    inner = [j for j in later if s.fields[j].kind.startswith("o0-")]
+    b = rng.choice(inner or later)
+    counts = [
+        len(field_values(s.fields[j], s.packed[s.fields[j].start : s.fields[j].end]))
+        for j in (a, b)
+    ]
+    return a, rng.randrange(counts[0]), b, rng.randrange(counts[1])
+
+
+_INTERESTING = (0x00, 0x01, 0x7F, 0x80, 0xFF, 0xB8, 0x10)
+
+
+def materialise(case: Case, seeds: list[Seed]) -> Mutant:
+    s = seeds[case.seed]
+    packed, original = s.packed, s.raw
+    same = Mutant(b"", (original,))
+    if case.cls == "truncate":
+        (cut,) = case.arg
+        prefix = [raw for end, raw in s.stream_ends if end == cut]
+        if prefix:  # a cut between streams leaves valid streams
+            return Mutant(packed[:cut], (original[: prefix[0]],), valid=True)
+        return Mutant(packed[:cut], ())
+    if case.cls in ("field", "field-pair"):
+        data = packed
+        pairs = list(zip(case.arg[::2], case.arg[1::2]))
+        for j, k in sorted(pairs, key=lambda p: -s.fields[p[0]].start):  # last first: offsets hold
+            f = s.fields[j]
+            new = field_values(f, packed[f.start : f.end])[k]
+            data = data[: f.start] + new + data[f.end :]
+        same.data = data
+        return same
+    rng = random.Random(case.arg[0])
+    data = bytearray(packed)
+    if case.cls == "bitflip":
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    elif case.cls == "byte-set":
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(data))
+            data[pos] = rng.choice(_INTERESTING) if rng.random() < 0.5 else rng.randrange(256)
+    elif case.cls == "insert":
+        pos = rng.randint(0, len(data))
+        if rng.random() < 0.5:
+            piece = rng.randbytes(rng.randint(1, 16))
+        else:
+            a = rng.randrange(len(data))
+            piece = bytes(data[a : a + rng.randint(1, 64)])
+        data[pos:pos] = piece
+    elif case.cls == "delete":
+        pos = rng.randrange(len(data))
+        del data[pos : pos + rng.randint(1, 16)]
+    elif case.cls == "dup-block":
+        u = rng.choice(s.blocks)
+        data[u.end : u.end] = packed[u.start : u.end]
+    elif case.cls == "drop-block":
+        u = rng.choice(s.blocks)
+        del data[u.start : u.end]
+    elif case.cls == "swap-blocks":
+        a, b = sorted(rng.sample(s.blocks, 2), key=lambda u: u.start)
+        data = bytearray(
+            packed[: a.start]
+            + packed[b.start : b.end]
+            + packed[a.end : b.start]
+            + packed[a.start : a.end]
+            + packed[b.end :]
+        )
+    elif case.cls == "transplant":
+        u = rng.choice(s.blocks)
+        donor = rng.choice([d for d in seeds if d.blocks])
+        v = rng.choice(donor.blocks)
+        data[u.start : u.end] = donor.packed[v.start : v.end]
+    elif case.cls == "garbage-tail":
+        from bbzip.container import STREAM_HEADER
+
+        kind = rng.randrange(5)
+        tail = [
+            rng.randbytes(rng.randint(1, 40)),
+            bytes(rng.randint(1, 16)),
+            STREAM_HEADER[: rng.randint(1, 4)],
+            STREAM_HEADER + rng.randbytes(rng.randint(0, 24)),
+            _cut(rng.choice(seeds).packed, rng),
+        ][kind]
+        data += tail
+    elif case.cls == "magic-random":
+        return Mutant(_random_stream(rng), ())
+    elif case.cls == "concat-valid":
+        from bbzip.container import STREAM_HEADER
+
+        empty = STREAM_HEADER + b"\x00\x00" + b"\x00" * 4
+        other = rng.choice(seeds)
+        parts = [packed, empty * rng.randint(0, 2), other.packed]
+        if rng.random() < 0.5:
+            parts.insert(0, empty)
+        return Mutant(b"".join(parts), (original + other.raw,), valid=True)
+    else:
+        raise ValueError(case.cls)
+    same.data = bytes(data)
+    return same
+
+
+def _cut(packed: bytes, rng: random.Random) -> bytes:
+    """A proper prefix of a valid file (never a whole stream, which would be valid)."""
+    return packed[: rng.randint(1, min(30, len(packed) - 1))]
+
+
+def _random_stream(rng: random.Random) -> bytes:
+    """The magic, then either random bytes or plausible block headers with random payloads."""
+    from bbzip.container import MAGIC
+
+    if rng.random() < 0.4:
+        return MAGIC + rng.randbytes(rng.randint(0, 64))
+    out = bytearray(MAGIC + bytes([0x10]))
+    for _ in range(rng.randint(0, 3)):
+        coder = rng.choice((1, 2, 3, 0x7F, rng.randint(1, 255)))
+        flags = 1 if coder == 3 and rng.random() < 0.7 else 0
+        raw = rng.choice((1, rng.randint(1, 300), rng.randint(1, 1 << 20), 64 << 20))
+        payload = rng.randbytes(rng.randint(0, 80))
+        if coder == 1 and rng.random() < 0.7:  # an order0-shaped payload
+            payload = (
+                _varint(rng.randint(1, 4))
+                + bytes([rng.randint(1, 15)])
+                + rng.randbytes(32 + rng.randint(0, 40))
+            )
+        out += bytes([coder, flags]) + (rng.randbytes(8) if flags else b"")
+        out += _varint(raw) + _varint(len(payload)) + rng.randbytes(4) + payload
+    if rng.random() < 0.8:
+        out += b"\x00" + _varint(rng.randint(0, 400)) + rng.randbytes(4)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------- running
+
+
+class _CaseTimeout(BaseException):
+    """Raised by the worker's timer: not an Exception, so decoder code cannot swallow it."""
+
+
+class Trickle(io.RawIOBase):
+    """A pipe that delivers 1 to 7 bytes per read."""
+
+    def __init__(self, data: bytes):
+        self._data, self._pos, self._n = data, 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        self._n += 1
+        n = min(len(buffer), 1 + self._n % 7, len(self._data) - self._pos)
+        buffer[:n] = self._data[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+
+def _decode(data: bytes, trickle: bool, sabotage: str | None) -> bytes:
+    from bbzip import api
+
+    if sabotage == "wrong-data":  # a decoder that returns bytes where it should have failed
+        return b"!"
+    if sabotage:
+        _sabotage(sabotage)
+    if not trickle:
+        return api.decompress(data)
+    sink = io.BytesIO()
+    api.decompress_stream(Trickle(data), sink)
+    return sink.getvalue()
+
+
+def _sabotage(kind: str) -> None:
+    """Deliberate faults, for the tests that check this harness catches each kind."""
+    if kind == "exception":
+        raise ValueError("sabotaged")
+    if kind == "hang":
+        time.sleep(3600)
+    if kind == "hang-c":  # the worker's timer cannot interrupt it: the parent must
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(3600)
+    if kind == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if kind == "memory":
+        bytearray(4 << 30)
+
+
+def _attempt(data: bytes, trickle: bool, sabotage: str | None) -> tuple[str, bytes | None, str]:
+    """('data', output, '') or ('error:Name', None, message) or (failure, None, detail)."""
+    from bbzip.errors import BBZError
+
+    try:
+        out = _decode(data, trickle, sabotage)
+    except BBZError as e:
+        if not str(e):
+            return "no-message", None, type(e).__name__
+        return f"error:{type(e).__name__}", None, str(e)
+    except MemoryError:
+        return "memory", None, _where()
+    except _CaseTimeout:
+        return "hang", None, _where()
+    except Exception as e:  # noqa: BLE001 - exactly what this harness looks for
+        return "exception", None, f"{type(e).__name__}: {e} @ {_where()}"
+    return "data", out, ""
+
+
+def _where() -> str:
+    frames = traceback.extract_tb(sys.exc_info()[2])
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-3:]))
+
+
+def run_case(
+    case: Case, index: int, seeds: list[Seed], timeout: float, sabotage: str | None = None
+) -> tuple[str, str]:
+    """Decode one mutant; return (outcome, detail). Outcome is 'original', 'decoded' (other
+    acceptable data, e.g. a prefix), 'error:Name', or one of FAILURES."""
+    from bbzip import api
+    from bbzip.errors import BBZError
+
+    m = materialise(case, seeds)
+    # Deliberate faults (harness tests): the i-th listed kind breaks case 7 + i.
+    kinds = sabotage.split(",") if sabotage else []
+    wreck = kinds[index - 7] if 0 <= index - 7 < len(kinds) else None
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        outcome, out, detail = _attempt(m.data, False, wreck)
+        if outcome in FAILURES:
+            return outcome, detail
+        if outcome == "data" and out not in m.acceptable:
+            return (
+                "wrong-data",
+                f"{len(out)} bytes decoded, expected one of {[len(a) for a in m.acceptable]}",
+            )
+        if m.valid and outcome != "data":
+            return "rejected-valid", detail
+        try:
+            info = api.stream_info(io.BytesIO(m.data))
+        except BBZError:
+            info = None
+        except (Exception, MemoryError) as e:  # noqa: BLE001
+            return "info", f"{type(e).__name__}: {e} @ {_where()}"
+        if outcome == "data" and (
+            info is None or info.raw_size != len(out) or info.compressed_size != len(m.data)
+        ):
+            return "info", "stream_info disagrees with the decoded data"
+        if index % 4 == 0:
+            other, out2, detail2 = _attempt(m.data, True, wreck)
+            if other in FAILURES:
+                return other, "trickle: " + detail2
+            if (other == "data") != (outcome == "data") or out2 != out:
+                return "paths", f"buffer: {outcome} {detail!r}; trickle: {other} {detail2!r}"
+    except _CaseTimeout:
+        return "hang", _where()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    if outcome == "data":
+        return ("original" if out == seeds[case.seed].raw else "decoded"), ""
+    return outcome, detail
+
+
+def _on_alarm(signum, frame):
+    raise _CaseTimeout
+
+
+def worker(args) -> None:
+    """Run plan[start:stop]; one JSON line per case on stdout: [index, outcome, detail, seconds]."""
+    import resource
+
+    limit = args.memory_mb << 20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    signal.signal(signal.SIGALRM, _on_alarm)
+    seeds = build_seeds()
+    plan = make_plan(args.cases, args.seed, seeds)
+    sabotage = os.environ.get("BBZIP_FUZZ_SABOTAGE") or None
+    out = sys.stdout
+    out.write("ready\n")
+    out.flush()
+    for index in range(args.start, args.stop):
+        t = time.perf_counter()
+        outcome, detail = run_case(plan[index], index, seeds, args.timeout, sabotage)
+        out.write(
+            json.dumps([index, outcome, detail[:300], round(time.perf_counter() - t, 4)]) + "\n"
+        )
+        out.flush()
+
+
+@dataclass
+class _Worker:
+    proc: subprocess.Popen
+    next: int  # the case it is on (or will start next)
+    stop: int
+    ready: bool = False
+    since: float = 0.0
+    buffer: bytes = b""
+
+
+def _spawn(args, start: int, stop: int) -> _Worker:
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.fuzz.mutate",
+        "--worker",
+        "--cases",
+        str(args.cases),
+        "--seed",
+        str(args.seed),
+        "--timeout",
+        str(args.timeout),
+        "--memory-mb",
+        str(args.memory_mb),
+        "--start",
+        str(start),
+        "--stop",
+        str(stop),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+    )
+    return _Worker(proc, start, stop, since=time.monotonic())
+
+
+@dataclass
+class Report:
+    results: dict[int, tuple[str, str, float]] = field(default_factory=dict)
+    plan: list[Case] = field(default_factory=list)
+    seeds: list[Seed] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failures(self) -> list[tuple[int, str, str]]:
+        return [(i, o, d) for i, (o, d, _) in sorted(self.results.items()) if o in FAILURES]
+
+
+def run_campaign(
+    cases: int = 10000,
+    seed: int = 1,
+    jobs: int = 1,
+    timeout: float = 5.0,
+    memory_mb: int = 1024,
+    grace: float = 5.0,
+    sabotage: str | None = None,
+    quiet: bool = False,
+) -> Report:
+    """Run `cases` cases in `jobs` worker processes; every case gets a result."""
+    args = argparse.Namespace(cases=cases, seed=seed, timeout=timeout, memory_mb=memory_mb)
+    report = Report(seeds=build_seeds())
+    report.plan = make_plan(cases, seed, report.seeds)
+    if sabotage:
+        os.environ["BBZIP_FUZZ_SABOTAGE"] = sabotage
+    started = time.monotonic()
+    bounds = [cases * k // jobs for k in range(jobs + 1)]
+    sel = selectors.DefaultSelector()
+    try:
+        for a, b in itertools.pairwise(bounds):
+            if a < b:
+                w = _spawn(args, a, b)
+                sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+        while sel.get_map():
+            for key, _ in sel.select(timeout=0.5):
+                w = key.data
+                chunk = os.read(key.fd, 1 << 16)
+                if chunk:
+                    w.buffer += chunk
+                    *lines, w.buffer = w.buffer.split(b"\n")
+                    for line in lines:
+                        if line == b"ready":
+                            w.ready = True
+                        else:
+                            index, outcome, detail, secs = json.loads(line)
+                            report.results[index] = (outcome, detail, secs)
+                            w.next = index + 1
+                        w.since = time.monotonic()
+                    continue
+                # The worker is gone: finished, or died on case w.next.
+                sel.unregister(key.fileobj)
+                rc = w.proc.wait()
+                if w.next < w.stop:
+                    what = (
+                        f"worker exited with status {rc}"
+                        if rc >= 0
+                        else f"worker killed by signal {-rc}"
+                    )
+                    report.results[w.next] = ("crash", what, 0.0)
+                    _restart(sel, args, w.next + 1, w.stop)
+            now = time.monotonic()
+            for key in list(sel.get_map().values()):
+                w = key.data
+                budget = timeout + grace + (60 if not w.ready else 0)
+                if now - w.since > budget:
+                    sel.unregister(key.fileobj)
+                    w.proc.kill()
+                    w.proc.wait()
+                    report.results[w.next] = (
+                        "hang",
+                        f"killed after {now - w.since:.0f} s",
+                        now - w.since,
+                    )
+                    _restart(sel, args, w.next + 1, w.stop)
+            if not quiet:
+                _progress(len(report.results), cases, started)
+    finally:
+        for key in list(sel.get_map().values()):
+            key.data.proc.kill()
+            key.data.proc.wait()
+        if sabotage:
+            os.environ.pop("BBZIP_FUZZ_SABOTAGE", None)
+    if not quiet and sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * 60 + "\r")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _restart(sel, args, start: int, stop: int) -> None:
+    if start < stop:
+        w = _spawn(args, start, stop)
+        sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+
+
+def _progress(done: int, total: int, started: float) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{done}/{total} cases, {time.monotonic() - started:.0f} s")
+        sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------------- reports
+
+
+def summary(report: Report) -> str:
+    columns = ["original", "decoded", *ERROR_NAMES, "failures", "max s"]
+    rows: dict[str, Counter] = defaultdict(Counter)
+    slowest: dict[str, float] = defaultdict(float)
+    for index, (outcome, _, secs) in report.results.items():
+        cls = report.plan[index].cls
+        rows[cls]["cases"] += 1
+        key = outcome.removeprefix("error:") if outcome.startswith("error:") else outcome
+        rows[cls]["failures" if outcome in FAILURES else key] += 1
+        slowest[cls] = max(slowest[cls], secs)
+    order = [c for c in CLASSES if c in rows]
+    total = sum(rows.values(), Counter())
+    head = f"{'class':<14}{'cases':>7}" + "".join(f"{c.removesuffix('Error'):>12}" for c in columns)
+    lines = [head, "-" * len(head)]
+    for name, counts, secs in [
+        *((c, rows[c], slowest[c]) for c in order),
+        ("total", total, max(slowest.values(), default=0.0)),
+    ]:
+        if name == "total":
+            lines.append("-" * len(head))
+        cells = [f"{counts[c]:>12}" for c in columns[:-1]] + [f"{secs:>12.2f}"]
+        lines.append(f"{name:<14}{counts['cases']:>7}" + "".join(cells))
+    kinds = Counter(o for _, o, _ in report.failures)
+    seeds = report.seeds
+    coders = sorted({n.split("/")[-1] for n in (s.name for s in seeds) if "/" in n})
+    lines.append("")
+    lines.append(
+        f"{len(report.results)} cases in {report.seconds:.1f} s from {len(seeds)} seed files "
+        f"({', '.join(coders)}; {sum(len(s.blocks) for s in seeds)} blocks, "
+        f"{sum(len(s.stream_ends) for s in seeds)} streams); "
+        f"failures: {sum(kinds.values())}" + (f" ({dict(kinds)})" if kinds else "")
+    )
+    return "\n".join(lines)
+
+
+def _replay(args, seeds, plan) -> int:
+    """Run chosen cases in this process, with full tracebacks."""
+    status = 0
+    signal.signal(signal.SIGALRM, _on_alarm)
+    for index in args.only:
+        case = plan[index]
+        m = materialise(case, seeds)
+        print(
+            f"case {index}: {case.cls} of {seeds[case.seed].name} {case.arg}: {len(m.data)} bytes"
+        )
+        outcome, detail = run_case(case, index, seeds, args.timeout)
+        print(f"  -> {outcome} {detail}")
+        if outcome in FAILURES:
+            status = 1
+            try:
+                from bbzip import api
+
+                api.decompress(m.data)
+            except Exception:  # noqa: BLE001
+                traceback.print_exc()
+        if args.save:
+            _save(args.save, index, case, m.data)
+    return status
+
+
+def _save(directory: str, index: int, case: Case, data: bytes) -> None:
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    (Path(directory) / f"case-{index}-{case.cls}.bbz").write_bytes(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m tests.fuzz.mutate", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--cases", type=int, default=10000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per case (default 5)")
+    p.add_argument(
+        "--memory-mb", type=int, default=1024, help="worker address space (default 1024)"
+    )
+    p.add_argument(
+        "--only", type=int, nargs="+", help="re-run these case IDs here, with tracebacks"
+    )
+    p.add_argument("--save", metavar="DIR", help="write failing (or --only) mutants to DIR")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return 0
+    if args.only:
+        seeds = build_seeds()
+        return _replay(args, seeds, make_plan(args.cases, args.seed, seeds))
+    report = run_campaign(args.cases, args.seed, args.jobs, args.timeout, args.memory_mb)
+    print(summary(report))
+    for index, outcome, detail in report.failures[:50]:
+        case = report.plan[index]
+        print(
+            f"FAIL case {index} [{case.cls} of {report.seeds[case.seed].name}]: {outcome}: {detail}"
+        )
+    if report.failures:
+        print(
+            f"re-run one: python -m tests.fuzz.mutate --cases {args.cases} --seed {args.seed} --only ID"
+        )
+        if args.save:
+            for index, _, _ in report.failures:
+                case = report.plan[index]
+                _save(args.save, index, case, materialise(case, report.seeds).data)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
