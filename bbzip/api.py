@@ -58,6 +58,7 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress:
         crc = zlib.crc32(block.data, crc)
         if progress:
             progress(len(block.data))
+        del payload  # or it stays alive through the next block's read and encoding
     _write_all(dst, container.encode_stream_end(StreamEnd(total, crc)))
 
 
@@ -90,6 +91,7 @@ def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None) -
             _write_all(dst, data)
             total += len(data)
             crc = zlib.crc32(data, crc)
+            del payload, data  # or both stay alive through the next block's read and decoding
             if progress:
                 progress(reader.consumed - before)
 

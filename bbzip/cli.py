@@ -234,18 +234,19 @@ def _code(run: _Run, name: str, src: BinaryIO, st: os.stat_result | None, dst) -
         else:
             api.decompress_stream(src, out, progress=progress)
         if size is not None:
-            _check_unchanged(src, size, progress.done if run.job.mode == "compress" else None)
+            _check_unchanged(src, size)
         out.flush()
     finally:
         progress.close()
     return (size if size is not None else progress.done), out.count
 
 
-def _check_unchanged(src: BinaryIO, size: int, read: int | None) -> None:
+def _check_unchanged(src: BinaryIO, size: int) -> None:
     """Refuse the result when a regular input changed size while it was read (truncated or
     appended to by another process): the output would match no version of the file, and
-    removing the input could lose what was written to it meanwhile."""
-    if os.fstat(src.fileno()).st_size != size or (read is not None and read != size):
+    removing the input could lose what was written to it meanwhile. (The size is compared,
+    not the bytes read: /proc and /sys files read fine with -c although their size is 0.)"""
+    if os.fstat(src.fileno()).st_size != size:
         raise BBZError("file size changed while it was being read")
 
 

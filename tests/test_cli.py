@@ -27,23 +27,6 @@ from click.testing import CliRunner
 
 from bbzip import api, cli
 
-PY_BIN = Path(sys.executable).parent
-
-
-def _find_bbzip() -> str | None:
-    beside = PY_BIN / "bbzip"  # the console script of the environment running the tests
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("bbzip")
-
-
-@pytest.fixture(scope="session")
-def exe() -> str:
-    path = _find_bbzip()
-    if path is None:
-        pytest.fail("the `bbzip` console script is not installed: run `pip install -e .`")
-    return path
-
 
 @pytest.fixture
 def bbzip(exe, tmp_path):

@@ -356,7 +356,7 @@ def test_order0_hostile_lane_count_is_refused_quickly():
 
 def test_hostile_files_through_the_cli(tmp_path):
     """The command line reports each hostile file in one line, exits 1 and writes nothing."""
-    from tests.test_cli import _find_bbzip
+    from tests.conftest import find_bbzip
 
     names = []
     for i, name in enumerate(
@@ -373,7 +373,7 @@ def test_hostile_files_through_the_cli(tmp_path):
     before = sorted(p.name for p in tmp_path.iterdir())
     for args in (["-d", *names], ["test", *names], ["-dc", *names]):
         r = subprocess.run(
-            [_find_bbzip(), *args],
+            [find_bbzip(), *args],
             cwd=tmp_path,
             capture_output=True,
             timeout=60,

@@ -69,7 +69,8 @@ FAILURES = (
 # Mutation classes, in table order. Weights apply to the randomly drawn part of a plan;
 # "truncate" and "field" also have a systematic part (every offset, every field x value).
 CLASSES = {
-    "truncate": 0,  # cut at an offset (systematic: every offset of each small seed)
+    "truncate": 0,  # cut at an offset (systematic: every offset of each small seed, and
+    # every boundary between streams, blocks and header fields of the larger ones)
     "field": 2,  # rewrite one header field with a hostile value (systematic too)
     "field-pair": 2,  # a block's raw size and one of its payload's fields, both rewritten
     "bitflip": 4,  # flip 1..4 bits
@@ -358,6 +359,13 @@ def make_plan(n: int, seed: int, seeds: list[Seed]) -> list[Case]:
         for i, s in enumerate(seeds)
         if len(s.packed) <= SMALL_SEED
         for cut in range(len(s.packed))
+    ]
+    # Larger seeds are cut at every boundary between streams, blocks and their headers.
+    truncations += [
+        Case("truncate", i, (cut,))
+        for i, s in enumerate(seeds)
+        if len(s.packed) > SMALL_SEED
+        for cut in sorted({u.start for u in s.units} | {f.start for f in s.fields} - {0})
     ]
     fields = []
     for i, s in enumerate(seeds):

@@ -1,0 +1,26 @@
+"""Fixtures shared by the test modules that run the real console script."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def find_bbzip() -> str | None:
+    """The console script of the environment running the tests, else the one on PATH."""
+    beside = Path(sys.executable).parent / "bbzip"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("bbzip")
+
+
+@pytest.fixture(scope="session")
+def exe() -> str:
+    path = find_bbzip()
+    if path is None:
+        pytest.fail("the `bbzip` console script is not installed: run `pip install -e .`")
+    return path
