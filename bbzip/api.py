@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import lzma
+import os
 import zlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
@@ -30,26 +31,29 @@ SMALL_BLOCK = 64 << 10
 SAMPLE_BYTES = 32 << 10
 
 Progress = Callable[[int], None] | None
+ModelPath = str | os.PathLike
 
 
-def compress(data: bytes, coder: str = "auto") -> bytes:
+def compress(data: bytes, coder: str = "auto", model: ModelPath | None = None) -> bytes:
     out = io.BytesIO()
-    compress_stream(io.BytesIO(data), out, coder=coder)
+    compress_stream(io.BytesIO(data), out, coder=coder, model=model)
     return out.getvalue()
 
 
-def decompress(data: bytes) -> bytes:
+def decompress(data: bytes, models: tuple[ModelPath, ...] = ()) -> bytes:
     out = io.BytesIO()
-    decompress_stream(io.BytesIO(data), out)
+    decompress_stream(io.BytesIO(data), out, models=models)
     return out.getvalue()
 
 
-def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress: Progress = None) -> None:
+def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress: Progress = None,
+                    model: ModelPath | None = None) -> None:
+    """``model``: a model file for image blocks instead of the shipped model for their kind."""
     if coder not in CODER_NAMES:
         raise UnsupportedError(f"unknown coder {coder!r}; choose from {', '.join(CODER_NAMES)}")
     _write_all(dst, container.STREAM_HEADER)
     total = crc = 0
-    for block in _segments(src, coder):
+    for block in _segments(src, coder, model):
         coder_id, model_id, payload = block.encode()
         header = BlockHeader(coder_id, model_id, len(block.data), len(payload), zlib.crc32(block.data))
         _write_all(dst, container.encode_block_header(header))
@@ -72,8 +76,11 @@ def _write_all(dst: BinaryIO, data: bytes) -> None:
         view = view[written:]
 
 
-def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None) -> None:
-    """Decode every concatenated stream in ``src``; each block is verified before it is written."""
+def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None,
+                      models: tuple[ModelPath, ...] = ()) -> None:
+    """Decode every concatenated stream in ``src``; each block is verified before it is written.
+
+    ``models``: model files to search besides the installed ones."""
     reader = StreamReader(src)
     while reader.next_stream():
         total = crc = 0
@@ -85,7 +92,7 @@ def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None) -
                     raise CorruptError("stream length or checksum mismatch")
                 break
             payload = reader.read_payload(item)
-            data = registry.decoder_for(item.coder_id, item.model_id).decode(payload, item.raw_size)
+            data = registry.decoder_for(item.coder_id, item.model_id, models).decode(payload, item.raw_size)
             if len(data) != item.raw_size or zlib.crc32(data) != item.crc:
                 raise CorruptError("block checksum mismatch")
             _write_all(dst, data)
@@ -149,12 +156,13 @@ class _Block(NamedTuple):
     data: bytes
     coder: str
     image: object = None  # an image segment description when the VAE may code this block
+    model: ModelPath | None = None
 
     def encode(self) -> tuple[int, bytes, bytes]:
         if self.coder == "vae" or (self.coder == "auto" and self.image is not None):
             from bbzip.vae.coder import encode_image_block
 
-            result = encode_image_block(self.data, self.image, forced=self.coder == "vae")
+            result = encode_image_block(self.data, self.image, forced=self.coder == "vae", model_path=self.model)
             if result is not None:
                 return result
         if self.coder == "auto":
@@ -208,7 +216,7 @@ def model_free_encode(block: bytes, name: str) -> bytes:
     return registry.model_free_coder(name).encode(block)
 
 
-def _segments(src: BinaryIO, coder: str) -> Iterator[_Block]:
+def _segments(src: BinaryIO, coder: str, model: ModelPath | None = None) -> Iterator[_Block]:
     """Split the input into blocks; image files are split only between whole images."""
     first = _read_full(src, BLOCK_SIZE)
     image_reader = None
@@ -218,7 +226,7 @@ def _segments(src: BinaryIO, coder: str) -> Iterator[_Block]:
         image_reader = ImageStream.sniff(first, src, BLOCK_SIZE)
     if image_reader is not None:
         for data, image in image_reader:
-            yield _Block(data, coder, image)
+            yield _Block(data, coder, image, model)
         return
     if coder == "vae":
         raise UnsupportedError("input is not an image format the VAE coder knows")

@@ -2,6 +2,7 @@
 
     bbzip [-d|-t|-l] [-ckfqv] [--coder NAME] [-S SUF] [FILE]...   like gzip (tar -I bbzip works)
     bbzip compress|decompress|test|info [OPTIONS] [FILE]...
+    bbzip train DATA... -o NAME.npz;  bbzip models        (model_commands.py)
 
 This layer parses arguments, walks the file list, applies gzip's rules (suffixes, overwrite,
 terminals, keep/remove) and turns every failure into one `bbzip: NAME: reason` line and an
@@ -30,6 +31,7 @@ import click
 
 from bbzip import __version__, api, fileio
 from bbzip.errors import BBZError
+from bbzip.model_commands import models_command, train_command
 
 PROG = "bbzip"
 OK, ERROR, WARNING = 0, 1, 2
@@ -48,6 +50,7 @@ class Job(NamedTuple):
     verbose: bool = False
     coder: str = "auto"
     suffix: str = ".bbz"
+    models: tuple[str, ...] = ()  # --model files: the one to compress with, or extra to search
 
 
 class _Refused(Exception):
@@ -230,9 +233,10 @@ def _code(run: _Run, name: str, src: BinaryIO, st: os.stat_result | None, dst) -
     out = _Counter(dst)
     try:
         if run.job.mode == "compress":
-            api.compress_stream(src, out, coder=run.job.coder, progress=progress)
+            model = run.job.models[-1] if run.job.models else None
+            api.compress_stream(src, out, coder=run.job.coder, progress=progress, model=model)
         else:
-            api.decompress_stream(src, out, progress=progress)
+            api.decompress_stream(src, out, progress=progress, models=run.job.models)
         if size is not None:
             _check_unchanged(src, size)
         out.flush()
@@ -408,6 +412,9 @@ def run(job: Job) -> int:
     elif reads_stdin and not job.force and _isatty(sys.stdin):
         _say("compressed data not read from a terminal. Use -f to force decompression.")
         return ERROR
+    if job.mode == "compress" and len(job.models) > 1:
+        _say("give at most one --model to compress with")
+        return ERROR
     if job.mode == "info":
         _info_all(r, files)
         return r.status
@@ -468,6 +475,13 @@ def _suffix_opt(f):
     )(f)
 
 
+def _model_opt(f):
+    return click.option(
+        "--model", "models", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+        help="Model file: compress images with it; when decompressing, also search it.",
+    )(f)
+
+
 def _files_arg(f):
     return click.argument("files", nargs=-1, metavar="[FILE]...")(f)
 
@@ -487,6 +501,8 @@ Commands (a command name must be the first argument):
   bbzip decompress [OPTIONS] [FILE]...  decompress FILEs
   bbzip test [OPTIONS] [FILE]...        check FILEs completely, write nothing
   bbzip info [FILE]...                  list streams, blocks, coders, sizes, ratios
+  bbzip train DATA... -o NAME.npz       train a model on your own images
+  bbzip models                          list the models bbzip can find
 Run 'bbzip COMMAND --help' for its options. To compress a file named
 like a command, write ./NAME or put -- before it.
 
@@ -502,6 +518,7 @@ Exit status: 0 ok, 1 error, 2 warning (a file was skipped).""",
 @_quiet_opt
 @_verbose_opt
 @_coder_opt
+@_model_opt
 @_suffix_opt
 @_version_opt
 @_files_arg
@@ -521,6 +538,7 @@ def gzip_command(decompress: bool, test: bool, list_: bool, files: tuple[str, ..
 @_quiet_opt
 @_verbose_opt
 @_coder_opt
+@_model_opt
 @_suffix_opt
 @_files_arg
 def compress_command(files: tuple[str, ...], **opts) -> Job:
@@ -534,6 +552,7 @@ def compress_command(files: tuple[str, ...], **opts) -> Job:
 @_force_opt
 @_quiet_opt
 @_verbose_opt
+@_model_opt
 @_suffix_opt
 @_files_arg
 def decompress_command(files: tuple[str, ...], **opts) -> Job:
@@ -545,6 +564,7 @@ def decompress_command(files: tuple[str, ...], **opts) -> Job:
 @_force_opt
 @_quiet_opt
 @_verbose_opt
+@_model_opt
 @_files_arg
 def test_command(files: tuple[str, ...], **opts) -> Job:
     """Decode FILEs completely and verify every checksum; write nothing."""
@@ -565,6 +585,8 @@ COMMANDS: dict[str, click.Command] = {
     "decompress": decompress_command,
     "test": test_command,
     "info": info_command,
+    "train": train_command,
+    "models": models_command,
 }
 
 

@@ -19,3 +19,7 @@ class UnsupportedError(BBZError):
 
 class ModelError(BBZError):
     """A model is missing, tampered with, or not the one the stream was made with."""
+
+
+class MissingModelError(ModelError):
+    """The model is simply not installed (as opposed to damaged): other coders may stand in."""

@@ -24,3 +24,11 @@ def exe() -> str:
     if path is None:
         pytest.fail("the `bbzip` console script is not installed: run `pip install -e .`")
     return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_model_search(tmp_path_factory, monkeypatch):
+    """Models come only from the repository and from what a test installs: the user's own
+    model directories ($BBZIP_MODEL_PATH, the user data directory) are out of sight."""
+    monkeypatch.delenv("BBZIP_MODEL_PATH", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))

@@ -206,6 +206,5 @@ def test_decompress_without_the_model_names_the_model(installed_tiny_model, monk
     empty = tmp_path_factory.mktemp("empty")
     monkeypatch.setattr(model_module, "shipped_dir", lambda: empty)
     monkeypatch.setenv("BBZIP_MODEL_PATH", str(empty))
-    model_module._load_file.cache_clear()
     with pytest.raises(ModelError, match=tiny_model().model_id.hex()):
         api.decompress(packed)

@@ -8,7 +8,9 @@ from bbzip.vae.freeze import freeze_arrays
 from bbzip.vae.model import parse_model
 
 
-def random_float_arrays(latent: int = 4, hidden: int = 8, mixtures: int = 2, seed: int = 0) -> dict:
+def random_float_arrays(latent: int = 4, hidden: int = 8, mixtures: int = 2, seed: int = 0,
+                        binary: bool = False) -> dict:
+    """Float weights named as torch names them; ``binary``: one logit per pixel (Bernoulli)."""
     rng = np.random.default_rng(seed)
 
     def weight(*shape, fan_in):
@@ -17,8 +19,12 @@ def random_float_arrays(latent: int = 4, hidden: int = 8, mixtures: int = 2, see
     def bias(n, scale=0.05):
         return (rng.standard_normal(n) * scale).astype(np.float32)
 
-    head2_bias = bias(3 * mixtures)
-    head2_bias[2 * mixtures :] += 2.0  # broad pixel distributions, as a real model starts
+    outputs = 1 if binary else 3 * mixtures
+    head2_bias = bias(outputs)
+    if binary:
+        head2_bias -= 1.0  # mostly background, as a real model learns
+    else:
+        head2_bias[2 * mixtures :] += 2.0  # broad pixel distributions, as a real model starts
     return {
         "enc_conv1.weight": weight(32, 1, 4, 4, fan_in=16), "enc_conv1.bias": bias(32),
         "enc_conv2.weight": weight(64, 32, 4, 4, fan_in=512), "enc_conv2.bias": bias(64),
@@ -30,16 +36,18 @@ def random_float_arrays(latent: int = 4, hidden: int = 8, mixtures: int = 2, see
         "dec_deconv2.weight": weight(32, hidden, 4, 4, fan_in=128), "dec_deconv2.bias": bias(hidden),
         "ctx_conv.weight": weight(hidden, 1, 5, 5, fan_in=12),
         "head1.weight": weight(hidden, hidden, 1, 1, fan_in=hidden), "head1.bias": bias(hidden),
-        "head2.weight": weight(3 * mixtures, hidden, 1, 1, fan_in=hidden), "head2.bias": head2_bias,
+        "head2.weight": weight(outputs, hidden, 1, 1, fan_in=hidden), "head2.bias": head2_bias,
     }
 
 
-def tiny_model_bytes(seed: int = 0) -> bytes:
-    return freeze_arrays(random_float_arrays(seed=seed), f"tiny-{seed}", {"seed": seed})[0]
+def tiny_model_bytes(seed: int = 0, binary: bool = False) -> bytes:
+    meta = {"seed": seed, "likelihood": "bernoulli" if binary else "logistic"}
+    name = f"tiny-{'binary-' if binary else ''}{seed}"
+    return freeze_arrays(random_float_arrays(seed=seed, binary=binary), name, meta)[0]
 
 
-def tiny_model(seed: int = 0):
-    return parse_model(tiny_model_bytes(seed))
+def tiny_model(seed: int = 0, binary: bool = False):
+    return parse_model(tiny_model_bytes(seed, binary))
 
 
 def digits(count: int, seed: int = 0) -> np.ndarray:

@@ -31,8 +31,9 @@ def model_free_coder(name: str):
     raise UnsupportedError(f"unknown coder {name!r}")
 
 
-def decoder_for(coder_id: int, model_id: bytes):
-    """The coder able to decode a block with these IDs, or a clear error."""
+def decoder_for(coder_id: int, model_id: bytes, extra_models=()):
+    """The coder able to decode a block with these IDs, or a clear error; ``extra_models``
+    are model files to search besides the installed ones."""
     if coder_id in MODEL_FREE:
         if model_id:
             raise UnsupportedError(f"coder {coder_name(coder_id)} takes no model")
@@ -40,5 +41,5 @@ def decoder_for(coder_id: int, model_id: bytes):
     if coder_id == VAE_CODER_ID:
         from bbzip.vae.coder import vae_coder_for_model_id
 
-        return vae_coder_for_model_id(model_id)
+        return vae_coder_for_model_id(model_id, extra_models)
     raise UnsupportedError(f"unknown coder ID {coder_id:#04x} (made by a newer bbzip?)")

@@ -30,10 +30,20 @@ def context_mask(size: int = 5) -> torch.Tensor:
     return mask
 
 
+LIKELIHOODS = ("logistic", "bernoulli")
+
+
 class VAE(nn.Module):
-    def __init__(self, latent: int = 32, hidden: int = 32, mixtures: int = 5):
+    """``likelihood`` "logistic": 8-bit pixels, a mixture of discretised logistics;
+    "bernoulli": binary pixels (symbols 0 and 1), one logit per pixel."""
+
+    def __init__(self, latent: int = 32, hidden: int = 32, mixtures: int = 5, likelihood: str = "logistic"):
         super().__init__()
-        self.latent, self.hidden, self.mixtures = latent, hidden, mixtures
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {likelihood!r}")
+        self.latent, self.hidden, self.mixtures, self.likelihood = latent, hidden, mixtures, likelihood
+        self.levels = 2 if likelihood == "bernoulli" else 256
+        outputs = 1 if likelihood == "bernoulli" else 3 * mixtures
         self.enc_conv1 = nn.Conv2d(1, 32, 4, 2, 1)
         self.enc_conv2 = nn.Conv2d(32, 64, 4, 2, 1)
         self.enc_fc1 = nn.Linear(64 * 7 * 7, 256)
@@ -44,14 +54,17 @@ class VAE(nn.Module):
         self.dec_deconv2 = nn.ConvTranspose2d(32, hidden, 4, 2, 1)
         self.ctx_conv = nn.Conv2d(1, hidden, 5, padding=2, bias=False)
         self.head1 = nn.Conv2d(hidden, hidden, 1)
-        self.head2 = nn.Conv2d(hidden, 3 * mixtures, 1)
+        self.head2 = nn.Conv2d(hidden, outputs, 1)
         self.register_buffer("ctx_mask", context_mask(5)[None, None])
         # Start with broad pixel distributions: narrow ones give enormous early gradients
         # that saturate the encoder before it learns anything.
         with torch.no_grad():
             self.head2.weight.mul_(0.1)
             self.head2.bias.zero_()
-            self.head2.bias[2 * mixtures :] = 3.0
+            if likelihood == "bernoulli":
+                self.head2.bias.fill_(-2.0)  # most pixels are background
+            else:
+                self.head2.bias[2 * mixtures :] = 3.0
             self.enc_fc2.weight.mul_(0.1)
             self.enc_fc2.bias.zero_()
 
@@ -68,11 +81,14 @@ class VAE(nn.Module):
         h = F.relu(self.dec_deconv1(h))
         return self.dec_deconv2(h)
 
-    def mixture_params(self, features: torch.Tensor, x01: torch.Tensor):
+    def head_outputs(self, features: torch.Tensor, x01: torch.Tensor) -> torch.Tensor:
         ctx = F.conv2d(x01, self.ctx_conv.weight * self.ctx_mask, padding=2)
         h = F.relu(features + ctx)
         h = F.relu(self.head1(h))
-        out = self.head2(h)
+        return self.head2(h)
+
+    def mixture_params(self, features: torch.Tensor, x01: torch.Tensor):
+        out = self.head_outputs(features, x01)
         k = self.mixtures
         logits = out[:, :k]
         means = MEAN_SCALE * out[:, k : 2 * k] + 127.5
@@ -80,17 +96,23 @@ class VAE(nn.Module):
         return logits, means, log_scales
 
     def forward(self, x: torch.Tensor, beta: float = 1.0, free_nats: float = 0.0):
-        """Return (loss, recon_bits, kl_bits) per image; x is uint8-valued float (N,1,28,28).
+        """Return (loss, recon_bits, kl_bits) per image; x holds pixel symbols as float (N,1,28,28):
+        0..255 for the logistic likelihood, 0 and 1 for the Bernoulli one.
 
         ``free_nats`` is the free-bits floor per latent dimension (batch mean): dimensions
         below it cost nothing, which keeps the local-context decoder from making the
         latent useless early in training. The reported kl_bits is always the true KL.
         """
-        x01 = x / 255.0
+        x01 = x / (self.levels - 1)
         mu, log_sigma = self.encode(x01)
         z = mu + torch.randn_like(mu) * log_sigma.exp()
-        logits, means, log_scales = self.mixture_params(self.decode_features(z), x01)
-        recon = -discretized_logistic_mixture_logp(x, logits, means, log_scales).sum((1, 2, 3))
+        features = self.decode_features(z)
+        if self.likelihood == "bernoulli":
+            logit = self.head_outputs(features, x01)
+            recon = F.binary_cross_entropy_with_logits(logit, x, reduction="none").sum((1, 2, 3))
+        else:
+            logits, means, log_scales = self.mixture_params(features, x01)
+            recon = -discretized_logistic_mixture_logp(x, logits, means, log_scales).sum((1, 2, 3))
         kl_dims = 0.5 * (mu.pow(2) + (2 * log_sigma).exp() - 1 - 2 * log_sigma)
         kl = kl_dims.sum(1)
         if free_nats > 0:

@@ -1,6 +1,10 @@
-"""Train the MNIST VAE under a wall-clock budget; writes float weights as .npz (no pickle).
+"""Train a VAE on 28x28 images under a wall-clock or epoch budget (torch is needed here only).
 
     python -m bbzip.training.train --data ../shared/data/mnist --minutes 90 --out build/vae_float.npz
+    python -m bbzip.training.train --binarize --minutes 45 --out build/vae_binary_float.npz
+
+The float weights go to an .npz (no pickle) that bbzip.vae.freeze turns into a model file;
+``bbzip train`` runs both steps on the user's own images.
 """
 
 from __future__ import annotations
@@ -9,12 +13,13 @@ import argparse
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bbzip.training.mnist import read_idx_images
+from bbzip.training.mnist import binarize, read_idx_images
 from bbzip.training.model import VAE
 
 
@@ -29,16 +34,101 @@ def evaluate(model: VAE, images: np.ndarray, batch: int = 500) -> tuple[float, f
             total += loss.sum().item()
             kl_total += kl.sum().item()
     model.train()
-    pixels = len(images) * 784
+    pixels = images.size
     return total / pixels, kl_total / pixels
 
 
-def save_float_npz(model: VAE, path: Path, meta: dict) -> None:
+def float_arrays(model: VAE, meta: dict) -> dict[str, np.ndarray]:
     arrays = {name: t.detach().cpu().numpy().astype(np.float32) for name, t in model.state_dict().items()}
     arrays["meta_json"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+    return arrays
+
+
+def model_from_arrays(arrays: dict[str, np.ndarray]) -> VAE:
+    meta = json.loads(bytes(arrays["meta_json"]))
+    model = VAE(latent=meta["latent"], likelihood=meta.get("likelihood", "logistic"))
+    model.load_state_dict({k: torch.from_numpy(np.asarray(arrays[k])) for k in model.state_dict()})
+    return model
+
+
+def save_float_npz(arrays: dict[str, np.ndarray], path: Path) -> None:
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)
     tmp.replace(path)
+
+
+StepHook = Callable[[int, float, float], None]  # (step, fraction of budget used, train bits/pixel)
+EpochHook = Callable[[int, float, float], None]  # (epoch, validation bits/pixel, seconds)
+
+
+def train_vae(
+    train: np.ndarray,
+    valid: np.ndarray,
+    *,
+    likelihood: str = "logistic",
+    latent: int = 32,
+    seconds: float = math.inf,
+    epochs: int = 1000,
+    seed: int = 0,
+    batch: int = 128,
+    lr: float = 2e-3,
+    free_nats: float = 0.5,
+    binarize_train: bool = False,
+    on_step: StepHook | None = None,
+    on_epoch: EpochHook | None = None,
+) -> dict[str, np.ndarray]:
+    """Float weights and meta of the epoch with the best validation ELBO.
+
+    Images are pixel symbols (N, 28, 28) uint8: 0..255, or 0/1 for "bernoulli". With
+    ``binarize_train`` the training images are 8-bit and every batch is binarised afresh
+    (dynamic binarisation, a standard regulariser); ``valid`` must already be binary.
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = VAE(latent=latent, likelihood=likelihood)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    batch = max(1, min(batch, len(train)))
+    steps_per_epoch = max(1, len(train) // batch)
+    budget_steps = epochs * steps_per_epoch
+    start = time.monotonic()
+    best, best_arrays, step = math.inf, None, 0
+    for epoch in range(epochs):
+        perm = rng.permutation(len(train))
+        for i in range(0, steps_per_epoch * batch, batch):
+            frac = max((time.monotonic() - start) / seconds, step / budget_steps)
+            if frac >= 1.0:
+                break
+            # Linear warm-up, then cosine decay over the budget. Free bits (see VAE.forward)
+            # keep the latent in use early; they are gone by 80 %, so the end optimises the
+            # true ELBO.
+            rate = lr * min(1.0, (step + 1) / 300) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+            for group in opt.param_groups:
+                group["lr"] = rate
+            images = train[perm[i : i + batch]]
+            if binarize_train:
+                images = binarize(images, rng)
+            x = torch.from_numpy(images).float().unsqueeze(1)
+            nats = free_nats * min(1.0, max(0.0, (0.8 - frac) / 0.3))
+            loss, _, _ = model(x, free_nats=nats)
+            opt.zero_grad()
+            (loss.mean() / x[0].numel()).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            step += 1
+            if on_step:
+                on_step(step, frac, loss.mean().item() / x[0].numel())
+        bpp, _ = evaluate(model, valid[:2000])
+        elapsed = time.monotonic() - start
+        if on_epoch:
+            on_epoch(epoch, bpp, elapsed)
+        if bpp < best or best_arrays is None:
+            best = bpp
+            meta = {"seed": seed, "epoch": epoch, "steps": step, "seconds": round(elapsed),
+                    "valid_bpp": round(bpp, 4), "latent": latent, "likelihood": likelihood}
+            best_arrays = float_arrays(model, meta)
+        if frac >= 1.0 or elapsed >= seconds:
+            break
+    return best_arrays
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,67 +143,40 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--validation", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--free-nats", type=float, default=0.5)
+    parser.add_argument("--binarize", action="store_true",
+                        help="train a Bernoulli model on stochastically binarised MNIST")
     parser.add_argument("--out", default="build/vae_float.npz")
     args = parser.parse_args(argv)
 
-    torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    rng = np.random.default_rng(args.seed)
     data = Path(args.data)
     train_all = read_idx_images(data / "train-images-idx3-ubyte.gz")
     test = read_idx_images(data / "t10k-images-idx3-ubyte.gz")
-    order = rng.permutation(len(train_all))
+    order = np.random.default_rng(args.seed).permutation(len(train_all))
     valid = train_all[order[: args.validation]]
     train = train_all[order[args.validation :]]
+    if args.binarize:
+        valid, test = binarize(valid, np.random.default_rng(1)), binarize(test)
 
-    model = VAE(latent=args.latent)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    def on_step(step: int, frac: float, bpp: float) -> None:
+        if step % 100 == 0:
+            print(f"step {step} train {bpp:.4f} budget {frac:.0%}", flush=True)
+
+    def on_epoch(epoch: int, bpp: float, seconds: float) -> None:
+        print(f"== epoch {epoch} valid {bpp:.4f} bpp at {seconds:.0f}s", flush=True)
+
+    start = time.monotonic()
+    arrays = train_vae(
+        train, valid, likelihood="bernoulli" if args.binarize else "logistic", latent=args.latent,
+        seconds=args.minutes * 60.0, epochs=args.epochs, seed=args.seed, batch=args.batch, lr=args.lr,
+        free_nats=args.free_nats, binarize_train=args.binarize, on_step=on_step, on_epoch=on_epoch,
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    budget = args.minutes * 60.0
-    start = time.monotonic()
-    best = math.inf
-    step = 0
-    for epoch in range(args.epochs):
-        perm = rng.permutation(len(train))
-        for i in range(0, len(perm) - args.batch + 1, args.batch):
-            frac = (time.monotonic() - start) / budget
-            if frac >= 1.0:
-                break
-            # Linear warm-up, then cosine decay over the time budget. No KL annealing: free bits
-            # (see VAE.forward) keep the latent in use without letting the encoder run wild.
-            lr = args.lr * min(1.0, (step + 1) / 300) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
-            for group in opt.param_groups:
-                group["lr"] = lr
-            beta = 1.0
-            x = torch.from_numpy(train[perm[i : i + args.batch]]).float().unsqueeze(1)
-            # Free bits through the first half, gone by 80 %: the end optimises the true ELBO.
-            free_nats = args.free_nats * min(1.0, max(0.0, (0.8 - frac) / 0.3))
-            loss, _, kl = model(x, beta=beta, free_nats=free_nats)
-            opt.zero_grad()
-            (loss.mean() / 784).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            step += 1
-            if step % 100 == 0:
-                print(f"step {step} epoch {epoch} lr {lr:.2e} train {loss.mean().item() / 784:.4f} "
-                      f"kl {kl.mean().item() / 784:.4f} t {time.monotonic() - start:.0f}s", flush=True)
-        bpp, kl_bpp = evaluate(model, valid[:2000])
-        elapsed = time.monotonic() - start
-        print(f"== epoch {epoch} valid {bpp:.4f} bpp (kl {kl_bpp:.4f}) at {elapsed:.0f}s", flush=True)
-        if bpp < best:
-            best = bpp
-            meta = {"seed": args.seed, "epoch": epoch, "steps": step, "seconds": round(elapsed),
-                    "valid_bpp": round(bpp, 4), "latent": args.latent}
-            save_float_npz(model, out, meta)
-        if elapsed >= budget:
-            break
-    model_best = VAE(latent=args.latent)
-    state = np.load(out, allow_pickle=False)
-    model_best.load_state_dict({k: torch.from_numpy(state[k]) for k in model.state_dict()})
-    test_bpp, test_kl = evaluate(model_best, test)
-    print(f"== done: best valid {best:.4f}; test ELBO {test_bpp:.4f} bpp (kl {test_kl:.4f}); "
-          f"wall {time.monotonic() - start:.0f}s seed {args.seed}", flush=True)
+    save_float_npz(arrays, out)
+    test_bpp, test_kl = evaluate(model_from_arrays(arrays), test)
+    print(f"== done: test ELBO {test_bpp:.4f} bpp (kl {test_kl:.4f}); wall {time.monotonic() - start:.0f}s "
+          f"seed {args.seed}; wrote {out}", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,15 @@ import numpy as np
 
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError
-from bbzip.vae.distributions import LatentPosteriors, PixelMixtures, pop, pop_pixels, push
+from bbzip.vae.distributions import (
+    LatentPosteriors,
+    PixelBernoulli,
+    PixelMixtures,
+    pop,
+    pop_binary_pixels,
+    pop_pixels,
+    push,
+)
 from bbzip.vae.network import CONTEXT, CONTEXT_MASK, IMAGE, PIXELS
 
 MAX_LANES = 512
@@ -56,8 +64,14 @@ def schedule(images: int, lanes: int) -> list[Batch]:
     return batches
 
 
+def _pixel_codec(model):
+    """(distribution class, pop function) for the model's pixels: binary or 8-bit."""
+    return (PixelBernoulli, pop_binary_pixels) if model.binary else (PixelMixtures, pop_pixels)
+
+
 def encode(model, images: np.ndarray) -> bytes:
-    """Images (N, 28, 28) uint8 -> the final rANS message as bytes."""
+    """Images (N, 28, 28) of pixel symbols (0..255, or 0/1 for a binary model) -> the final
+    rANS message as bytes."""
     lanes = choose_lanes(len(images))
     message = Message(lanes, borrow_zeros=True)
     net, tables = model.network, model.tables
@@ -92,11 +106,11 @@ def _pixel_slots(model, x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.nd
     for i in range(0, len(x), HEAD_IMAGES):
         part = slice(i, i + HEAD_IMAGES)
         head_out = net.head(features[part], net.context(x[part]))
-        mixtures = PixelMixtures(head_out.reshape(-1, head_out.shape[-1]), model.tables)
+        pixels = _pixel_codec(model)[0](head_out.reshape(-1, head_out.shape[-1]), model.tables)
         symbols = x[part].reshape(-1).astype(np.int64)
-        start = mixtures.starts(symbols)
+        start = pixels.starts(symbols)
         low[part] = start.reshape(-1, PIXELS)
-        freq[part] = (mixtures.starts(symbols + 1) - start).reshape(-1, PIXELS)
+        freq[part] = (pixels.starts(symbols + 1) - start).reshape(-1, PIXELS)
     return low, freq
 
 
@@ -145,6 +159,7 @@ def decode(model, data: bytes | memoryview, count: int) -> np.ndarray:
     width = IMAGE + CONTEXT - 1
     rows, cols = np.nonzero(CONTEXT_MASK)
     taps = rows * width + cols
+    distribution, pop_pixel_values = _pixel_codec(model)
     for batch in reversed(schedule(count, lanes)):
         n = batch.stop - batch.start
         if batch.bits_back:
@@ -159,8 +174,7 @@ def decode(model, data: bytes | memoryview, count: int) -> np.ndarray:
         for p in range(PIXELS):
             r, c = divmod(p, IMAGE)
             context = canvas[:, taps + (r * width + c)]
-            mixtures = PixelMixtures(net.head(features[:, p], context), tables)
-            values = pop_pixels(message, mixtures)
+            values = pop_pixel_values(message, distribution(net.head(features[:, p], context), tables))
             pixels[:, p] = values
             canvas[:, (r + 2) * width + c + 2] = net.input_lut[values]
         x = pixels.reshape(n, IMAGE, IMAGE).astype(np.uint8)

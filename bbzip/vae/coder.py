@@ -2,9 +2,10 @@
 
 Payload: a varint v, then the header: for even v the next v/2 bytes verbatim, for odd v
 the common header CANONICAL_HEADERS[v >> 1] (a lone digit's PGM header costs 1 byte, not
-14); then the rANS message of bits-back coding all the block's images (heads first). The
-image count follows from the block's raw size and the header length, and the lane count
-from the image count, so neither is stored.
+14); for a binary (Bernoulli) model one byte, the ink value (1 or 255) that symbol 1
+stands for; then the rANS message of bits-back coding all the block's images (heads
+first). The image count follows from the block's raw size and the header length, and the
+lane count from the image count, so neither is stored.
 """
 
 from __future__ import annotations
@@ -13,14 +14,24 @@ import numpy as np
 
 from bbzip.coders.registry import VAE_CODER_ID
 from bbzip.coders.varint import decode_varint, encode_varint
-from bbzip.errors import CorruptError, ModelError, UnsupportedError
+from bbzip.errors import CorruptError, MissingModelError, UnsupportedError
 from bbzip.vae import bitsback
 from bbzip.vae.formats import IMAGE_BYTES, ImageSegment
-from bbzip.vae.model import FrozenModel, default_model, find_model
+from bbzip.vae.model import FrozenModel, default_model, find_model, load_model_file
 
 MAX_HEADER = 65536 + 16
 # Append only: an index, once written to a file, must keep meaning the same bytes.
-CANONICAL_HEADERS = (b"P5\n28 28\n255\n", b"P5 28 28 255\n")
+CANONICAL_HEADERS = (b"P5\n28 28\n255\n", b"P5 28 28 255\n", b"P5\n28 28\n1\n")
+INKS = (1, 255)  # what a binary image's foreground pixels may hold
+
+
+def binary_ink(images: np.ndarray) -> int | None:
+    """1 or 255 when every pixel is 0 or that value (255 for all-black images), else None."""
+    counts = np.bincount(images.reshape(-1), minlength=256)
+    used = np.flatnonzero(counts[1:]) + 1
+    if len(used) == 0:
+        return INKS[-1]
+    return int(used[0]) if len(used) == 1 and used[0] in INKS else None
 
 
 class VaeCoder:
@@ -38,6 +49,13 @@ class VaeCoder:
             prefix = encode_varint(2 * CANONICAL_HEADERS.index(header) + 1)
         else:
             prefix = encode_varint(2 * header_bytes) + header
+        if self.model.binary:
+            ink = binary_ink(images)
+            if ink is None:
+                raise UnsupportedError(f"model {self.model.name} codes binary images only "
+                                       "(pixels 0 and 1, or 0 and 255)")
+            prefix += bytes([ink])
+            images = (images != 0).astype(np.uint8)
         return prefix + bitsback.encode(self.model, images)
 
     def decode(self, payload: bytes, raw_size: int) -> bytes:
@@ -52,31 +70,55 @@ class VaeCoder:
             if len(header) != code >> 1:
                 raise CorruptError("VAE block header is truncated")
             pos += len(header)
+        ink = 1
+        if self.model.binary:
+            if pos >= len(view) or view[pos] not in INKS:
+                raise CorruptError("VAE block has no valid ink value for its binary images")
+            ink = view[pos]
+            pos += 1
         images, rest = divmod(raw_size - len(header), IMAGE_BYTES)
         if rest or images < 0:
             raise CorruptError("VAE block sizes are inconsistent")
         pixels = bitsback.decode(self.model, view[pos:], images)
+        if ink != 1:
+            pixels *= np.uint8(ink)
         return header + pixels.tobytes()
 
 
-def vae_coder_for_model_id(model_id: bytes) -> VaeCoder:
+def vae_coder_for_model_id(model_id: bytes, extra_models=()) -> VaeCoder:
     if not model_id:
         raise CorruptError("VAE block without a model ID")
-    return VaeCoder(find_model(model_id))
+    return VaeCoder(find_model(model_id, tuple(extra_models)))
 
 
-def encode_image_block(block: bytes, segment: ImageSegment | None, forced: bool):
+def choose_model(block: bytes, header_bytes: int, model_path=None) -> FrozenModel:
+    """The named model, else the shipped one for the images' kind: binary or 8-bit.
+
+    Without a binary model installed, binary images go to the 8-bit model, which codes
+    any pixels (less well)."""
+    if model_path is not None:
+        return load_model_file(model_path)
+    images = np.frombuffer(block, dtype=np.uint8, offset=header_bytes)
+    if binary_ink(images) is not None:
+        try:
+            return default_model(binary=True)
+        except MissingModelError:
+            pass
+    return default_model()
+
+
+def encode_image_block(block: bytes, segment: ImageSegment | None, forced: bool, model_path=None):
     """(coder_id, model_id, payload) for an image block, or None when another coder wins."""
     if segment is None:
         if forced:
             raise UnsupportedError("input is not an image format the VAE coder knows")
         return None
     try:
-        coder = VaeCoder(default_model())
-    except ModelError:
-        if forced:
+        coder = VaeCoder(choose_model(block, segment.header_bytes, model_path))
+    except MissingModelError:
+        if forced or model_path is not None:
             raise
-        return None  # no model installed: the model-free coders still work
+        return None  # no model installed: the model-free coders still work; a damaged one is an error
     payload = coder.encode_segment(block, segment.header_bytes)
     if not forced and not _smaller_than_alternatives(block, len(payload)):
         return None

@@ -1,6 +1,7 @@
-"""Integer CDFs for the coder: pixel mixtures of logistics and discretised Gaussian latents.
+"""Integer CDFs for the coder: pixel mixtures of logistics, binary pixels, discretised
+Gaussian latents.
 
-Both reduce to "slot start of symbol s" functions that are monotone in s with every
+All reduce to "slot start of symbol s" functions that are monotone in s with every
 symbol at least one slot wide, evaluated at any symbol without tabulating the alphabet:
 encoding needs two evaluations per symbol, decoding bisects.
 """
@@ -11,7 +12,15 @@ import numpy as np
 
 from bbzip.ans.quantise import cdf_to_starts
 from bbzip.ans.rans import Message
-from bbzip.vae.fixed import ACT_BITS, CDF_BITS, TABLE_STEP_BITS, lookup, scale_index, standardise
+from bbzip.vae.fixed import (
+    ACT_BITS,
+    CDF_BITS,
+    TABLE_STEP_BITS,
+    logit_to_t,
+    lookup,
+    scale_index,
+    standardise,
+)
 
 PIXEL_VALUES = 256
 _HALF = 1 << (ACT_BITS - 1)
@@ -52,6 +61,24 @@ class PixelMixtures:
         cdf = (weights * lookup(self.sigmoid, t)).sum(axis=0) // self.weight_sum
         cdf = np.where(symbols <= 0, 0, np.where(symbols >= PIXEL_VALUES, _FULL, cdf))
         return cdf_to_starts(cdf, CDF_BITS, symbols, PIXEL_VALUES, self.precision)
+
+
+class PixelBernoulli:
+    """Binary pixels (symbols 0 and 1) for M pixels, from head outputs (M, 1): P(1) is the
+    logistic of the logit, read from the same table as the mixtures' logistic."""
+
+    def __init__(self, head_out: np.ndarray, tables) -> None:
+        one = lookup(tables.sigmoid, logit_to_t(np.ascontiguousarray(head_out[..., 0])))
+        self.zero_cdf = _FULL - one  # the CDF at symbol 1, P(0), units 2**-CDF_BITS
+        self.precision = tables.pixel_precision
+
+    def starts(self, symbols: np.ndarray) -> np.ndarray:
+        cdf = np.where(symbols <= 0, 0, np.where(symbols >= 2, _FULL, self.zero_cdf))
+        return cdf_to_starts(cdf, CDF_BITS, symbols, 2, self.precision)
+
+    def boundary(self) -> np.ndarray:
+        """Slot start of symbol 1 for every pixel."""
+        return cdf_to_starts(self.zero_cdf, CDF_BITS, 1, 2, self.precision)
 
 
 class LatentPosteriors:
@@ -97,6 +124,16 @@ def pop_pixels(message: Message, mixtures: PixelMixtures) -> np.ndarray:
         symbols[middle], low[middle], high[middle] = found, found_low, found_high
     message.pop(low, high - low, mixtures.precision)
     return symbols
+
+
+def pop_binary_pixels(message: Message, pixels: PixelBernoulli) -> np.ndarray:
+    """Decode one binary pixel per lane: one comparison with the boundary slot."""
+    boundary = pixels.boundary()
+    total = 1 << pixels.precision
+    ones = message.peek(len(boundary), pixels.precision).astype(np.int64) >= boundary
+    low = np.where(ones, boundary, 0)
+    message.pop(low, np.where(ones, total, boundary) - low, pixels.precision)
+    return ones.astype(np.int64)
 
 
 def pop(message: Message, dist, alphabet: int) -> np.ndarray:

@@ -57,6 +57,12 @@ def standardise(edge: np.ndarray, mean: np.ndarray, inv_scale: np.ndarray) -> np
     return np.minimum(np.maximum(t, -_T_OFFSET, out=t), _T_MAX, out=t)
 
 
+def logit_to_t(logit: np.ndarray) -> np.ndarray:
+    """A fixed-point logit (units 2**-ACT_BITS) as a clipped table argument t."""
+    t = logit << (T_BITS - ACT_BITS)
+    return np.minimum(np.maximum(t, -_T_OFFSET, out=t), _T_MAX, out=t)
+
+
 def lookup(table: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Table value at t (units 2**-16, already clipped); monotone when the table is."""
     return table[(t + _T_OFFSET) >> _T_SHIFT]

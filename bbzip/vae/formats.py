@@ -2,7 +2,8 @@
 
 Known layouts, all 28x28 8-bit grayscale:
 * MNIST IDX (magic 00 00 08 03, dimensions N x 28 x 28), any N;
-* binary PGM (P5, 28 28, maxval 255), comments and whitespace preserved;
+* binary PGM (P5, 28 28, maxval 255, or maxval 1 for binary images), comments and
+  whitespace preserved;
 * NPY arrays of uint8 shaped (N, 28, 28) or (28, 28), C order.
 Header bytes are kept verbatim, so decompression returns the input byte for byte.
 Anything else, or any bytes beyond the images a header promises, goes to the other coders.
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
 IMAGE_BYTES = 28 * 28
-_PGM = re.compile(rb"P5(?:\s|#[^\n]*\n)+28(?:\s|#[^\n]*\n)+28(?:\s|#[^\n]*\n)+255\s")
+_PGM = re.compile(rb"P5(?:\s|#[^\n]*\n)+28(?:\s|#[^\n]*\n)+28(?:\s|#[^\n]*\n)+(?:255|1)\s")
 _NPY_MAGIC = b"\x93NUMPY"
 
 

@@ -1,6 +1,7 @@
 """Freeze a trained float VAE into the integer model file the coder runs.
 
     python -m bbzip.vae.freeze build/vae_float.npz --data ../shared/data/mnist --name mnist-vae
+    python -m bbzip.vae.freeze build/vae_binary_float.npz --name mnist-binary-vae
 
 Weights become integers with a power-of-two scale per output channel (so requantising is a
 shift); every nonlinearity the probabilities need becomes a table. Float maths (exp, erf)
@@ -49,13 +50,19 @@ def freeze(float_npz: Path, name: str, latent_bits: int = 8) -> tuple[bytes, dic
     return freeze_arrays(src, name, json.loads(src["meta_json"].tobytes()), latent_bits)
 
 
-def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8) -> tuple[bytes, dict]:
-    """Float weights (torch state_dict names) -> (model file bytes, config)."""
+def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8,
+                  evaluation: dict | None = None) -> tuple[bytes, dict]:
+    """Float weights (torch state_dict names) -> (model file bytes, config).
+
+    ``meta["likelihood"]`` says which pixel model was trained ("logistic" when absent);
+    ``evaluation`` (the frozen model's measured rate) is stored in the config for listings.
+    """
     arrays: dict[str, np.ndarray] = {}
-    k = src["head2.bias"].shape[0] // 3
+    binary = meta.get("likelihood", "logistic") == "bernoulli"
+    k = 0 if binary else src["head2.bias"].shape[0] // 3
     for layer in LAYERS + DECONVS:
         weight, bias = src[f"{layer}.weight"], src[f"{layer}.bias"]
-        if layer == "head2":  # fold mean = 64 * raw + 127.5 into the layer
+        if layer == "head2" and not binary:  # fold mean = 64 * raw + 127.5 into the layer
             weight, bias = weight.copy(), bias.copy()
             weight[k : 2 * k] *= MEAN_SCALE
             bias[k : 2 * k] = bias[k : 2 * k] * MEAN_SCALE + 127.5
@@ -65,7 +72,8 @@ def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8) -> tuple[byt
     ctx = src["ctx_conv.weight"][:, 0][:, CONTEXT_MASK]  # (hidden, 12 taps)
     for key, value in quantise_layer(ctx, np.zeros(len(ctx))).items():
         arrays[f"ctx.{key}"] = value
-    arrays["input_lut"] = np.round(np.arange(256) / 255 * (1 << fixed.ACT_BITS)).astype(np.int64)
+    levels = 2 if binary else 256
+    arrays["input_lut"] = np.round(np.arange(levels) / (levels - 1) * (1 << fixed.ACT_BITS)).astype(np.int64)
     normal = NormalDist()
     arrays["sigmoid"] = fixed.cdf_table(lambda t: 1 / (1 + np.exp(-t)))
     arrays["normal_cdf"] = fixed.cdf_table(np.vectorize(normal.cdf))
@@ -83,14 +91,18 @@ def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8) -> tuple[byt
     # bucket j lives at index 2**q - 1 + j.
     coarse = [normal.inv_cdf((j + 0.5) / (1 << q)) for q in range(latent_bits + 1) for j in range(1 << q)]
     arrays["coarse_centres"] = np.round(np.array(coarse) * (1 << fixed.ACT_BITS)).astype(np.int64)
+    likelihood = "Bernoulli" if binary else f"discretized logistic mixture ({k})"
     config = {
         "format": 1, "name": name, "latent": int(src["enc_fc2.bias"].shape[0] // 2),
-        "hidden": int(src["head1.bias"].shape[0]), "mixtures": int(k),
-        "likelihood": f"discretized logistic mixture ({k}) with 12-pixel causal context",
-        "input_shape": [28, 28], "pixel_precision": 20, "posterior_precision": 20,
+        "hidden": int(src["head1.bias"].shape[0]), "mixtures": int(k), "pixel_levels": levels,
+        "likelihood": f"{likelihood} with 12-pixel causal context",
+        # Binary pixels are mostly near-certain: a finer grid makes their cost negligible.
+        "input_shape": [28, 28], "pixel_precision": 24 if binary else 20, "posterior_precision": 20,
         "prior_precision": latent_bits, "log_scale_min": LOG_SCALE[0], "log_sigma_min": LOG_SIGMA[0],
         "act_bits": fixed.ACT_BITS, "training": meta,
     }
+    if evaluation is not None:
+        config["evaluation"] = evaluation
     arrays["config_json"] = np.frombuffer(json.dumps(config, sort_keys=True).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
@@ -102,19 +114,16 @@ def float_elbo(float_npz: Path, images: np.ndarray) -> float | None:
     try:
         import torch
 
-        from bbzip.training.model import VAE
-        from bbzip.training.train import evaluate
+        from bbzip.training.train import evaluate, model_from_arrays
     except ImportError:
         return None
-    src = np.load(float_npz, allow_pickle=False)
-    model = VAE(latent=int(src["enc_fc2.bias"].shape[0] // 2))
-    model.load_state_dict({k: torch.from_numpy(src[k]) for k in model.state_dict()})
+    model = model_from_arrays(dict(np.load(float_npz, allow_pickle=False)))
     torch.manual_seed(0)
     return evaluate(model, images)[0]
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bbzip.training.mnist import read_idx_images
+    from bbzip.training.mnist import binarize, read_idx_images
     from bbzip.vae import bitsback
     from bbzip.vae.model import parse_model
 
@@ -128,7 +137,10 @@ def main(argv: list[str] | None = None) -> None:
 
     data, config = freeze(args.float_npz, args.name)
     model = parse_model(data)
-    test = read_idx_images(args.data / "t10k-images-idx3-ubyte.gz")[: args.eval_images]
+    test = read_idx_images(args.data / "t10k-images-idx3-ubyte.gz")
+    if model.binary:  # binarized MNIST: the fixed-seed stochastic binarisation
+        test = binarize(test)
+    test = test[: args.eval_images]
     start = time.perf_counter()
     payload = bitsback.encode(model, test)
     seconds = time.perf_counter() - start

@@ -104,8 +104,8 @@ def deconv(x: np.ndarray, weights: np.ndarray, layer: Layer, relu: bool) -> np.n
 class IntegerVAE:
     """Encoder, decoder trunk and per-pixel head of the frozen model."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], latent: int, mixtures: int, hidden: int):
-        self.latent, self.mixtures, self.hidden = latent, mixtures, hidden
+    def __init__(self, arrays: dict[str, np.ndarray], latent: int, hidden: int):
+        self.latent, self.hidden = latent, hidden
         layer = lambda name: Layer.from_arrays(arrays[f"{name}.w"], arrays[f"{name}.b"], arrays[f"{name}.shift"])
         self.enc_conv1 = layer("enc_conv1")
         self.enc_conv2 = layer("enc_conv2")
@@ -132,7 +132,7 @@ class IntegerVAE:
         return bias_only, deconv_weights(weight)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) uint8 -> (N, 2*latent) int64: posterior means then log-sigmas."""
+        """(N, 28, 28) pixel symbols -> (N, 2*latent) int64: posterior means then log-sigmas."""
         out = np.empty((len(images), 2 * self.latent), dtype=np.int64)
         for i in range(0, len(images), NET_BATCH):
             a = self.input_lut[images[i : i + NET_BATCH]][:, None]
@@ -156,13 +156,13 @@ class IntegerVAE:
         return out
 
     def context(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) uint8 -> (N, 784, 12) causal neighbourhoods, as network inputs."""
+        """(N, 28, 28) pixel symbols -> (N, 784, 12) causal neighbourhoods, as network inputs."""
         a = np.pad(self.input_lut[images], ((0, 0), (2, 2), (2, 2)))
         windows = sliding_window_view(a, (CONTEXT, CONTEXT), axis=(1, 2))
         return windows[..., CONTEXT_MASK].reshape(len(images), PIXELS, CONTEXT_TAPS)
 
     def head(self, features: np.ndarray, context: np.ndarray) -> np.ndarray:
-        """Per-pixel mixture parameters (..., 3*mixtures) int64 from features and context."""
+        """Per-pixel likelihood parameters (mixtures: 3 per component; binary: a logit)."""
         c = self.ctx(context, relu=False)
         g = np.maximum(features + c, 0)
         g = self.head1(g, relu=True)

@@ -1,0 +1,160 @@
+"""`bbzip train` and `bbzip models`: the commands about models rather than files.
+
+Kept apart from cli.py's file handling; torch is imported only when `train` runs, and rich
+only when a table is printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bbzip.errors import BBZError
+
+_CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(f"bbzip: {message}\n")
+
+
+@click.command("train", context_settings=_CONTEXT)
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True), metavar="DATA...")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="NAME.npz",
+              help="Model file to write (its name, without .npz, names the model).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data [default: 20, or "
+              "unlimited with --minutes].")
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), help="Wall-clock budget.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, init and batches.")
+@click.option("--validation", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+              help="Held-out images: a fraction, or a count if 1 or more.")
+@click.option("--latent", type=click.IntRange(1, 256), default=32, show_default=True,
+              help="Latent dimensions.")
+@click.option("--likelihood", type=click.Choice(["auto", "logistic", "bernoulli"]), default="auto",
+              show_default=True, help="Pixel model; auto picks Bernoulli for binary images.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def train_command(data, output, force, quiet, **options) -> int:
+    """Train a VAE model on DATA: MNIST-style IDX files (.gz too), .npy uint8 arrays of shape
+    (N, 28, 28), or directories of 28x28 binary PGMs. The model is frozen to integers and
+    written to NAME.npz, ready for `bbzip compress --model NAME.npz`; to decompress its
+    files elsewhere, put it in $BBZIP_MODEL_PATH or the user model directory (`bbzip models`).
+
+    Only 28x28 images for now: other sizes need other layer shapes in the network.
+    """
+    from bbzip import fileio
+    from bbzip.training.images import load_images
+
+    target = Path(output)
+    if target.suffix != ".npz":
+        raise click.BadParameter("the model file name must end in .npz", param_hint="'-o'")
+    if target.exists() and not force:
+        _say(f"{output} already exists; use -f to overwrite")
+        return 1
+    try:
+        images = load_images(list(data))
+        from bbzip.training.run import train_model  # torch: only now
+    except BBZError as exc:
+        _say(str(exc))
+        return 1
+    except ImportError as exc:
+        _say(f"training needs torch ({exc.name} is missing): pip install 'bbzip[train]'")
+        return 1
+    bar = None if quiet else _TrainingBar()
+    try:
+        result = train_model(images, target.stem, on_step=bar and bar.step, on_epoch=bar and bar.epoch,
+                             **options)
+    except ValueError as exc:
+        _say(str(exc))
+        return 1
+    finally:
+        if bar:
+            bar.close()
+    with fileio.atomic_output(str(target), overwrite=force) as f:
+        f.write(result.data)
+    if not quiet:
+        _print_summary(result, target)
+    return 0
+
+
+class _TrainingBar:
+    """tqdm over the training budget (percent), showing the latest train/validation rate."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=100, desc="training", unit="%", file=sys.stderr, dynamic_ncols=True,
+                        bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+        self.shown = 0
+        self.valid = None
+
+    def step(self, step: int, frac: float, bpp: float) -> None:
+        done = min(100, int(frac * 100))
+        if done > self.shown:
+            self.bar.update(done - self.shown)
+            self.shown = done
+        if step % 20 == 0:
+            self._postfix(train=f"{bpp:.4f}")
+
+    def epoch(self, epoch: int, bpp: float, seconds: float) -> None:
+        self.valid = bpp
+        self._postfix()
+
+    def _postfix(self, **extra) -> None:
+        if self.valid is not None:
+            extra["valid bits/px"] = f"{self.valid:.4f}"
+        self.bar.set_postfix(extra, refresh=False)
+
+    def close(self) -> None:
+        self.bar.update(100 - self.shown)
+        self.bar.close()
+
+
+def _print_summary(result, target: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"model {result.name}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("file", f"{target} ({len(result.data):,} bytes)"),
+        ("model ID", result.model_id),
+        ("likelihood", result.likelihood),
+        ("images", f"{result.train_images:,} training, {result.valid_images:,} validation"),
+        ("best epoch", f"{result.best_epoch} ({result.steps:,} steps)"),
+        ("time", f"{result.seconds:.1f} s"),
+        ("float ELBO", f"{result.float_elbo:.4f} bits/pixel (validation)"),
+        ("frozen model", f"{result.coded_bpp:.4f} bits/pixel, coded ({result.coded_images:,} validation images)"),
+        ("use", f"bbzip compress --model {target} FILE"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    Console(file=sys.stderr, highlight=False).print(table)
+
+
+@click.command("models", context_settings=_CONTEXT)
+@click.option("--model", "extra", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              metavar="FILE", help="Also list this model file.")
+def models_command(extra) -> int:
+    """List the models bbzip can find: shipped, in $BBZIP_MODEL_PATH, in the user directory."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bbzip.vae.model import PATH_ENV, installed_models, user_dir
+
+    rows = installed_models(tuple(extra))
+    table = Table(title="bbzip models", title_justify="left")
+    for column in ("name", "id", "input", "likelihood", "bits/pixel", "measured on", "where"):
+        table.add_column(column, justify="right" if column == "bits/pixel" else "left")
+    for row in rows:
+        shape = "x".join(map(str, row.input_shape)) if row.input_shape else "?"
+        rate = "-" if row.bits_per_pixel is None else f"{row.bits_per_pixel:.4f}"
+        where = row.source if not row.problem else f"{row.source}: UNUSABLE: {row.problem}"
+        table.add_row(row.name, row.model_id[:16], shape, row.likelihood, rate, row.rate_on, where)
+    console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 250)
+    console.print(table)
+    console.print(f"search path: shipped, ${PATH_ENV}, {user_dir()}, --model")
+    return 1 if any(row.problem for row in rows) else 0
