@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 TORCH := torch==2.13.0
 MNIST ?= ../shared/data/mnist
 
-.PHONY: help install test test-slow fuzz bench lint model golden clean
+.PHONY: help install test test-slow fuzz bench lint model model-binary golden clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ lint:  ## ruff
 model:  ## train, freeze and register the MNIST model (about 100 minutes on 2 cores)
 	$(PY) -m bbzip.training.train --data $(MNIST) --minutes 100 --out build/vae_float.npz
 	$(PY) -m bbzip.vae.freeze build/vae_float.npz --data $(MNIST) --name mnist-vae
+
+model-binary:  ## train, freeze and register the binarized-MNIST (Bernoulli) model (about 40 minutes)
+	$(PY) -m bbzip.training.train --data $(MNIST) --binarize --minutes 35 --out build/vae_binary_float.npz
+	$(PY) -m bbzip.vae.freeze build/vae_binary_float.npz --data $(MNIST) --name mnist-binary-vae
 
 golden:  ## add missing golden .bbz files (`$(PY) tests/make_golden.py --all` rewrites all)
 	$(PY) tests/make_golden.py

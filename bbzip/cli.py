@@ -31,7 +31,6 @@ import click
 
 from bbzip import __version__, api, fileio
 from bbzip.errors import BBZError
-from bbzip.model_commands import models_command, train_command
 
 PROG = "bbzip"
 OK, ERROR, WARNING = 0, 1, 2
@@ -585,16 +584,24 @@ COMMANDS: dict[str, click.Command] = {
     "decompress": decompress_command,
     "test": test_command,
     "info": info_command,
-    "train": train_command,
-    "models": models_command,
 }
+# Built only when asked for: their option tables would add to every file command's start-up.
+MODEL_COMMANDS = ("train", "models")
+
+
+def _command(name: str) -> click.Command:
+    if name in MODEL_COMMANDS:
+        from bbzip import model_commands
+
+        return getattr(model_commands, f"{name}_command")
+    return COMMANDS[name]
 
 
 def parse(argv: Sequence[str]) -> Job | int:
     """Parse a command line (without the program name): a Job, or an exit status to stop with."""
     args = list(argv)
-    if args and args[0] in COMMANDS:
-        command, prog, args = COMMANDS[args[0]], f"{PROG} {args[0]}", args[1:]
+    if args and (args[0] in COMMANDS or args[0] in MODEL_COMMANDS):
+        command, prog, args = _command(args[0]), f"{PROG} {args[0]}", args[1:]
     else:
         command, prog = gzip_command, PROG
     try:

@@ -18,6 +18,7 @@ _CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 def _say(message: str) -> None:
     sys.stderr.write(f"bbzip: {message}\n")
+    sys.stderr.flush()
 
 
 @click.command("train", context_settings=_CONTEXT)

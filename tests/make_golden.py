@@ -33,6 +33,8 @@ def inputs() -> dict[str, tuple[bytes, str]]:
         # the old one installed, or these files stop decoding (which is the point).
         "digits-idx-vae": ((FIXTURES / "t10k-first8-idx3-ubyte").read_bytes(), "vae"),
         "digit-pgm-vae": ((FIXTURES / "digit0.pgm").read_bytes(), "vae"),
+        "binarized-idx-vae": ((FIXTURES / "binarized-first8-idx3-ubyte").read_bytes(), "vae"),
+        "binary-pgm-vae": ((FIXTURES / "binary255-digit1.pgm").read_bytes(), "vae"),
     }
 
 

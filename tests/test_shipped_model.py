@@ -55,6 +55,45 @@ def test_mnist_test_set_rate():
     assert api.decompress(packed) == raw
 
 
+def _shipped_binary():
+    if not any(e["name"] == model_module.BINARY_MODEL for e in model_module.manifest()):
+        pytest.fail("the shipped binary model is missing from models/manifest.json")
+    return model_module.default_model(binary=True)
+
+
+@pytest.mark.parametrize("name", ["binarized-first8-idx3-ubyte", "binary-digit0.pgm", "binary255-digit1.pgm"])
+def test_binary_fixtures_route_to_the_binary_model_and_round_trip(name):
+    model = _shipped_binary()
+    data = (DATA / name).read_bytes()
+    packed = api.compress(data)
+    blocks = api.stream_info(io.BytesIO(packed)).blocks
+    assert {(b.coder, b.model_id) for b in blocks} == {("vae", model.model_id.hex())}
+    assert api.decompress(packed) == data
+
+
+def test_binary_digits_cost_a_fraction_of_the_8bit_model():
+    _shipped_binary()
+    data = (DATA / "binarized-first8-idx3-ubyte").read_bytes()
+    assert len(api.compress(data)) * 8 / (8 * 784) <= 0.4  # a lone first image pays its latents
+
+
+@pytest.mark.slow
+@pytest.mark.mnist
+def test_binarized_mnist_test_set_rate():
+    """The issue's floor: at most 0.19 bits/pixel on binarized MNIST t10k as one file."""
+    if not (MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip("../shared/data/mnist is not present")
+    import struct
+
+    from bbzip.training.mnist import binarize, read_idx_images
+
+    images = binarize(read_idx_images(MNIST / "t10k-images-idx3-ubyte.gz"))
+    raw = b"\x00\x00\x08\x03" + struct.pack(">III", len(images), 28, 28) + images.tobytes()
+    packed = api.compress(raw)
+    assert len(packed) * 8 / images.size <= 0.19
+    assert api.decompress(packed) == raw
+
+
 def test_vae_decompression_never_imports_torch():
     import subprocess
     import sys

@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         "latent": config["latent"], "precisions": {key: config[key] for key in
                                                    ("pixel_precision", "posterior_precision", "prior_precision")},
         "test_bits_per_pixel": round(coded, 4), "test_images": len(test),
+        "test_data": f"{len(test)} {'binarized (seed 0) ' if model.binary else ''}MNIST test images",
         "float_test_elbo": None if elbo is None else round(elbo, 4),
     }
     entries = [e for e in entries if e["name"] != args.name] + [entry]
