@@ -1,9 +1,11 @@
 """bbzip benchmark: sizes and speeds of bbzip vs the usual compressors, from one run.
 
-    python bench/bench.py [--quick] [--out DIR] [--repeat N]
+    python bench/bench.py [--quick] [--only mnist] [--out DIR] [--repeat N]
 
 ``make bench`` runs this.  It prints markdown tables on stdout and writes
-``DIR/bench.md`` and ``DIR/bench.json`` (DIR defaults to ``bench-results``).
+``DIR/bench.md`` and ``DIR/bench.json`` (DIR defaults to ``bench-results``), and
+the MNIST chart ``DIR/mnist-bpp-vs-time.png`` when matplotlib is installed
+(``pip install -e .[bench]``; without it the chart alone is skipped).
 It only reports: it exits 0 even when a tool is missing, a coder is
 unsupported, a round trip fails or a spec floor is missed (shown as FAIL).
 
@@ -19,10 +21,22 @@ Inputs (all deterministic):
   mnist-t10k-images  ``t10k-images-idx3-ubyte.gz`` decompressed, from
                      ``$BBZIP_MNIST_DIR`` or ``../shared/data/mnist`` (relative to
                      the repository root); skipped when absent.
+  mnist-t10k-binarized
+                     the same images binarized as bbzip's training defines it,
+                     ``bbzip.training.mnist.binarize`` (fixed-seed stochastic:
+                     a pixel is 1 with probability value/255), as one idx3 file
+                     of 0/1 pixel bytes.
 
 ``--quick`` uses 1 MiB inputs (the first 1 MiB of the tar; the first 1337
-MNIST images with a rewritten idx header) and skips xz -9e and zstd -19, except
-where a check needs them (xz -9e on the MNIST input, the single-digit PGMs).
+MNIST images with a rewritten idx header, binarized or not) and skips xz -9e and
+zstd -19, except where a check or the chart needs them (the MNIST inputs, the
+single-digit PGMs).  ``--only mnist`` runs just the MNIST inputs, the PGMs and
+their checks (no start-up timing), e.g. for working on the chart.
+
+MNIST summary: the first section of ``bench.md`` is one table over both MNIST
+inputs (bbzip auto, gzip -9, bzip2 -9, xz -9e, zstd -19) with a line giving the
+date and the machine, and the chart plots the same rows: bits/pixel against
+compress seconds (log scale), one panel per input.
 
 Single-digit PGMs (with MNIST only): the first 100 test digits (20 with
 ``--quick``), each written as its own binary PGM ``P5\n28 28\n255\n`` + 784
@@ -97,6 +111,14 @@ PGM_INPUT = "mnist-digit-pgm"
 PGM_COUNT, PGM_COUNT_QUICK = 100, 20
 PGM_AVG_MAX = 170  # bbzip auto, average bytes per single-digit PGM
 PGM_TOOLS = ("gzip -9", "zstd -19", "xz -9e")
+BINARY_INPUT = "mnist-t10k-binarized"
+IDX3_MAGIC = b"\x00\x00\x08\x03"  # idx: unsigned bytes, 3 dimensions
+# The MNIST summary table and chart: these rows of these inputs.
+SUMMARY_INPUTS = {MNIST_INPUT: "MNIST t10k (8-bit)", BINARY_INPUT: "binarized MNIST t10k"}
+SUMMARY_CODECS = ("bbzip auto", "gzip -9", "bzip2 -9", "xz -9e", "zstd -19")
+SUMMARY_BASE = "bbzip auto"  # sizes are also given as multiples of this row's
+CHART_FILE = "mnist-bpp-vs-time.png"
+CHART_HINT = "pip install -e .[bench]"
 
 
 @dataclass(frozen=True)
@@ -301,6 +323,21 @@ def mnist_images(limit: int | None) -> tuple[bytes, int] | None:
     return header + raw[16 : 16 + count * per_image], count * per_image
 
 
+def binarized_mnist(count: int) -> bytes | None:
+    """The first `count` test images binarized as bbzip's training does it, as one idx3 file."""
+    try:
+        # bbzip's own definition (fixed seed): the set its binary model is trained and tested on
+        from bbzip.training.mnist import binarize, read_idx_images
+    except ImportError as exc:
+        log(f"cannot import bbzip.training.mnist ({one_line(exc)}): no binarized MNIST")
+        return None
+    images = read_idx_images(mnist_path())[:count]
+    # binarize draws its noise in pixel order, so a prefix binarizes as it does in the full set
+    pixels = binarize(images)
+    _, rows, cols = pixels.shape
+    return IDX3_MAGIC + struct.pack(">III", count, rows, cols) + pixels.tobytes()
+
+
 def single_digit_pgms(mnist: Input, count: int, directory: Path) -> list[Input]:
     """The first `count` images of the MNIST input, each as its own binary PGM file."""
     directory.mkdir(exist_ok=True)
@@ -314,11 +351,11 @@ def single_digit_pgms(mnist: Input, count: int, directory: Path) -> list[Input]:
     return files
 
 
-def build_inputs(quick: bool) -> list[Input]:
+def general_inputs(quick: bool) -> list[Input]:
     size = QUICK_SIZE if quick else FULL_SIZE
     limit = QUICK_SIZE if quick else None
     mb = size // MIB
-    inputs = [
+    return [
         Input(
             "pystdlib.tar",
             stdlib_tar(limit),
@@ -329,20 +366,33 @@ def build_inputs(quick: bool) -> list[Input]:
         ),
         Input(f"random-{mb}MB", random_bytes(size), "uniform random bytes, seed 54321"),
     ]
-    mnist = mnist_images(limit)
+
+
+def mnist_inputs(quick: bool) -> list[Input]:
+    """MNIST as it is, and binarized (same images, same count); [] when MNIST is absent."""
+    mnist = mnist_images(QUICK_SIZE if quick else None)
     if mnist is None:
-        log(f"MNIST not usable at {mnist_path()}: skipping that input")
-    else:
-        data, pixels = mnist
+        log(f"MNIST not usable at {mnist_path()}: skipping the MNIST inputs")
+        return []
+    data, pixels = mnist
+    count = pixels // 784
+    inputs = [Input(MNIST_INPUT, data, f"MNIST test images, {count} x 28x28 (idx3)", pixels=pixels)]
+    binary = binarized_mnist(count)
+    if binary is not None:
         inputs.append(
             Input(
-                MNIST_INPUT,
-                data,
-                f"MNIST test images, {pixels // 784} x 28x28 (idx3)",
+                BINARY_INPUT,
+                binary,
+                f"the same {count} images binarized (bbzip.training.mnist.binarize), "
+                "0/1 pixel bytes (idx3)",
                 pixels=pixels,
             )
         )
     return inputs
+
+
+def build_inputs(quick: bool, only: str | None) -> list[Input]:
+    return ([] if only == "mnist" else general_inputs(quick)) + mnist_inputs(quick)
 
 
 # --------------------------------------------------------------------------- codecs
@@ -585,6 +635,25 @@ def check_mnist(rows: list[Row], inputs: list[Input]) -> list[Check]:
     ]
 
 
+def check_binarized(rows: list[Row], inputs: list[Input]) -> list[Check]:
+    """bbzip auto must give back the binarized file byte for byte, whichever coder it picked."""
+    if not any(i.name == BINARY_INPUT for i in inputs):
+        return []
+    row = lookup(rows, BINARY_INPUT, "bbzip auto")
+    detail = row_problem(row) or (f"coders: {coders_text(row.coders)}" if row else "")
+    ok = None if row is None or row.roundtrip == "skipped" else row.roundtrip == "ok"
+    return [
+        Check(
+            f"bbzip auto round trip ({BINARY_INPUT})",
+            row.bits_per_pixel if row else None,
+            "bits/px",
+            "byte-exact",
+            status(ok),
+            detail,
+        )
+    ]
+
+
 def check_pgm(rows: list[Row], inputs: list[Input]) -> list[Check]:
     inp = next((i for i in inputs if i.name == PGM_INPUT), None)
     if inp is None:
@@ -615,32 +684,40 @@ def check_pgm(rows: list[Row], inputs: list[Input]) -> list[Check]:
     ]
 
 
-def check_order0(rows: list[Row], inputs: list[Input]) -> Check:
-    inp = next(i for i in inputs if i.name.startswith("skewed-"))
+def check_order0(rows: list[Row], inputs: list[Input]) -> list[Check]:
+    inp = next((i for i in inputs if i.name.startswith("skewed-")), None)
+    if inp is None:  # --only mnist
+        return []
     limit = inp.entropy_bound * ORDER0_SLACK + ORDER0_EXTRA
     row = find_row(rows, "skewed-", "bbzip order0")
     value = row.size if row else None
-    return Check(
-        f"order0 size on {inp.name}",
-        value,
-        "bytes",
-        f"<= H0 x {ORDER0_SLACK} + {ORDER0_EXTRA} = {limit:,.0f}",
-        status(None if value is None else value <= limit),
-        f"H0 bound {inp.entropy_bound:,.0f} bytes ({inp.entropy:.4f} bits/byte)",
-    )
+    return [
+        Check(
+            f"order0 size on {inp.name}",
+            value,
+            "bytes",
+            f"<= H0 x {ORDER0_SLACK} + {ORDER0_EXTRA} = {limit:,.0f}",
+            status(None if value is None else value <= limit),
+            f"H0 bound {inp.entropy_bound:,.0f} bytes ({inp.entropy:.4f} bits/byte)",
+        )
+    ]
 
 
-def check_growth(rows: list[Row], inputs: list[Input]) -> Check:
-    inp = next(i for i in inputs if i.name.startswith("random-"))
+def check_growth(rows: list[Row], inputs: list[Input]) -> list[Check]:
+    inp = next((i for i in inputs if i.name.startswith("random-")), None)
+    if inp is None:  # --only mnist
+        return []
     row = find_row(rows, "random-", "bbzip auto")
     value = None if row is None else (row.size - len(inp.data)) / (len(inp.data) / MIB)
-    return Check(
-        f"random-input growth (auto, {inp.name})",
-        value,
-        "bytes/MiB",
-        f"<= {GROWTH_MAX}",
-        status(None if value is None else value <= GROWTH_MAX),
-    )
+    return [
+        Check(
+            f"random-input growth (auto, {inp.name})",
+            value,
+            "bytes/MiB",
+            f"<= {GROWTH_MAX}",
+            status(None if value is None else value <= GROWTH_MAX),
+        )
+    ]
 
 
 def check_empty(api: Any) -> Check:
@@ -755,11 +832,91 @@ UNIT_FORMAT = {
 }
 
 
-def render(meta: dict, inputs: list[Input], rows: list[Row], checks: list[Check]) -> str:
+def machine_line(meta: dict) -> str:
+    python = meta["python"].split()[0]  # the version, without the interpreter's path
+    return f"{meta['date']}, {meta['cpu']}, {meta['cpu_count']} cores, Python {python}"
+
+
+def summary_rows(inputs: list[Input], rows: list[Row]) -> list[tuple[Input, str, Row | None]]:
+    """(input, codec, row) for the MNIST summary, in table order; row is None when not run."""
+    return [
+        (inp, codec, lookup(rows, inp.name, codec))
+        for inp in inputs
+        if inp.name in SUMMARY_INPUTS
+        for codec in SUMMARY_CODECS
+    ]
+
+
+def not_run_reason(codec: str, meta: dict) -> str:
+    if codec.startswith("bbzip "):
+        return f"not run: bbzip {meta['bbzip']}"
+    exe = codec.split()[0]
+    missing = meta.get("tools missing", "").split(", ")
+    return f"not run: {exe} not installed" if exe in missing else "not run"
+
+
+def summary_table(meta: dict, inputs: list[Input], rows: list[Row]) -> str:
+    body = []
+    for inp, codec, row in summary_rows(inputs, rows):
+        base = lookup(rows, inp.name, SUMMARY_BASE)
+        good = row is not None and row.roundtrip == "ok"
+        ratio = row.size / base.size if good and base and base.roundtrip == "ok" else None
+        if row is None:
+            note = not_run_reason(codec, meta)
+        else:  # the coders bbzip picked matter here: auto routes binary images elsewhere
+            note = row_problem(row) or (f"coders: {coders_text(row.coders)}" if row.coders else "")
+        body.append(
+            [
+                SUMMARY_INPUTS[inp.name],
+                codec,
+                fmt(row.bits_per_pixel if good else None, ".4f"),
+                fmt(row.size if good else None, ","),
+                fmt(row.compress_s if good else None, ".3f"),
+                fmt(row.decompress_s if good else None, ".3f"),
+                fmt(ratio, ".3f"),
+                note,
+            ]
+        )
+    headers = ["dataset", "codec", "bits/px", "size (B)", "comp s", "decomp s", "x bbzip size"]
+    return md_table([*headers, "note"], body)
+
+
+def render_summary(
+    meta: dict, inputs: list[Input], rows: list[Row], chart: Path | None, no_chart: str
+) -> list[str]:
+    """The MNIST section: machine line, the chart (or why there is none), table."""
+    if not any(i.name in SUMMARY_INPUTS for i in inputs):
+        return []
+    images = next(i.pixels for i in inputs if i.name in SUMMARY_INPUTS) // 784
+    out = ["## MNIST: bits/pixel and time", ""]
+    out += [f"Measured {machine_line(meta)}; mode {meta['mode']}; {images:,} test images.", ""]
+    out += [
+        f"![bits/pixel against compress time]({chart.name})" if chart else f"No chart: {no_chart}."
+    ]
+    out += ["", summary_table(meta, inputs, rows), ""]
+    out.append(
+        "bits/px = whole compressed file x 8 / pixels; comp s / decomp s = wall clock "
+        "(external tools include process start-up); x bbzip size = size / bbzip auto's size "
+        "on the same dataset (> 1 is larger than bbzip)."
+    )
+    return [*out, ""]
+
+
+def render(
+    meta: dict,
+    inputs: list[Input],
+    rows: list[Row],
+    checks: list[Check],
+    chart: Path | None,
+    no_chart: str,
+) -> str:
+    """``chart``: the PNG next to bench.md, or None and ``no_chart`` says why (a phrase)."""
     out = ["# bbzip benchmark", ""]
     out += [f"- {k}: {v}" for k, v in meta.items() if k != "tools"]
     out += [f"- {name}: {ver}" for name, ver in meta["tools"].items()]
-    out += ["", LEGEND, "", "## Inputs", ""]
+    out += ["", LEGEND, ""]
+    out += render_summary(meta, inputs, rows, chart, no_chart)
+    out += ["## Inputs", ""]
     out.append(
         md_table(
             ["input", "bytes", "H0 bits/byte", "H0 bound (B)", "description"],
@@ -809,11 +966,13 @@ def write_results(
     inputs: list[Input],
     rows: list[Row],
     checks: list[Check],
+    chart: Path | None,
 ) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.md").write_text(markdown)
     doc = {
         "meta": meta,
+        "chart": chart.name if chart else None,
         "inputs": [
             {
                 "name": i.name,
@@ -831,7 +990,82 @@ def write_results(
     (out_dir / "bench.json").write_text(json.dumps(doc, indent=2) + "\n")
 
 
+# --------------------------------------------------------------------------- chart
+
+CHART_MARKERS = dict(zip(SUMMARY_CODECS, "o^sDv", strict=True))
+
+
+def chart_points(inputs: list[Input], rows: list[Row]) -> dict[str, list[tuple[str, Row]]]:
+    """Per summary input, the (codec, row) pairs that have a good measurement to plot."""
+    panels: dict[str, list[tuple[str, Row]]] = {}
+    for inp, codec, row in summary_rows(inputs, rows):
+        points = panels.setdefault(inp.name, [])
+        if row is not None and row.roundtrip == "ok" and row.compress_s:
+            points.append((codec, row))
+    return panels
+
+
+def write_chart(path: Path, meta: dict, inputs: list[Input], rows: list[Row]) -> str:
+    """Draw bits/pixel against compress seconds, a panel per MNIST input; "", or why not."""
+    path.unlink(missing_ok=True)  # a chart from an earlier run must not pass for this one's
+    panels = chart_points(inputs, rows)
+    if not any(panels.values()):
+        return "no MNIST measurements"
+    try:
+        import matplotlib  # only here: the rest of the bench runs without it
+    except ImportError:
+        return f"matplotlib is not installed ({CHART_HINT})"
+    matplotlib.use("Agg")  # files only; bench machines have no display
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.8), squeeze=False)
+    images = {i.name: i.pixels // 784 for i in inputs if i.pixels}
+    for ax, (name, points) in zip(axes[0], panels.items(), strict=True):
+        draw_panel(ax, f"{SUMMARY_INPUTS[name]}, {images[name]:,} images", points)
+    fig.suptitle(f"bbzip vs general-purpose compressors ({machine_line(meta)})", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return ""
+
+
+def point_label(codec: str, row: Row) -> str:
+    """The codec, and for bbzip the coders auto chose (the VAE, or a fallback on binary data)."""
+    return f"{codec} ({', '.join(row.coders)})" if row.coders else codec
+
+
+def draw_panel(ax: Any, title: str, points: list[tuple[str, Row]]) -> None:
+    for codec, row in points:
+        x, y = row.compress_s, row.bits_per_pixel
+        color = f"C{SUMMARY_CODECS.index(codec)}"  # the same codec, the same colour in each panel
+        ax.scatter(x, y, s=64, marker=CHART_MARKERS[codec], color=color, zorder=3)
+        # labels beside the points, not in a legend: the eye goes straight to the codec
+        label = point_label(codec, row)
+        ax.annotate(label, (x, y), xytext=(7, 4), textcoords="offset points", fontsize=9)
+    ax.set_xscale("log")
+    # from zero, so heights compare as sizes do; headroom for the top point's label
+    ax.set_ylim(0, max(row.bits_per_pixel for _, row in points) * 1.12)
+    ax.margins(x=0.4)  # room for the labels at the right (log axis: a fraction of decades)
+    ax.set_title(title)
+    ax.set_xlabel("compress time (s, wall clock, log scale)")
+    ax.set_ylabel("bits/pixel")
+    ax.grid(True, which="both", alpha=0.3)
+
+
 # --------------------------------------------------------------------------- main
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (Linux); platform's guess elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "?"
 
 
 def load_api() -> tuple[Any, tuple[type[BaseException], ...], str]:
@@ -850,8 +1084,11 @@ def load_api() -> tuple[Any, tuple[type[BaseException], ...], str]:
 
 
 def tool_wanted(tool: Tool, inp: Input, quick: bool) -> bool:
-    """--quick skips the slow tools, but not the one the VAE's times are measured against."""
-    return not (quick and tool.slow) or (inp.pixels is not None and tool.label == VAE_REFERENCE)
+    """--quick skips the slow tools, but not the VAE's time reference nor the chart's codecs."""
+    needed = inp.pixels is not None and (
+        tool.label == VAE_REFERENCE or (inp.name in SUMMARY_INPUTS and tool.label in SUMMARY_CODECS)
+    )
+    return not (quick and tool.slow) or needed
 
 
 def codecs_for(inp: Input, api: Any, tools: list[Tool], workdir: Path, quick: bool) -> list[Codec]:
@@ -872,8 +1109,9 @@ def run_bench(args: argparse.Namespace) -> None:
     missing = sorted({t.exe for t in TOOLS} - {t.exe for t in present})
     meta = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "mode": "quick" if args.quick else "full",
+        "mode": ("quick" if args.quick else "full") + (f", only {args.only}" if args.only else ""),
         "platform": platform.platform(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "python": f"{platform.python_version()} ({sys.executable})",
         "numpy": np.__version__,
@@ -889,7 +1127,7 @@ def run_bench(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bbzip-bench-") as tmp:
         workdir = Path(tmp)
         log("building inputs")
-        inputs = build_inputs(args.quick)
+        inputs = build_inputs(args.quick, args.only)
         for inp in inputs:
             inp.path = workdir / inp.name
             inp.path.write_bytes(inp.data)
@@ -907,18 +1145,33 @@ def run_bench(args: argparse.Namespace) -> None:
         add_reference_ratios(rows)
         log("start-up and edge cases")
         checks = [
-            *check_startup(workdir),
+            *(check_startup(workdir) if args.only is None else []),
             check_empty(api),
-            check_growth(rows, inputs),
-            check_order0(rows, inputs),
+            *check_growth(rows, inputs),
+            *check_order0(rows, inputs),
             *check_mnist(rows, inputs),
+            *check_binarized(rows, inputs),
             *check_pgm(rows, inputs),
         ]
 
-    markdown = render(meta, inputs, rows, checks)
+    out_dir = Path(args.out)
+    chart, no_chart = out_dir / CHART_FILE, ""
+    try:
+        no_chart = write_chart(chart, meta, inputs, rows)
+    except Exception as exc:  # noqa: BLE001 -- the tables matter more than the picture
+        no_chart = one_line(exc)
+    written = chart if not no_chart else None
+    markdown = render(meta, inputs, rows, checks, written, no_chart)
     print(markdown)
-    write_results(Path(args.out), markdown, meta, inputs, rows, checks)
-    log(f"wrote {Path(args.out) / 'bench.md'} and {Path(args.out) / 'bench.json'}")
+    write_results(out_dir, markdown, meta, inputs, rows, checks, written)
+    report_paths(out_dir, written, no_chart)
+
+
+def report_paths(out_dir: Path, chart: Path | None, no_chart: str) -> None:
+    """The last lines of the run: where the results are (stdout, after the tables)."""
+    print(f"markdown: {out_dir / 'bench.md'}")
+    print(f"json:     {out_dir / 'bench.json'}")
+    print(f"chart:    {chart}" if chart else f"chart:    not written: {no_chart}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -926,10 +1179,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="1 MiB inputs, 20 PGM digits; skip xz -9e and zstd -19 where no check needs them",
+        help="1 MiB inputs, 20 PGM digits; skip xz -9e and zstd -19 where no check or chart "
+        "needs them",
     )
     parser.add_argument(
-        "--out", default="bench-results", help="directory for bench.md and bench.json"
+        "--only",
+        choices=["mnist"],
+        help="run only these inputs (mnist: both MNIST inputs and the PGMs; no start-up timing)",
+    )
+    parser.add_argument(
+        "--out",
+        default="bench-results",
+        help=f"directory for bench.md, bench.json and {CHART_FILE}",
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="time each step N times, report the best"

@@ -7,6 +7,7 @@ lists what each part covers.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import lzma
 import signal
@@ -32,7 +33,7 @@ SMALL_PEAK = 1 << 20  # bytes: what any refused hostile input below may allocate
 # ------------------------------------------------------------------------------- fuzz subset
 
 
-def test_seed_files_are_valid_and_cover_every_model_free_coder():
+def test_seed_files_are_valid_and_cover_every_coder():
     seeds = mutate.build_seeds()
     coders = set()
     for s in seeds:
@@ -40,10 +41,76 @@ def test_seed_files_are_valid_and_cover_every_model_free_coder():
         info = api.stream_info(io.BytesIO(s.packed))
         coders |= {b.coder for b in info.blocks}
         assert sum(1 for u in s.units if u.kind == "header") == info.streams
-    assert coders == {"stored", "order0", "lzma"}
+    assert coders == {"stored", "order0", "lzma", "vae"}
     assert any(len(s.blocks) >= 5 for s in seeds)  # multi-block
     assert any(len(s.stream_ends) >= 2 for s in seeds)  # concatenated
     assert any(s.raw == b"" for s in seeds)
+    # VAE seeds: the 8-bit model always; the binary one (ink byte) once it ships
+    shipped = mutate.shipped_models()
+    used = set().union(*(s.model_ids for s in seeds))
+    assert used == {shipped[name] for name in ("mnist-vae", mutate.BINARY_MODEL) if name in shipped}
+    kinds = {f.kind for s in seeds for f in s.fields}
+    assert {"model-id", "vae-raw-size", "vae-code", "vae-head", "vae-word-top"} <= kinds
+    assert ("vae-ink" in kinds) == (mutate.BINARY_MODEL in shipped)
+    assert any(s.vae and len(s.blocks) >= 3 for s in seeds)  # one VAE block an image
+    assert any(s.vae and s.coder_ids != {mutate.VAE_CODER_ID} for s in seeds)  # mixed coders
+
+
+def test_seeds_without_the_binary_model_are_the_8bit_ones():
+    """Before the binary model ships, the harness builds the 8-bit VAE seeds only; pinned
+    (as workers are) it builds exactly what it is told."""
+    seeds = mutate.build_seeds(binary=False)
+    assert [s.name for s in seeds if s.vae] == [
+        "digit0/vae", "idx2/vae", "idx3-blocks/vae", "digit0+text/auto"
+    ]
+    assert mutate.MODEL_IDS == [mutate.shipped_models()["mnist-vae"]]
+
+
+def test_binary_seeds_with_a_stand_in_binary_model(tmp_path, monkeypatch):
+    """Once mnist-binary-vae ships, the harness adds binary seeds (ink 1 and 255, an ink
+    field): checked here with a tiny random binary model installed under that name, and a
+    sample of cases on those seeds run in this process."""
+    import json
+    import shutil
+
+    from bbzip.vae import model as model_module
+    from tests.vae_helpers import tiny_model_bytes
+
+    shipped = tmp_path / "models"
+    shipped.mkdir()
+    real = model_module.shipped_dir()
+    entries = [e for e in model_module.manifest() if e["name"] == "mnist-vae"]
+    shutil.copy(real / entries[0]["file"], shipped / entries[0]["file"])
+    binary = tiny_model_bytes(binary=True)
+    (shipped / "binary.npz").write_bytes(binary)
+    entries.append(
+        {"name": mutate.BINARY_MODEL, "file": "binary.npz", "sha256": hashlib.sha256(binary).hexdigest()}
+    )
+    (shipped / "manifest.json").write_text(json.dumps({"models": entries}))
+    monkeypatch.setattr(model_module, "shipped_dir", lambda: shipped)
+    monkeypatch.delenv("BBZIP_FUZZ_BINARY", raising=False)
+
+    seeds = mutate.build_seeds()
+    binary_seeds = [i for i, s in enumerate(seeds) if mutate.BINARY_IDS & s.model_ids]
+    assert [seeds[i].name for i in binary_seeds] == [
+        "binary-digit0/vae", "binary-idx2/vae", "binary255-digit1/vae"
+    ]
+    inks = [s.packed[f.start] for s in seeds for f in s.fields if f.kind == "vae-ink"]
+    assert set(inks) == {1, 255}
+    for i in binary_seeds:
+        assert api.decompress(seeds[i].packed) == seeds[i].raw
+    plan = mutate.make_plan(2000, 1, seeds)
+    sample = [k for k, c in enumerate(plan) if c.seed in binary_seeds and c.cls != "magic-random"]
+    sample = sample[:: max(1, len(sample) // 100)]
+    sample += [k for k, c in enumerate(plan) if c.cls == "magic-random"]
+    old = signal.signal(signal.SIGALRM, mutate._on_alarm)
+    try:
+        outcomes = {k: mutate.run_case(plan[k], k, seeds, timeout=5.0) for k in sample}
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    failures = {k: o for k, o in outcomes.items() if o[0] in mutate.FAILURES}
+    assert failures == {}
+    assert len(sample) >= 100
 
 
 def test_fuzz_subset_500_cases():
@@ -55,6 +122,17 @@ def test_fuzz_subset_500_cases():
     assert classes == set(mutate.CLASSES), table  # every mutation class ran
     outcomes = {o for o, _, _ in report.results.values()}
     assert {"error:FormatError", "error:CorruptError", "decoded"} <= outcomes, table
+    # VAE seeds get their share: every VAE seed, and mutations inside VAE payloads
+    vae = [report.plan[i] for i in report.results if report.seeds[report.plan[i].seed].vae]
+    assert len(vae) >= 100, table
+    assert {c.seed for c in vae} == {i for i, s in enumerate(report.seeds) if s.vae}, table
+    inside = {
+        report.seeds[c.seed].fields[j].kind
+        for c in vae
+        if c.cls in ("field", "field-pair")
+        for j in c.arg[::2]
+    }
+    assert any(k.startswith("vae-") and k != "vae-raw-size" for k in inside), table
 
 
 def test_harness_reports_each_kind_of_failure():
@@ -109,6 +187,20 @@ def _order0_payload(lanes: int, precision: int, freqs: dict[int, int], rest: byt
 
 
 TB = 1 << 40
+MNIST_VAE = mutate.shipped_models()["mnist-vae"]  # the shipped 8-bit model's ID
+DIGIT = 28 * 28
+# The most digits a VAE block can claim: 64 MiB of PGM (13-byte header) on 512 lanes.
+MANY_DIGITS = (container.MAX_BLOCK_RAW - 13) // DIGIT
+
+
+def _vae_hostile(images: int, payload_bytes: int) -> bytes:
+    """A VAE block claiming `images` digits after a PGM header, over a random payload (a
+    valid rANS head, then words) of `payload_bytes` bytes."""
+    body = np.random.default_rng(images).integers(0, 256, payload_bytes - 1, np.uint8).tobytes()
+    payload = b"\x01" + b"\x80" * 8 + body[8:]  # header code 1; head 0x8080...: at least 2**32
+    return _stream(_block(3, 13 + DIGIT * images, payload, model=MNIST_VAE))
+
+
 HOSTILE = {
     # name: (stream, error type, message pattern)
     "raw size 1 TB": (_stream(_block(1, TB, b"")), CorruptError, "exceeds the limit"),
@@ -223,6 +315,33 @@ HOSTILE = {
         ModelError,
         "0011223344556677",
     ),
+    # Each digit's latents pop 32 x 8 bits before anything is pushed back, and 512 lanes
+    # need 4 KiB of heads: the work is bounded by the payload, not by the size claimed.
+    "VAE 64 MiB of digits, 200-byte payload": (
+        _vae_hostile(MANY_DIGITS, 200),
+        CorruptError,
+        "impossible length",
+    ),
+    "VAE 25 digits on one lane, 201-byte payload": (
+        _vae_hostile(25, 201),
+        CorruptError,
+        "ends early",
+    ),
+    "VAE unknown canonical header": (
+        _stream(_block(3, 13 + DIGIT, b"\x07" + b"\x80" * 8, model=MNIST_VAE)),
+        CorruptError,
+        "unknown header",
+    ),
+    "VAE header longer than the payload": (
+        _stream(_block(3, 13 + DIGIT, b"\xe8\x07" + bytes(20), model=MNIST_VAE)),
+        CorruptError,
+        "header is truncated",
+    ),
+    "VAE raw size not whole digits": (
+        _stream(_block(3, 13 + DIGIT + 1, b"\x01" + b"\x80" * 8, model=MNIST_VAE)),
+        CorruptError,
+        "inconsistent",
+    ),
     "VAE block without a model ID": (
         _stream(_block(3, 784, bytes(40))),
         CorruptError,
@@ -279,15 +398,42 @@ def test_hostile_header_is_refused_clearly_and_cheaply(name):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # An unknown model ID is looked for by hashing each installed model file: bounded by
+    # An unknown model ID is looked for by hashing each installed model file, and a VAE
+    # block's model file (3.4 MB) is read and checked against its hash again: bounded by
     # the models on the search path, not by anything in the input.
-    limit = 16 << 20 if error is ModelError else SMALL_PEAK
+    limit = 16 << 20 if error is ModelError or name.startswith("VAE") else SMALL_PEAK
     assert peak < limit, f"{name}: {peak} bytes allocated"
     assert seconds < 2, f"{name}: {seconds:.1f} s"
     try:  # info only walks the framing, but must not fail any other way either
         api.stream_info(io.BytesIO(stream))
     except BBZError:
         pass
+
+
+@pytest.mark.parametrize("payload_bytes", [200, 4297, 20001])
+def test_vae_work_is_bounded_by_the_payload_not_the_claimed_size(monkeypatch, payload_bytes):
+    """A VAE block claiming 64 MiB of digits (85,598 on 512 lanes) over a random payload:
+    under 4 KiB the heads alone do not fit; above, every digit's latents pop 256 bits before
+    anything is pushed back, so the digits decoded before the message runs dry are bounded
+    by the payload (random data costs about 75 bytes a digit, a blank digit coded for real
+    about 5.5), not by the 64 MiB claimed."""
+    from bbzip.vae.network import IntegerVAE
+
+    _warm_up()
+    decoded = []
+    features = IntegerVAE.features
+
+    def counting(self, z):  # called once per batch of digits decoded
+        decoded.append(len(z))
+        return features(self, z)
+
+    monkeypatch.setattr(IntegerVAE, "features", counting)
+    started = time.perf_counter()
+    with pytest.raises(CorruptError, match="impossible length|ends early"):
+        api.decompress(_vae_hostile(MANY_DIGITS, payload_bytes))
+    seconds = time.perf_counter() - started
+    assert sum(decoded) * 4 <= payload_bytes, decoded
+    assert seconds < 5, f"{seconds:.1f} s"
 
 
 def _expanding(coder: str, data: bytes, claimed: int) -> bytes:
@@ -366,6 +512,7 @@ def test_hostile_files_through_the_cli(tmp_path):
             "future version 2",
             "order0 64 MiB on one lane",
             "unknown model ID",
+            "VAE 64 MiB of digits, 200-byte payload",
         ]
     ):
         (tmp_path / f"h{i}.bbz").write_bytes(HOSTILE[name][0])

@@ -3,10 +3,15 @@
     python -m tests.fuzz.mutate [--cases 10000] [--seed 1] [--jobs 1] [--timeout 5]
                                 [--memory-mb 1024] [--only ID ...] [--save DIR]
 
-Seed files: valid .bbz files of every model-free coder (stored, order0, lzma, and auto's
-mixes) made from small inputs of several kinds: empty, one byte, text, random, skewed,
-constant, an extremely skewed run, multi-block (api.BLOCK_SIZE patched small) and
-concatenated streams. Each case mutates one seed (see CLASSES) and decodes the result.
+Seed files: valid .bbz files of every coder. The model-free ones (stored, order0, lzma, and
+auto's mixes) are made from small inputs of several kinds: empty, one byte, text, random,
+skewed, constant, an extremely skewed run, multi-block (api.BLOCK_SIZE patched small) and
+concatenated streams. The VAE ones (coder 3) are made with the shipped models from the
+digit fixtures in tests/data: one PGM digit, two IDX digits in one block, three in three
+blocks, a digit followed by text (a VAE block and a model-free one), two VAE streams; and,
+once models/manifest.json lists mnist-binary-vae, binary digits with that model (ink 1 and
+ink 255). VAE seeds get VAE_SHARE of the randomly drawn cases, whatever their number.
+Each case mutates one seed (see CLASSES) and decodes the result.
 
 The oracle: a case must end with exactly the bytes the mutant legitimately holds (the
 original data for almost every class; a prefix for a cut at a stream boundary; the
@@ -86,6 +91,21 @@ CLASSES = {
     "concat-valid": 1,  # valid streams back to back, with empty streams between
 }
 SMALL_SEED = 420  # seeds up to this size are cut at every offset
+# Stream framing, which no coder touches: the systematic field cases cover these kinds on
+# the model-free seeds only (random draws still hit them on every seed).
+STREAM_FIELDS = ("magic", "version", "end-marker", "end-total", "end-crc")
+# Randomly drawn cases that go to seeds holding a VAE block: the VAE is one coder of four,
+# and its decoder, not the framing, is what these seeds add. (A VAE case that decodes a
+# whole block costs about 0.1 s an image, so seeds hold one to three digits.)
+VAE_SHARE = 0.25
+VAE_CODER_ID = 3
+IMAGE_BYTES = 28 * 28
+DATA = ROOT / "tests" / "data"
+BINARY_MODEL = "mnist-binary-vae"
+# The IDs of the models the seeds use, in a fixed order (set by build_seeds): model-ID
+# replacements and random VAE blocks draw from these.
+MODEL_IDS: list[bytes] = []
+BINARY_IDS: set[bytes] = set()  # those of them for binary images (an ink byte in each block)
 
 
 # ------------------------------------------------------------------------------ seed files
@@ -115,6 +135,12 @@ class Seed:
     fields: list[Field] = field(default_factory=list)
     # (offset in packed, bytes of data decoded so far) at the end of each stream
     stream_ends: list[tuple[int, int]] = field(default_factory=list)
+    coder_ids: set[int] = field(default_factory=set)
+    model_ids: set[bytes] = field(default_factory=set)  # of the models its VAE blocks use
+
+    @property
+    def vae(self) -> bool:
+        return VAE_CODER_ID in self.coder_ids
 
     @property
     def blocks(self) -> list[Unit]:
@@ -137,6 +163,55 @@ def _inputs() -> list[tuple[str, bytes]]:
     ]
 
 
+def shipped_models() -> dict[str, bytes]:
+    """Name -> model ID of every model models/manifest.json lists (no model is loaded)."""
+    from bbzip.vae.model import MODEL_ID_BYTES, manifest
+
+    return {e["name"]: bytes.fromhex(e["sha256"])[:MODEL_ID_BYTES] for e in manifest()}
+
+
+def _idx(images: bytes) -> bytes:
+    """An MNIST IDX file of these 28x28 images."""
+    count = len(images) // IMAGE_BYTES
+    return b"\x00\x00\x08\x03" + count.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + images
+
+
+def binary_model_present() -> bool:
+    """Whether the binary-image model ships (models/manifest.json). A campaign's workers are
+    told the parent's answer (BBZIP_FUZZ_BINARY), so a model landing mid-run cannot make
+    them build other seeds than the parent, and so another plan."""
+    pinned = os.environ.get("BBZIP_FUZZ_BINARY")
+    if pinned is not None:
+        return pinned == "1"
+    return BINARY_MODEL in shipped_models()
+
+
+def _vae_inputs(binary: bool) -> list[tuple[str, bytes, str, int | None, str]]:
+    """(name, data, coder, block size, model name) of the VAE seeds: a few digits each, as
+    a VAE decode costs about 0.1 s an image. Binary seeds only when the binary model ships."""
+    digits = (DATA / "t10k-first8-idx3-ubyte").read_bytes()[16:]
+    text = b"".join(b"%d green bottles, hanging on the wall\n" % i for i in range(10, 0, -1))
+    d0 = (DATA / "digit0.pgm").read_bytes()
+    out = [
+        ("digit0/vae", d0, "vae", None, "mnist-vae"),  # a canonical PGM header: code 1
+        ("idx2/vae", _idx(digits[: 2 * IMAGE_BYTES]), "vae", None, "mnist-vae"),  # verbatim header
+        # one digit a block: the IDX header goes with the first, the others have none
+        ("idx3-blocks/vae", _idx(digits[: 3 * IMAGE_BYTES]), "vae", 800, "mnist-vae"),
+        ("digit0+text/auto", d0 + text[:150], "auto", None, "mnist-vae"),  # VAE, then lzma
+    ]
+    if binary:
+        binary = (DATA / "binarized-first8-idx3-ubyte").read_bytes()[16:]
+        out += [
+            # maxval 1: canonical header code 5, ink 1
+            ("binary-digit0/vae", (DATA / "binary-digit0.pgm").read_bytes(), "vae", None,
+             BINARY_MODEL),
+            ("binary-idx2/vae", _idx(binary[: 2 * IMAGE_BYTES]), "vae", None, BINARY_MODEL),
+            ("binary255-digit1/vae", (DATA / "binary255-digit1.pgm").read_bytes(), "vae", None,
+             BINARY_MODEL),  # ink 255
+        ]
+    return out
+
+
 def _compress(data: bytes, coder: str, block_size: int | None = None) -> bytes:
     from bbzip import api
 
@@ -149,8 +224,9 @@ def _compress(data: bytes, coder: str, block_size: int | None = None) -> bytes:
         api.BLOCK_SIZE = saved
 
 
-def build_seeds() -> list[Seed]:
-    """The valid files every mutation starts from (deterministic)."""
+def build_seeds(binary: bool | None = None) -> list[Seed]:
+    """The valid files every mutation starts from (deterministic); binary: whether to make
+    seeds with the binary-image model (default: when it ships)."""
     inputs = dict(_inputs())
     made: list[tuple[str, bytes, bytes]] = [("empty", b"", _compress(b"", "auto"))]
     for coder in ("stored", "order0", "lzma"):
@@ -168,11 +244,21 @@ def build_seeds() -> list[Seed]:
                 _compress(a, coder) + _compress(b, "stored" if coder == "auto" else coder),
             )
         )
+    vae = _vae_inputs(binary_model_present() if binary is None else binary)
+    for name, data, coder, block_size, _ in vae:
+        made.append((name, data, _compress(data, coder, block_size)))
     seeds = []
     for name, raw, packed in made:
         seed = Seed(name, raw, packed)
         _layout(seed)
         seeds.append(seed)
+    shipped = shipped_models()
+    for seed, (_, _, _, _, model) in zip(seeds[len(seeds) - len(vae) :], vae, strict=True):
+        # Each VAE seed must really hold VAE blocks, of the model it is meant for.
+        assert seed.vae and seed.model_ids == {shipped[model]}, (seed.name, seed.coder_ids)
+    MODEL_IDS[:] = sorted(set().union(*(s.model_ids for s in seeds)))
+    BINARY_IDS.clear()
+    BINARY_IDS.update(m for m in MODEL_IDS if m == shipped.get(BINARY_MODEL))
     return seeds
 
 
@@ -207,11 +293,17 @@ def _layout(seed: Seed) -> None:
                 seed.stream_ends.append((reader.consumed, decoded))
                 break
             pos = start + 2 + len(item.model_id)
+            vae = item.coder_id == VAE_CODER_ID
             seed.fields += [
                 Field("coder", start, start + 1, item.coder_id),
                 Field("flags", start + 1, start + 2, packed[start + 1]),
             ]
-            for kind, value in (("raw-size", item.raw_size), ("payload-size", item.payload_size)):
+            if item.model_id:
+                seed.fields.append(
+                    Field("model-id", start + 2, pos, int.from_bytes(item.model_id, "big"))
+                )
+            raw_kind = "vae-raw-size" if vae else "raw-size"
+            for kind, value in ((raw_kind, item.raw_size), ("payload-size", item.payload_size)):
                 n = len(encode_varint(value))
                 seed.fields.append(Field(kind, pos, pos + n, value))
                 pos += n
@@ -219,6 +311,10 @@ def _layout(seed: Seed) -> None:
             reader.skip_payload(item)
             if item.coder_id == 1:
                 seed.fields += _order0_fields(packed, pos + 4)
+            if vae:
+                seed.fields += _vae_fields(packed, pos + 4, reader.consumed, item)
+                seed.model_ids.add(item.model_id)
+            seed.coder_ids.add(item.coder_id)
             seed.units.append(Unit("block", start, reader.consumed))
             decoded += item.raw_size
     assert reader.consumed == len(packed)
@@ -241,6 +337,35 @@ def _order0_fields(packed: bytes, pos: int) -> list[Field]:
             fields.append(Field("o0-freq", pos, end, value))
         pos = end
     fields.append(Field("o0-head", pos, pos + 4, int.from_bytes(packed[pos : pos + 4], "little")))
+    return fields
+
+
+def _vae_fields(packed: bytes, pos: int, end: int, item) -> list[Field]:
+    """The fields of a VAE payload packed[pos:end] (docs/VAE.md): the header code, the ink
+    byte of a binary model, the first lane's rANS head, and the tail's first and last words
+    (the last is popped first)."""
+    from bbzip.coders.varint import decode_varint
+    from bbzip.vae.bitsback import choose_lanes
+    from bbzip.vae.coder import CANONICAL_HEADERS
+    from bbzip.vae.model import find_model
+
+    code, after = decode_varint(packed, pos)
+    fields = [Field("vae-code", pos, after, code)]
+    header = len(CANONICAL_HEADERS[code >> 1]) if code & 1 else code >> 1
+    at = after + (0 if code & 1 else header)
+    if find_model(item.model_id).binary:
+        fields.append(Field("vae-ink", at, at + 1, packed[at]))
+        at += 1
+    lanes = choose_lanes((item.raw_size - header) // IMAGE_BYTES)
+    fields.append(Field("vae-head", at, at + 8, int.from_bytes(packed[at : at + 8], "little")))
+    words = at + 8 * lanes
+    def word(at: int) -> int:
+        return int.from_bytes(packed[at : at + 4], "little")
+
+    if end - words >= 8:
+        fields.append(Field("vae-word-bottom", words, words + 4, word(words)))
+    if end - words >= 4:
+        fields.append(Field("vae-word-top", end - 4, end, word(end - 4)))
     return fields
 
 
@@ -306,8 +431,48 @@ def _u32_values(v: int) -> list[bytes]:
     return [x.to_bytes(4, "little") for x in values]
 
 
+def _u64_values(v: int) -> list[bytes]:
+    low = 1 << 32  # a 64-bit rANS head must be at least this
+    values = (v ^ 1, v ^ (1 << 63), v >> 1, 0, 1, low - 1, low, low + 1, 1 << 63, (1 << 64) - 1)
+    return [x.to_bytes(8, "little") for x in values] + [v.to_bytes(8, "big")]
+
+
+def _vae_raw_values(v: int) -> list[bytes]:
+    """A VAE block's raw size: the usual values, and sizes that are a whole number of images
+    after the header: none, one more, 25 (the most on one rANS lane), 26, 1000, and as many
+    as the block limit holds (64 MiB: 85,598 digits on 512 lanes) over the seed's payload."""
+    from bbzip.container import MAX_BLOCK_RAW
+
+    header, images = v % IMAGE_BYTES, v // IMAGE_BYTES
+    counts = (0, images + 1, 25, 26, 1000, (MAX_BLOCK_RAW - header) // IMAGE_BYTES)
+    return _varint_values(v) + [_varint(header + IMAGE_BYTES * k) for k in counts]
+
+
+def _dedupe(values: list[bytes], old: bytes) -> list[bytes]:
+    return [v for v in dict.fromkeys(values) if v != old]
+
+
 def field_values(f: Field, old: bytes) -> list[bytes]:
     """Replacement bytes for a header field: limits, off-by-ones, overflows, odd encodings."""
+    if f.kind == "vae-raw-size":
+        return _vae_raw_values(f.value)
+    if f.kind == "model-id":  # another installed model, or one that is nowhere
+        others = [m for m in MODEL_IDS if m != old]
+        flips = [bytes([old[0] ^ 1]) + old[1:], old[:-1] + bytes([old[-1] ^ 0x80])]
+        return flips + [bytes(8), b"\xff" * 8, old[::-1]] + others
+    if f.kind == "vae-code":  # odd: a canonical header; even: 2 x a verbatim header's length
+        from bbzip.vae.coder import MAX_HEADER
+
+        codes = (0, 1, 2, 3, 5, 7, 9, 2 * 13, 2 * 16, 2 * MAX_HEADER, 2 * MAX_HEADER + 2, 1 << 40)
+        # endless, cut short, non-canonical
+        odd = [b"\xff" * 10, b"\x80", bytes([old[0] | 0x80]) + b"\x00"]
+        return _dedupe([_varint(c) for c in codes] + odd, old)
+    if f.kind == "vae-ink":
+        return _dedupe(_byte_values(f.value) + [b"\x01", b"\xff"], old)
+    if f.kind == "vae-head":
+        return _u64_values(f.value)
+    if f.kind in ("vae-word-bottom", "vae-word-top"):
+        return _u32_values(f.value)
     if f.kind == "magic":
         return [b"\xb8BY", b"8BZ", b"\x00\x00\x00", b"\x1f\x8b\x08", b"BZh", old[::-1]]
     if f.kind == "version":
@@ -371,13 +536,15 @@ def make_plan(n: int, seed: int, seeds: list[Seed]) -> list[Case]:
     for i, s in enumerate(seeds):
         firsts = {}
         for j, f in enumerate(s.fields):
+            if s.vae and f.kind in STREAM_FIELDS:
+                continue  # the same framing as every model-free seed's: drawn at random only
             firsts.setdefault(f.kind, j)  # the first instance of each kind of field
         for j in firsts.values():
             f = s.fields[j]
             count = len(field_values(f, s.packed[f.start : f.end]))
             fields += [Case("field", i, (j, k)) for k in range(count)]
     systematic = []
-    for group, share in ((truncations, 0.3), (fields, 0.4)):
+    for group, share in ((truncations, 0.33), (fields, 0.42)):
         take = min(len(group), int(n * share))
         systematic += group if take == len(group) else rng.sample(group, take)
     weighted = [c for c, w in CLASSES.items() for _ in range(w)]
@@ -393,7 +560,7 @@ def make_plan(n: int, seed: int, seeds: list[Seed]) -> list[Case]:
             if cls in ("dup-block", "drop-block", "transplant", "field", "field-pair")
             else range(len(seeds))
         )
-        i = rng.choice(list(pool))
+        i = _pick_seed(rng, pool, seeds)
         if cls == "field":
             j = rng.randrange(len(seeds[i].fields))
             f = seeds[i].fields[j]
@@ -410,16 +577,25 @@ def make_plan(n: int, seed: int, seeds: list[Seed]) -> list[Case]:
     return plan[:n]
 
 
+def _pick_seed(rng: random.Random, pool, seeds: list[Seed]) -> int:
+    """A seed from pool: one holding a VAE block with probability VAE_SHARE."""
+    vae = [i for i in pool if seeds[i].vae]
+    other = [i for i in pool if not seeds[i].vae]
+    if vae and (not other or rng.random() < VAE_SHARE):
+        return rng.choice(vae)
+    return rng.choice(other)
+
+
 def _pick_pair(s: Seed, rng: random.Random) -> tuple[int, int, int, int]:
     """A raw-size field and another field after it in the same block (its payload's when the
-    block is order0), each with a value index: (field, value, field, value)."""
-    sizes = [j for j, f in enumerate(s.fields) if f.kind == "raw-size"]
+    block is order0 or VAE), each with a value index: (field, value, field, value)."""
+    sizes = [j for j, f in enumerate(s.fields) if f.kind in ("raw-size", "vae-raw-size")]
     a = rng.choice(sizes)
     block_end = next(
         (u.end for u in s.blocks if u.start < s.fields[a].start < u.end), len(s.packed)
     )
     later = [j for j, f in enumerate(s.fields) if s.fields[a].end <= f.start < block_end]
-    inner = [j for j in later if s.fields[j].kind.startswith("o0-")]
+    inner = [j for j in later if s.fields[j].kind.startswith(("o0-", "vae-"))]
     b = rng.choice(inner or later)
     counts = [
         len(field_values(s.fields[j], s.packed[s.fields[j].start : s.fields[j].end]))
@@ -525,12 +701,16 @@ def _cut(packed: bytes, rng: random.Random) -> bytes:
 
 
 def _random_stream(rng: random.Random) -> bytes:
-    """The magic, then either random bytes or plausible block headers with random payloads."""
+    """The magic, then either random bytes or plausible block headers with random payloads
+    (a third of those start with a VAE block for an installed model, so that random data
+    reaches the VAE decoder itself)."""
     from bbzip.container import MAGIC
 
     if rng.random() < 0.4:
         return MAGIC + rng.randbytes(rng.randint(0, 64))
     out = bytearray(MAGIC + bytes([0x10]))
+    if MODEL_IDS and rng.random() < 1 / 3:
+        out += _random_vae_block(rng)
     for _ in range(rng.randint(0, 3)):
         coder = rng.choice((1, 2, 3, 0x7F, rng.randint(1, 255)))
         flags = 1 if coder == 3 and rng.random() < 0.7 else 0
@@ -547,6 +727,36 @@ def _random_stream(rng: random.Random) -> bytes:
     if rng.random() < 0.8:
         out += b"\x00" + _varint(rng.randint(0, 400)) + rng.randbytes(4)
     return bytes(out)
+
+
+def _random_vae_block(rng: random.Random) -> bytes:
+    """A VAE block of an installed model claiming whole digits (1 to 85,598, on 1 to 512
+    lanes) after a header, with mostly well-formed payload framing (header code, ink byte
+    for a binary model, one head per lane, whole words) around random rANS data. Few words
+    when the digits are on one or two lanes: each costs about 0.1 s to decode there."""
+    from bbzip.vae.bitsback import choose_lanes
+
+    model = rng.choice(MODEL_IDS)
+    code = rng.choice((1, 3, 5, 0, 2 * 16))
+    header = 13 if code in (1, 3) else 11 if code == 5 else code >> 1
+    images = rng.choice((1, 2, rng.randint(1, 30), rng.randint(1, 85_598)))
+    lanes = choose_lanes(images)
+    if rng.random() < 0.9:
+        ink = bytes([rng.choice((1, 255))]) if model in BINARY_IDS else b""
+    else:
+        ink = rng.choice((b"", b"\x00", b"\x01", b"\xff"))
+    words = rng.randint(0, 60)
+    if lanes > 2 and rng.random() < 0.5:
+        words = rng.randint(0, 2000)
+    payload = (
+        _varint(code)
+        + rng.randbytes(0 if code & 1 else code >> 1)
+        + ink
+        + rng.randbytes(8 * rng.choice((lanes, lanes, lanes, 1, 2 * lanes)))
+        + rng.randbytes(4 * words + rng.choice((0, 0, 0, 0, 1, 3)))
+    )
+    raw = header + IMAGE_BYTES * images + rng.choice((0, 0, 0, 0, 0, 0, 1))
+    return bytes([3, 1]) + model + _varint(raw) + _varint(len(payload)) + rng.randbytes(4) + payload
 
 
 # ---------------------------------------------------------------------------------- running
@@ -611,7 +821,9 @@ def _attempt(data: bytes, trickle: bool, sabotage: str | None) -> tuple[str, byt
     except BBZError as e:
         if not str(e):
             return "no-message", None, type(e).__name__
-        return f"error:{type(e).__name__}", None, str(e)
+        # a subclass (MissingModelError) counts as the listed class it derives from
+        name = next(c.__name__ for c in type(e).__mro__ if c.__name__ in (*ERROR_NAMES, "BBZError"))
+        return f"error:{name}", None, str(e)
     except MemoryError:
         return "memory", None, _where()
     except _CaseTimeout:
@@ -714,6 +926,7 @@ class _Worker:
 def _spawn(args, start: int, stop: int) -> _Worker:
     env = {
         **os.environ,
+        "BBZIP_FUZZ_BINARY": "1" if args.binary else "0",  # the parent's seeds, whatever lands
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -765,8 +978,11 @@ def run_campaign(
     quiet: bool = False,
 ) -> Report:
     """Run `cases` cases in `jobs` worker processes; every case gets a result."""
-    args = argparse.Namespace(cases=cases, seed=seed, timeout=timeout, memory_mb=memory_mb)
     report = Report(seeds=build_seeds())
+    binary = shipped_models().get(BINARY_MODEL) in set(MODEL_IDS)
+    args = argparse.Namespace(
+        cases=cases, seed=seed, timeout=timeout, memory_mb=memory_mb, binary=binary
+    )
     report.plan = make_plan(cases, seed, report.seeds)
     if sabotage:
         os.environ["BBZIP_FUZZ_SABOTAGE"] = sabotage
@@ -849,18 +1065,25 @@ def _progress(done: int, total: int, started: float) -> None:
 
 
 def summary(report: Report) -> str:
+    """Cases per mutation class ("vae": how many of them mutate a seed with a VAE block;
+    magic-random uses no seed) and their outcomes."""
     columns = ["original", "decoded", *ERROR_NAMES, "failures", "max s"]
     rows: dict[str, Counter] = defaultdict(Counter)
     slowest: dict[str, float] = defaultdict(float)
     for index, (outcome, _, secs) in report.results.items():
-        cls = report.plan[index].cls
-        rows[cls]["cases"] += 1
+        case = report.plan[index]
+        rows[case.cls]["cases"] += 1
+        rows[case.cls]["vae"] += report.seeds[case.seed].vae and case.cls != "magic-random"
         key = outcome.removeprefix("error:") if outcome.startswith("error:") else outcome
-        rows[cls]["failures" if outcome in FAILURES else key] += 1
-        slowest[cls] = max(slowest[cls], secs)
+        if key not in columns and key not in FAILURES:
+            columns.insert(-2, key)  # a BBZError of no listed class: shown, not lost
+        rows[case.cls]["failures" if outcome in FAILURES else key] += 1
+        slowest[case.cls] = max(slowest[case.cls], secs)
     order = [c for c in CLASSES if c in rows]
     total = sum(rows.values(), Counter())
-    head = f"{'class':<14}{'cases':>7}" + "".join(f"{c.removesuffix('Error'):>12}" for c in columns)
+    head = f"{'class':<14}{'cases':>7}{'vae':>6}" + "".join(
+        f"{c.removesuffix('Error'):>12}" for c in columns
+    )
     lines = [head, "-" * len(head)]
     for name, counts, secs in [
         *((c, rows[c], slowest[c]) for c in order),
@@ -869,7 +1092,7 @@ def summary(report: Report) -> str:
         if name == "total":
             lines.append("-" * len(head))
         cells = [f"{counts[c]:>12}" for c in columns[:-1]] + [f"{secs:>12.2f}"]
-        lines.append(f"{name:<14}{counts['cases']:>7}" + "".join(cells))
+        lines.append(f"{name:<14}{counts['cases']:>7}{counts['vae']:>6}" + "".join(cells))
     kinds = Counter(o for _, o, _ in report.failures)
     seeds = report.seeds
     coders = sorted({n.split("/")[-1] for n in (s.name for s in seeds) if "/" in n})
@@ -877,9 +1100,63 @@ def summary(report: Report) -> str:
     lines.append(
         f"{len(report.results)} cases in {report.seconds:.1f} s from {len(seeds)} seed files "
         f"({', '.join(coders)}; {sum(len(s.blocks) for s in seeds)} blocks, "
-        f"{sum(len(s.stream_ends) for s in seeds)} streams); "
+        f"{sum(len(s.stream_ends) for s in seeds)} streams; "
+        f"{sum(s.vae for s in seeds)} seeds with {_vae_blocks(seeds)} VAE blocks); "
         f"failures: {sum(kinds.values())}" + (f" ({dict(kinds)})" if kinds else "")
     )
+    return "\n".join(lines)
+
+
+def _vae_blocks(seeds: list[Seed]) -> int:
+    return sum(s.packed[u.start] == VAE_CODER_ID for s in seeds for u in s.blocks)
+
+
+def _generic(message: str) -> str:
+    """A message with its numbers and IDs as #, so that like errors count together."""
+    import re
+
+    return re.sub(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{16}\b|\d+", "#", message)
+
+
+def seed_summary(report: Report, vae_only: bool = True) -> str:
+    """Per seed (the VAE ones by default): size, cases that mutate it (magic-random uses no
+    seed), outcomes, the slowest case; then the VAE seeds' errors by message."""
+    rows: dict[int, Counter] = defaultdict(Counter)
+    classes: dict[int, set] = defaultdict(set)
+    slowest: dict[int, float] = defaultdict(float)
+    messages: Counter = Counter()
+    for index, (outcome, detail, secs) in report.results.items():
+        case = report.plan[index]
+        if case.cls == "magic-random":
+            continue
+        i = case.seed
+        rows[i]["cases"] += 1
+        classes[i].add(case.cls)
+        if outcome in ("original", "decoded"):
+            rows[i]["decoded"] += 1
+        elif outcome in FAILURES:
+            rows[i]["failures"] += 1
+        else:
+            rows[i]["errors"] += 1
+            if report.seeds[i].vae:
+                messages[f"{outcome.removeprefix('error:')}: {_generic(detail)}"] += 1
+        slowest[i] = max(slowest[i], secs)
+    head = (
+        f"{'seed':<22}{'bytes':>7}{'blocks':>7}{'cases':>7}{'classes':>8}{'decoded':>9}"
+        f"{'errors':>8}{'failures':>9}{'max s':>7}"
+    )
+    lines = [head, "-" * len(head)]
+    for i, s in enumerate(report.seeds):
+        if vae_only and not s.vae:
+            continue
+        c = rows[i]
+        lines.append(
+            f"{s.name:<22}{len(s.packed):>7}{len(s.blocks):>7}{c['cases']:>7}"
+            f"{len(classes[i]):>8}{c['decoded']:>9}{c['errors']:>8}{c['failures']:>9}"
+            f"{slowest[i]:>7.2f}"
+        )
+    lines += ["", "errors on the VAE seeds, by message:"]
+    lines += [f"{n:>7}  {m[:90]}" for m, n in messages.most_common()]
     return "\n".join(lines)
 
 
@@ -940,6 +1217,8 @@ def main(argv: list[str] | None = None) -> int:
         return _replay(args, seeds, make_plan(args.cases, args.seed, seeds))
     report = run_campaign(args.cases, args.seed, args.jobs, args.timeout, args.memory_mb)
     print(summary(report))
+    print()
+    print(seed_summary(report))
     for index, outcome, detail in report.failures[:50]:
         case = report.plan[index]
         print(
