@@ -24,7 +24,20 @@ def test_golden_file_decodes_byte_for_byte(name):
 @pytest.mark.parametrize("name, coder", [
     ("skewed-order0", "order0"), ("text-lzma", "lzma"), ("random-stored", "stored"),
     ("digits-idx-vae", "vae"), ("digit-pgm-vae", "vae"),
+    ("binarized-idx-vae", "vae"), ("binary-pgm-vae", "vae"),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
     assert {b.coder for b in info.blocks} == {coder}
+
+
+@pytest.mark.parametrize("name, model", [
+    ("digits-idx-vae", "mnist-vae"), ("digit-pgm-vae", "mnist-vae"),
+    ("binarized-idx-vae", "mnist-binary-vae"), ("binary-pgm-vae", "mnist-binary-vae"),
+])
+def test_golden_vae_files_name_the_shipped_model_they_need(name, model):
+    from bbzip.vae.model import manifest
+
+    wanted = {e["name"]: e["sha256"][:16] for e in manifest()}[model]
+    info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
+    assert {b.model_id for b in info.blocks} == {wanted}
