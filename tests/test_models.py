@@ -210,17 +210,22 @@ def test_a_file_with_the_right_name_but_other_bytes_is_not_used(tmp_path, monkey
         api.decompress(packed)
 
 
-def test_a_tampered_shipped_model_is_refused_by_hash(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, golden_name, ink", [
+    (model_module.DEFAULT_MODEL, "digits-idx-vae", None),
+    (model_module.BINARY_MODEL, "binarized-idx-vae", 255),
+])
+def test_a_tampered_shipped_model_is_refused_by_hash(tmp_path, monkeypatch, name, golden_name, ink):
     """One byte changed in a shipped model file: refused by its manifest hash, never used,
     for compression (even by the auto coder) and decompression alike."""
-    real = (ROOT / "models" / "mnist-vae.npz").read_bytes()
-    shipped = install(tmp_path, {model_module.DEFAULT_MODEL: real})
-    golden = (ROOT / "tests" / "golden" / "digits-idx-vae.bbz").read_bytes()
+    real = (ROOT / "models" / f"{name}.npz").read_bytes()
+    shipped = install(tmp_path, {name: real})
+    golden = (ROOT / "tests" / "golden" / f"{golden_name}.bbz").read_bytes()
     damaged = bytearray(real)
     damaged[len(damaged) // 2] ^= 0x01
-    (shipped / "mnist-vae.npz").write_bytes(bytes(damaged))
+    (shipped / f"{name}.npz").write_bytes(bytes(damaged))
     monkeypatch.setattr(model_module, "shipped_dir", lambda: shipped)
-    for run in (lambda: api.decompress(golden), lambda: api.compress(idx(digits(2)))):
+    images = digits(2) if ink is None else np.where(digits(2) > 127, ink, 0).astype(np.uint8)
+    for run in (lambda: api.decompress(golden), lambda: api.compress(idx(images))):
         with pytest.raises(ModelError, match="tampered"):
             run()
 
