@@ -28,7 +28,7 @@ test-slow:  ## the slow tests too (full MNIST, large streams)
 fuzz:  ## decompressor fuzzing, 10,000 mutated .bbz files (docs/RELIABILITY.md)
 	$(PY) -m tests.fuzz.mutate --cases 10000
 
-bench:  ## size and speed against gzip/bzip2/xz/zstd, MNIST chart; bench-results/ (one BLAS thread, as the CLI)
+bench:  ## size and speed against gzip/bzip2/xz/zstd, MNIST chart, 2 GB pipe; bench-results/ (about 25 min)
 	$(PIP) install -q -e '.[bench]'
 	OPENBLAS_NUM_THREADS=1 $(PY) bench/bench.py
 

@@ -26,7 +26,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import threading
 import time
 import zlib
@@ -447,91 +446,18 @@ def test_fifos_are_skipped_unless_forced_or_stdout(exe, tmp_path):
 # --------------------------------------------------------------------------- huge streams
 
 
-_GENERATOR = r"""
-import hashlib, sys
-import numpy as np
-total, unit = int(sys.argv[1]), int(sys.argv[2])
-rng = np.random.default_rng(2026)
-pool_random = rng.integers(0, 256, unit, dtype=np.uint8)
-pool_skewed = np.minimum(rng.geometric(0.35, unit), 255).astype(np.uint8)
-out, digest, left, i = sys.stdout.buffer, hashlib.sha256(), total, 0
-while left:
-    size = min(left, unit)
-    kind = rng.random()
-    if kind < 0.125:  # a block of both: random bytes, then skewed ones
-        cut = int(rng.integers(1, size)) if size > 1 else 1
-        chunk = np.concatenate([pool_random[:cut], pool_skewed[cut:size]])
-    else:
-        chunk = (pool_random if kind < 0.5 else pool_skewed)[:size]
-    data = (np.roll(chunk, 7919 * i) ^ np.uint8(i % 7)).tobytes()  # no two stretches alike
-    out.write(data)
-    digest.update(data)
-    left -= size
-    i += 1
-out.flush()
-sys.stderr.write(digest.hexdigest())
-"""
-
-_HASHER = r"""
-import hashlib, sys
-digest, n = hashlib.sha256(), 0
-while chunk := sys.stdin.buffer.read(1 << 20):
-    digest.update(chunk)
-    n += len(chunk)
-sys.stdout.write(f"{digest.hexdigest()} {n}")
-"""
-
-_PEAK = r"""
-import resource, subprocess, sys
-status = subprocess.call(sys.argv[2:])
-open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
-sys.exit(status)
-"""
-
-
 @pytest.mark.slow
 def test_two_gigabytes_through_a_pipe_in_bounded_memory(exe, tmp_path):
     """2 GB of random and skewed stretches through `bbzip | bbzip -d`, byte-exact, each bbzip
-    under 300 MB of peak RSS (ru_maxrss of each, measured by a wrapper).
+    under 300 MB of peak RSS (bench/pipeline.py; `make bench` runs the same pipeline next
+    to gzip and zstd)."""
+    from bench.pipeline import run_pipe
 
-    The stretches are generated on the fly in units of the block size: most blocks are all
-    random (stored) or all skewed (order0); one in eight holds both, which the auto coder
-    sends through full LZMA (xz -6e speed, and its largest encoder memory)."""
-    total = 2_000_000_000
-    py = sys.executable
-    unit = str(api.BLOCK_SIZE)
-    gen = subprocess.Popen(
-        [py, "-c", _GENERATOR, str(total), unit], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    comp = subprocess.Popen(
-        [py, "-c", _PEAK, str(tmp_path / "c.kb"), exe],
-        stdin=gen.stdout,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    gen.stdout.close()
-    dec = subprocess.Popen(
-        [py, "-c", _PEAK, str(tmp_path / "d.kb"), exe, "-d"],
-        stdin=comp.stdout,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    comp.stdout.close()
-    hasher = subprocess.Popen([py, "-c", _HASHER], stdin=dec.stdout, stdout=subprocess.PIPE)
-    dec.stdout.close()
-    got, _ = hasher.communicate(timeout=3600)
-    for p in (gen, comp, dec):
-        p.wait(timeout=60)
-    source_digest = gen.stderr.read().decode()
-    assert (gen.returncode, comp.returncode, dec.returncode) == (0, 0, 0), (
-        comp.stderr.read(),
-        dec.stderr.read(),
-    )
-    digest, count = got.decode().split()
-    assert (digest, int(count)) == (source_digest, total)
-    peaks = {side: int((tmp_path / f"{side}.kb").read_text()) / 1024 for side in ("c", "d")}
-    print(f"peak RSS: compress {peaks['c']:.0f} MB, decompress {peaks['d']:.0f} MB")
-    assert max(peaks.values()) <= 300, peaks
+    result = run_pipe([exe], [exe, "-d"], 2_000_000_000, api.BLOCK_SIZE, tmp_path)
+    assert result.exact, result
+    print(f"peak RSS: compress {result.compress_peak_mb:.0f} MB, "
+          f"decompress {result.decompress_peak_mb:.0f} MB, {result.mb_per_s:.1f} MB/s")
+    assert max(result.compress_peak_mb, result.decompress_peak_mb) <= 300, result
 
 
 def test_incompressible_blocks_skip_the_full_lzma_run(monkeypatch):
