@@ -200,12 +200,12 @@ def _vae_inputs(binary: bool) -> list[tuple[str, bytes, str, int | None, str]]:
         ("digit0+text/auto", d0 + text[:150], "auto", None, "mnist-vae"),  # VAE, then lzma
     ]
     if binary:
-        binary = (DATA / "binarized-first8-idx3-ubyte").read_bytes()[16:]
+        binary_digits = (DATA / "binarized-first8-idx3-ubyte").read_bytes()[16:]
         out += [
             # maxval 1: canonical header code 5, ink 1
             ("binary-digit0/vae", (DATA / "binary-digit0.pgm").read_bytes(), "vae", None,
              BINARY_MODEL),
-            ("binary-idx2/vae", _idx(binary[: 2 * IMAGE_BYTES]), "vae", None, BINARY_MODEL),
+            ("binary-idx2/vae", _idx(binary_digits[: 2 * IMAGE_BYTES]), "vae", None, BINARY_MODEL),
             ("binary255-digit1/vae", (DATA / "binary255-digit1.pgm").read_bytes(), "vae", None,
              BINARY_MODEL),  # ink 255
         ]
