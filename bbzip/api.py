@@ -29,14 +29,17 @@ BLOCK_SIZE = 32 << 20
 # Below this, running LZMA outright is cheaper than deciding whether to.
 SMALL_BLOCK = 64 << 10
 SAMPLE_BYTES = 32 << 10
+LEVELS = range(1, 10)
+DEFAULT_LEVEL = 6
 
 Progress = Callable[[int], None] | None
 ModelPath = str | os.PathLike
 
 
-def compress(data: bytes, coder: str = "auto", model: ModelPath | None = None) -> bytes:
+def compress(data: bytes, coder: str = "auto", model: ModelPath | None = None, level: int = DEFAULT_LEVEL,
+             threads: int = 1) -> bytes:
     out = io.BytesIO()
-    compress_stream(io.BytesIO(data), out, coder=coder, model=model)
+    compress_stream(io.BytesIO(data), out, coder=coder, model=model, level=level, threads=threads)
     return out.getvalue()
 
 
@@ -47,8 +50,10 @@ def decompress(data: bytes, models: tuple[ModelPath, ...] = ()) -> bytes:
 
 
 def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress: Progress = None,
-                    model: ModelPath | None = None) -> None:
-    """``model``: a model file for image blocks instead of the shipped model for their kind."""
+                    model: ModelPath | None = None, level: int = DEFAULT_LEVEL, threads: int = 1) -> None:
+    """``model``: a model file for image blocks instead of the shipped model for their kind.
+    ``level``: 1 (fastest) .. 9 (smallest), as gzip's; ``threads``: worker count, 0 = every
+    core this process may use. The output never depends on ``threads``."""
     if coder not in CODER_NAMES:
         raise UnsupportedError(f"unknown coder {coder!r}; choose from {', '.join(CODER_NAMES)}")
     _write_all(dst, container.STREAM_HEADER)

@@ -4,6 +4,9 @@
     0x01  order0   static order-0 rANS over bytes
     0x02  lzma     raw LZMA2, xz -6e settings
     0x03  vae      bits-back VAE coder for images (needs a model)
+    0x04  (reserved for the fast LZ coder of the compression levels)
+    0x05  (reserved for the digit VAE coder with seeded initial bits)
+    0x06  (reserved for the natural-image coder: any size, gray and RGB)
     0x7F  stored   raw bytes
 """
 
