@@ -30,7 +30,7 @@ fuzz:  ## decompressor fuzzing, 10,000 mutated .bbz files (docs/RELIABILITY.md)
 
 bench:  ## size and speed against gzip/bzip2/xz/zstd, MNIST chart, 2 GB pipe; bench-results/ (about 25 min)
 	$(PIP) install -q -e '.[bench]'
-	OPENBLAS_NUM_THREADS=1 $(PY) bench/bench.py
+	OPENBLAS_NUM_THREADS=1 $(PY) -m bench
 
 lint:  ## ruff
 	$(PIP) install -q ruff

@@ -1,0 +1,221 @@
+"""What each table measures: which codecs on which inputs.
+
+  levels   bbzip -1/-6/-9 at -T1 and -T<cores> (the CLI) against gzip -1/-6/-9, zstd -3/-19
+           and xz -6/-9e on the source tar, skewed, random and MNIST: size, MB/s, peak RSS.
+  coders   each bbzip coder forced through the library (order0, lzma, stored; vae on images).
+  mnist    MNIST and binarized MNIST against gzip/bzip2/xz/zstd at their best; single-digit PGMs.
+  startup  the CLI on a 1 KB file against `python -c 'import numpy'`; compress(b"").
+  pipe     2 GB through pipes (bench/pipeline.py) at bbzip's default and -1, gzip -1, zstd -3.
+  natural  the validation photos, crops and the tar folder (bench/natural.py).
+
+The reference tools run single-threaded (``-T1`` for xz and zstd), as gzip and bzip2 are.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.common import best_of, cores, log, one_line, run_quiet, subprocess_env
+from bench.inputs import MNIST_INPUT, PGM_INPUT, Input, digit_pgms
+from bench.measure import ApiCodec, Codec, CommandCodec, Results, combine_rows, new_row
+from bench.pipeline import run_pipe
+
+STARTUP_RUNS = 5
+STARTUP_INPUT = "1 KB text file"
+NUMPY_TOOL = "python -c 'import numpy'"
+EMPTY_INPUT = "empty input"
+PGM_COUNT, PGM_COUNT_QUICK = 100, 20
+PIPE_INPUT = "pipe"
+PIPE_BYTES, PIPE_BYTES_QUICK = 2_000_000_000, 100_000_000
+
+
+@dataclass(frozen=True)
+class Tool:
+    label: str
+    argv: tuple[str, ...]  # compress command minus "-c FILE"
+    dargv: tuple[str, ...]  # decompress command minus "-c FILE"
+
+
+def _tool(label: str, *extra: str) -> Tool:
+    exe, level = label.split()
+    quiet = ("-q",) if exe == "zstd" else ()
+    threads = ("-T1",) if exe in ("xz", "zstd") else ()
+    return Tool(label, (exe, level, *threads, *quiet, *extra), (exe, "-d", *quiet))
+
+
+LEVEL_TOOLS = tuple(
+    _tool(t) for t in ("gzip -1", "gzip -6", "gzip -9", "zstd -3", "zstd -19", "xz -6", "xz -9e")
+)
+BEST_TOOLS = tuple(_tool(t) for t in ("gzip -9", "bzip2 -9", "xz -9e", "zstd -19"))
+PGM_TOOLS = tuple(_tool(t) for t in ("gzip -9", "zstd -19", "xz -9e"))
+PIPE_TOOLS = (_tool("gzip -1"), _tool("zstd -3"))
+LEVELS = (1, 6, 9)
+
+
+def threads_list() -> tuple[int, ...]:
+    return tuple(dict.fromkeys((1, cores())))
+
+
+def bbzip_label(level: int, threads: int) -> str:
+    return f"bbzip -{level} -T{threads}"
+
+
+def default_label() -> str:
+    """The row a user typing plain ``bbzip`` gets here: level 6, one thread per core."""
+    return bbzip_label(6, cores())
+
+
+@functools.cache
+def cli_options(exe: str) -> str:
+    """The CLI's --help text (empty when it cannot run), to tell which options it has."""
+    try:
+        return subprocess.run(
+            [exe, "--help"], capture_output=True, timeout=60, check=False
+        ).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+class UnsupportedCli(Exception):
+    """The installed bbzip lacks an option a row needs (the row is skipped, not failed)."""
+
+
+class CliCodec(CommandCodec):
+    """bbzip's console script at a level and thread count."""
+
+    def __init__(self, exe: str, level: int, threads: int, workdir: Path, api: Any) -> None:
+        argv = (exe, f"-{level}", f"-T{threads}")
+        super().__init__(
+            bbzip_label(level, threads),
+            argv,
+            (exe, "-d", f"-T{threads}"),
+            workdir,
+            api=api,
+            once=level > 1,
+        )
+        help_text = cli_options(exe)
+        self.missing = [o for o in ("--best", "--threads") if o not in help_text]
+
+    def compress(self, inp: Input) -> Path:
+        if self.missing:
+            raise UnsupportedCli(f"this bbzip has no {' or '.join(self.missing)}")
+        return super().compress(inp)
+
+
+def tool_codecs(tools: tuple[Tool, ...], workdir: Path) -> list[Codec]:
+    return [
+        CommandCodec(t.label, t.argv, t.dargv, workdir) for t in tools if shutil.which(t.argv[0])
+    ]
+
+
+def bbzip_cli_codecs(
+    exe: str | None, levels: tuple[int, ...], workdir: Path, api: Any
+) -> list[Codec]:
+    if exe is None:
+        return []
+    return [CliCodec(exe, level, t, workdir, api) for level in levels for t in threads_list()]
+
+
+def run_levels(
+    results: Results, inputs: list[Input], exe: str | None, api: Any, workdir: Path
+) -> None:
+    codecs = bbzip_cli_codecs(exe, LEVELS, workdir, api) + tool_codecs(LEVEL_TOOLS, workdir)
+    for inp in inputs:
+        for codec in codecs:
+            results.measure(codec, inp)
+
+
+def run_coders(results: Results, inputs: list[Input], api: Any) -> None:
+    if api is None:
+        return
+    for inp in inputs:
+        coders = ("order0", "lzma", "stored") + (("vae",) if inp.pixels else ())
+        for coder in coders:
+            results.measure(ApiCodec(api, f"bbzip {coder}", once=coder == "vae", coder=coder), inp)
+
+
+def run_mnist(
+    results: Results, inputs: list[Input], exe: str | None, api: Any, workdir: Path, quick: bool
+) -> Input | None:
+    """The MNIST summary rows, and the single-digit PGM set (returned as an input)."""
+    default = [c for c in bbzip_cli_codecs(exe, (6,), workdir, api) if c.label == default_label()]
+    for inp in inputs:
+        for codec in default + tool_codecs(BEST_TOOLS, workdir):
+            results.measure(codec, inp)
+    mnist = next((i for i in inputs if i.name == MNIST_INPUT), None)
+    if mnist is None:
+        return None
+    files = digit_pgms(mnist, PGM_COUNT_QUICK if quick else PGM_COUNT, workdir / "pgm")
+    pgm = Input(
+        PGM_INPUT,
+        b"".join(f.data for f in files),
+        f"first {len(files)} MNIST test digits, each its own {len(files[0].data)}-byte binary PGM, "
+        "compressed one file at a time (sizes and times are totals)",
+        pixels=len(files) * 784,
+    )
+    codecs = ([ApiCodec(api, "bbzip -6", level=6)] if api else []) + tool_codecs(PGM_TOOLS, workdir)
+    for codec in codecs:
+        log(f"{PGM_INPUT}: {codec.label} on {len(files)} files")
+        rows = [results.measure(codec, f) for f in files]
+        results.add(combine_rows(pgm, rows))
+        for f in files:  # the per-file rows live on in the combined one only
+            results.rows.pop((f.name, codec.label), None)
+    return pgm
+
+
+def run_startup(results: Results, exe: str | None, api: Any, workdir: Path) -> None:
+    """Rows whose compress_s is a best-of-5 start-to-finish time of a command."""
+    small = Input(
+        STARTUP_INPUT, (b"The quick brown fox jumps over the lazy dog. " * 30)[:1000], ""
+    ).write(workdir)
+    argv = (
+        [exe, "-c", str(small.path)]
+        if exe
+        else [sys.executable, "-m", "bbzip", "-c", str(small.path)]
+    )
+    for label, cmd in (("bbzip -c", argv), (NUMPY_TOOL, [sys.executable, "-c", "import numpy"])):
+        row = results.add(new_row(small, label))
+        # cwd=workdir: `-m` puts the cwd first on sys.path; PYTHONPATH decides which bbzip runs
+        run = functools.partial(run_quiet, cmd, env=subprocess_env(), cwd=workdir)
+        try:
+            _, row.compress_s = best_of(run, STARTUP_RUNS)
+            row.roundtrip, row.note = "ok", f"best of {STARTUP_RUNS}"
+        except Exception as exc:  # noqa: BLE001 -- reported in the row
+            row.roundtrip, row.note = "error", one_line(exc)
+    if api is not None:
+        empty = Input(EMPTY_INPUT, b"", "")
+        results.measure(ApiCodec(api, "bbzip -6", level=6), empty)
+
+
+def run_pipes(results: Results, total: int, unit: int, exe: str | None, workdir: Path) -> None:
+    """``total`` generated bytes through each codec in pipes, in stretches of ``unit`` bytes."""
+    codecs = []
+    if exe:
+        t = cores()
+        for level in (6, 1):
+            codecs.append(
+                (bbzip_label(level, t), [exe, f"-{level}", f"-T{t}"], [exe, "-d", f"-T{t}"])
+            )
+    codecs += [
+        (t.label, list(t.argv), list(t.dargv)) for t in PIPE_TOOLS if shutil.which(t.argv[0])
+    ]
+    inp = Input(PIPE_INPUT, b"", f"{total:,} generated bytes through pipes")
+    for label, compress, decompress in codecs:
+        if label.startswith("bbzip") and "--threads" not in cli_options(exe):
+            compress, decompress = [exe], [exe, "-d"]  # an older CLI: its only level
+            label += " (old CLI: no levels)"
+        log(f"pipe, {total:,} bytes: {label}")
+        run_dir = workdir / f"pipe-{len(results.rows)}"
+        run_dir.mkdir()
+        r = run_pipe(compress, decompress, total, unit, run_dir)
+        row = results.add(new_row(inp, label))
+        row.input_bytes, row.size, row.compress_s = total, r.compressed, r.seconds
+        row.compress_peak_mb, row.decompress_peak_mb = r.compress_peak_mb, r.decompress_peak_mb
+        row.roundtrip = "ok" if r.exact else "FAIL"
+        row.note = "" if r.exact else (r.error or "data differs")
