@@ -27,7 +27,7 @@ import numpy as np
 from bench.common import cores, log, one_line
 from bench.inputs import Input, crops_input, photo_inputs
 from bench.measure import ApiCodec, Codec, CommandCodec, Results, combine_rows
-from bench.suites import cli_options
+from bench.suites import cli_has_levels
 
 TOTAL_INPUT = "photos (total)"
 TAR_INPUT = "photos folder (tar)"
@@ -208,7 +208,7 @@ def tar_folder(
         f"the {len(photos)} photos as one folder, GNU tar",
         pixels=sum(p.pixels for p in photos),
     ).write(workdir)
-    threads = f" -T{cores()}" if "--threads" in cli_options(exe) else ""  # an older CLI has no -T
+    threads = f" -T{cores()}" if cli_has_levels(exe) else ""  # an older CLI has no -T
     create = ("tar", *same, "-I", exe + threads, "-cf", "-", "photos")
     results.measure(TarCodec(create, (exe, "-d"), workdir, api), inp)
     return inp
