@@ -40,6 +40,7 @@ def metadata(args: argparse.Namespace, version: str) -> dict:
     tools = ("gzip", "bzip2", "xz", "zstd", "tar")
     meta = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
         "mode": ("quick" if args.quick else "full") + (f", only {args.only}" if args.only else ""),
         "platform": platform.platform(),
         "cpu": cpu_model(),

@@ -121,7 +121,8 @@ def run_bench(args: argparse.Namespace) -> None:
         )
     api, skip, version = load_api()
     meta = metadata(args, version)
-    results = Results(args.repeat, skip)
+    out = Path(args.out)
+    results = Results(args.repeat, skip, journal=out / "rows.jsonl")
     with tempfile.TemporaryDirectory(prefix="bbzip-bench-") as tmp:
         run = measure_all(args, only, api, results, Path(tmp))
     full_size = {
@@ -130,8 +131,6 @@ def run_bench(args: argparse.Namespace) -> None:
         if i.name in (MNIST_INPUT, BINARY_INPUT)
     }
     checks = check_all(args.quick, results, full_size)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     charts = draw(out, meta, run, results)
     markdown = report.render(meta, run, results, checks, charts, full=True)
     print(markdown)

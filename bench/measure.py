@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import io
+import json
 import subprocess
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -138,6 +140,7 @@ class Codec:
     label = ""
     once = False  # timed one run only, whatever --repeat says (the networks are slow)
     peak: float | None = None  # the last call's peak RSS in MB, where the codec measures it
+    note = ""  # said in the row (how the codec ran, when that is not the usual way)
 
     def compress(self, inp: Input) -> Any:
         raise NotImplementedError
@@ -242,6 +245,7 @@ def measure(codec: Codec, inp: Input, runs: int, skip: tuple[type[BaseException]
     row.size, row.max_file = len(data), len(data)
     row.digest = hashlib.sha256(data).hexdigest()
     row.roundtrip = "ok" if restored == inp.data else "FAIL"
+    row.note = codec.note
     return row
 
 
@@ -269,19 +273,30 @@ def combine_rows(inp: Input, rows: list[Row]) -> Row:
 class Results:
     """Every row of the run, one per (input, tool): a row two tables share is measured once."""
 
-    def __init__(self, runs: int, skip: tuple[type[BaseException], ...]) -> None:
+    def __init__(
+        self, runs: int, skip: tuple[type[BaseException], ...], journal: Path | None = None
+    ) -> None:
         self.rows: dict[tuple[str, str], Row] = {}
-        self.runs, self.skip = runs, skip
+        self.runs, self.skip, self.journal = runs, skip, journal
+        if journal is not None:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            journal.write_text("")
 
     def measure(self, codec: Codec, inp: Input) -> Row:
         key = (inp.name, codec.label)
         if key not in self.rows:
-            log(f"{inp.name}: {codec.label}")
-            self.rows[key] = measure(codec, inp, self.runs, self.skip)
+            start = time.perf_counter()
+            row = self.add(measure(codec, inp, self.runs, self.skip))
+            took = time.perf_counter() - start
+            log(f"{inp.name}: {codec.label}: {row.size} B, {row.roundtrip}, {took:.1f} s")
         return self.rows[key]
 
     def add(self, row: Row) -> Row:
+        """Keep a row, and append it to the journal: a run cut short keeps what it measured."""
         self.rows[(row.input, row.tool)] = row
+        if self.journal is not None:
+            with self.journal.open("a") as f:
+                f.write(json.dumps(row.to_dict()) + "\n")
         return row
 
     def get(self, input_name: str, tool: str) -> Row | None:

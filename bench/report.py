@@ -301,7 +301,7 @@ def render(
         out += [f"- {k}: {v}" for k, v in meta.items() if k != "tools"]
         out += [f"- {name}: {ver}" for name, ver in meta["tools"].items()] + [""]
     else:
-        out += [f"Measured {machine_line(meta)}. " + meta["note"], ""]
+        out += [f"`{meta['command']}`, {machine_line(meta)}. " + meta["note"], ""]
     if run.get("levels"):
         out += [
             "### Levels",

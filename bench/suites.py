@@ -99,24 +99,36 @@ class UnsupportedCli(Exception):
 
 
 class CliCodec(CommandCodec):
-    """bbzip's console script at a level and thread count."""
+    """bbzip's console script at a level and thread count. A CLI without levels or -T gets
+    the same call through the library instead (no start-up, no RSS; the row's note says so)."""
+
+    FALLBACK = "library call: this bbzip CLI has no -1..-9 / -T"
 
     def __init__(self, exe: str, level: int, threads: int, workdir: Path, api: Any) -> None:
         argv = (exe, f"-{level}", f"-T{threads}")
-        super().__init__(
-            bbzip_label(level, threads),
-            argv,
-            (exe, "-d", f"-T{threads}"),
-            workdir,
-            api=api,
-            once=level > 1,
-        )
-        self.exe = exe
+        dargv = (exe, "-d", f"-T{threads}")
+        label = bbzip_label(level, threads)
+        super().__init__(label, argv, dargv, workdir, api=api, once=level > 1)
+        self.exe, self.level, self.threads = exe, level, threads
 
-    def compress(self, inp: Input) -> Path:
-        if not cli_has_levels(self.exe):
-            raise UnsupportedCli("this bbzip CLI has no -1..-9 / -T")
-        return super().compress(inp)
+    def compress(self, inp: Input) -> Path | bytes:
+        if cli_has_levels(self.exe):
+            return super().compress(inp)
+        if self.api is None:
+            raise UnsupportedCli(self.FALLBACK)
+        self.peak, self.note = None, self.FALLBACK
+        return self.api.compress(inp.data, level=self.level, threads=self.threads)
+
+    def decompress(self, packed: Path | bytes) -> Path | bytes:
+        if isinstance(packed, bytes):
+            return self.api.decompress(packed)
+        return super().decompress(packed)
+
+    def packed_bytes(self, packed: Path | bytes) -> bytes:
+        return packed if isinstance(packed, bytes) else super().packed_bytes(packed)
+
+    def output(self, unpacked: Path | bytes) -> bytes:
+        return unpacked if isinstance(unpacked, bytes) else super().output(unpacked)
 
 
 def tool_codecs(tools: tuple[Tool, ...], workdir: Path) -> list[Codec]:
@@ -191,7 +203,7 @@ def run_startup(results: Results, exe: str | None, api: Any, workdir: Path) -> N
         else [sys.executable, "-m", "bbzip", "-c", str(small.path)]
     )
     for label, cmd in (("bbzip -c", argv), (NUMPY_TOOL, [sys.executable, "-c", "import numpy"])):
-        row = results.add(new_row(small, label))
+        row = new_row(small, label)
         # cwd=workdir: `-m` puts the cwd first on sys.path; PYTHONPATH decides which bbzip runs
         run = functools.partial(run_quiet, cmd, env=subprocess_env(), cwd=workdir)
         try:
@@ -199,6 +211,7 @@ def run_startup(results: Results, exe: str | None, api: Any, workdir: Path) -> N
             row.roundtrip, row.note = "ok", f"best of {STARTUP_RUNS}"
         except Exception as exc:  # noqa: BLE001 -- reported in the row
             row.roundtrip, row.note = "error", one_line(exc)
+        results.add(row)
     if api is not None:
         empty = Input(EMPTY_INPUT, b"", "")
         results.measure(ApiCodec(api, "bbzip -6", level=6), empty)
@@ -225,8 +238,9 @@ def run_pipes(results: Results, total: int, unit: int, exe: str | None, workdir:
         run_dir = workdir / f"pipe-{len(results.rows)}"
         run_dir.mkdir()
         r = run_pipe(compress, decompress, total, unit, run_dir)
-        row = results.add(new_row(inp, label))
+        row = new_row(inp, label)
         row.input_bytes, row.size, row.compress_s = total, r.compressed, r.seconds
         row.compress_peak_mb, row.decompress_peak_mb = r.compress_peak_mb, r.decompress_peak_mb
         row.roundtrip = "ok" if r.exact else "FAIL"
         row.note = "" if r.exact else (r.error or "data differs")
+        results.add(row)
