@@ -1,0 +1,169 @@
+"""Train the natural-image VAE on random crops of PGM/PPM/NPY images of any size.
+
+    python -m bbzip.training.natural_train --data ../shared/data/natural --minutes 60 \
+        --out build/natural_float.npz
+
+The float weights are saved as .npz (torch state_dict names, no pickle) at every
+evaluation and at the end, so a run cut short still leaves a usable checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bbzip.natural.constants import BLOCK
+from bbzip.natural.images import load_image_file
+from bbzip.training.natural_model import NaturalVAE, to_coding_order
+
+# The held-out photos of ../shared/data/natural (its README): never trained on.
+VALIDATION = ("camera", "coins", "brick", "coffee", "china", "astronaut")
+CROP = 48
+
+
+def split_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("README"))
+    is_validation = lambda p: any(name == p.name.split(".")[0].split("-", 1)[-1] for name in VALIDATION)
+    return [p for p in files if not is_validation(p)], [p for p in files if is_validation(p)]
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """(R + 2G + B) / 4: extra gray training data from colour photos."""
+    r, g, b = (rgb[..., i].astype(np.uint16) for i in range(3))
+    return ((r + 2 * g + b + 2) >> 2).astype(np.uint8)
+
+
+class CropSampler:
+    """Random crops with random flips and quarter turns, weighted by image area."""
+
+    def __init__(self, images: list[np.ndarray], rng: np.random.Generator):
+        self.images = [im for im in images if im.shape[0] >= CROP and im.shape[1] >= CROP]
+        area = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
+        self.weights = area / area.sum()
+        self.rng = rng
+
+    def batch(self, n: int) -> np.ndarray:
+        out = []
+        for index in self.rng.choice(len(self.images), size=n, p=self.weights):
+            im = self.images[index]
+            top = self.rng.integers(0, im.shape[0] - CROP + 1)
+            left = self.rng.integers(0, im.shape[1] - CROP + 1)
+            crop = im[top : top + CROP, left : left + CROP]
+            crop = np.rot90(crop, self.rng.integers(4))
+            if self.rng.integers(2):
+                crop = crop[:, ::-1]
+            out.append(crop)
+        return np.stack(out)
+
+
+def as_tensor(crops: np.ndarray) -> torch.Tensor:
+    """(N, H, W, C) uint8 -> (N, C, H, W) float in coding order."""
+    x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float()
+    return to_coding_order(x) if x.shape[1] == 3 else x
+
+
+def load_set(files: list[Path]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    gray, rgb = [], []
+    for path in files:
+        image = load_image_file(path)
+        (rgb if image.shape[-1] == 3 else gray).append(image)
+    return gray, rgb
+
+
+@torch.no_grad()
+def evaluate(model: NaturalVAE, images: list[np.ndarray]) -> float:
+    """Bits per subpixel (pixels plus latent KL) on the images cropped to whole blocks."""
+    model.eval()
+    bits = count = 0.0
+    for image in images:
+        h, w = (image.shape[0] // BLOCK) * BLOCK, (image.shape[1] // BLOCK) * BLOCK
+        x = as_tensor(image[None, :h, :w])
+        pixel_bits, kl_bits = model(x)
+        bits += float(pixel_bits.sum() + kl_bits.sum())
+        count += x.numel()
+    model.train()
+    return bits / count
+
+
+def save(model: NaturalVAE, path: Path, meta: dict) -> None:
+    arrays = {name: t.detach().cpu().numpy() for name, t in model.state_dict().items()}
+    arrays["meta_json"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes: float, out: Path,
+          seed: int = 0, batch: int = 16, lr: float = 2e-3, eval_every: float = 8.0,
+          log=print) -> dict:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    gray = [im for im in train_images if im.shape[-1] == 1]
+    rgb = [im for im in train_images if im.shape[-1] == 3]
+    gray_pool = gray + [luma(im)[..., None] for im in rgb]
+    samplers = [CropSampler(pool, rng) for pool in (gray_pool, rgb) if pool]
+    model = NaturalVAE()
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    start = time.monotonic()
+    budget = minutes * 60
+    meta = {"seed": seed, "crop": CROP, "batch": batch, "lr": lr}
+    next_eval, step, running = eval_every * 60, 0, None
+    while (elapsed := time.monotonic() - start) < budget:
+        frac = elapsed / budget
+        for group in optimiser.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * frac)) + lr * 0.02
+        loss_sum = subpixels = 0
+        optimiser.zero_grad()
+        for sampler in samplers:
+            x = as_tensor(sampler.batch(batch))
+            pixel_bits, kl_bits = model(x)
+            loss_sum = loss_sum + (pixel_bits + kl_bits).sum()
+            subpixels += x.numel()
+        loss = loss_sum / subpixels
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        optimiser.step()
+        step += 1
+        running = float(loss) if running is None else 0.98 * running + 0.02 * float(loss)
+        if step % 100 == 0:
+            log(f"step {step} {elapsed / 60:.1f} min train {running:.4f} bits/subpixel")
+        if elapsed >= next_eval and validation:
+            meta.update(steps=step, minutes=round(elapsed / 60, 2), train_bits=running)
+            meta["validation_bits"] = evaluate(model, validation)
+            log(f"step {step} validation {meta['validation_bits']:.4f} bits/subpixel")
+            save(model, out, meta)
+            next_eval += eval_every * 60
+    meta.update(steps=step, minutes=round((time.monotonic() - start) / 60, 2), train_bits=running)
+    if validation:
+        meta["validation_bits"] = evaluate(model, validation)
+        log(f"final validation {meta['validation_bits']:.4f} bits/subpixel")
+    save(model, out, meta)
+    return meta
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--minutes", type=float, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("build/natural_float.npz"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    train_files, validation_files = split_files(args.data)
+    print(f"training on {len(train_files)} images, validating on {len(validation_files)}")
+    train_images = [im for group in load_set(train_files) for im in group]
+    validation = [im for group in load_set(validation_files) for im in group]
+    meta = train(train_images, validation, args.minutes, args.out, seed=args.seed)
+    print(json.dumps(meta))
+
+
+if __name__ == "__main__":
+    main()
