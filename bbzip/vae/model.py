@@ -66,6 +66,10 @@ def parse_model(data: bytes) -> FrozenModel:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
         config = json.loads(arrays.pop("config_json").tobytes())
+        if config.get("kind") == "natural":
+            from bbzip.natural.model import parse_natural
+
+            return parse_natural(data, model_id_of(data))
         if config.get("format") != FORMAT:
             raise ModelError(f"model format {config.get('format')} is not supported")
         tables = SimpleNamespace(

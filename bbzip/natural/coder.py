@@ -1,0 +1,245 @@
+"""Bits-back coding of a set of same-sized images with the natural-image VAE, tile-parallel.
+
+One rANS lane per tile (bbzip/natural/tiles.py). The encoder, for every lane at once:
+
+1. pops the latents of its tile's blocks from their posterior q(z | x) (bits back),
+2. pushes every subpixel given the latents and its causal context, last position first,
+3. pushes the latents under the prior (uniform over the prior's equal-mass buckets).
+
+The decoder runs the mirror image: pops the latents under the prior, pops the subpixels in
+raster order (each needs the ones before it), recomputes the posterior from the decoded
+images and pushes the latents back, which must leave the message exactly in its initial
+state. Lanes whose tile has no pixel or block at a step code nothing there: a symbol of
+frequency 2**precision is an exact no-op of push and pop, so one call serves all lanes.
+
+Payload: one byte, the tile side / 8; then the rANS message (heads first).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bbzip.ans.rans import Message
+from bbzip.errors import CorruptError, UnsupportedError
+from bbzip.natural.constants import BLOCK, CODING_ORDER, HIDDEN, LATENT
+from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
+from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, SIDES, Tiling, choose_side
+from bbzip.vae.distributions import LatentPosteriors, PixelMixtures
+
+PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 left and right
+_FINE = np.arange(1, 16, dtype=np.int64)[:, None]
+
+
+def check_shape(shape: tuple[int, int, int, int]) -> None:
+    n, h, w, c = shape
+    if c not in (1, 3) or n < 1 or h < MIN_SIZE or w < MIN_SIZE:
+        raise UnsupportedError("the natural-image coder takes gray or RGB images of at least 8x8")
+
+
+def encode(model, images: np.ndarray) -> bytes:
+    check_shape(images.shape)
+    n, h, w, c = images.shape
+    side = choose_side(n, h, w)
+    tiling = Tiling.of(n, h, w, side)
+    if tiling.lanes > MAX_LANES:
+        raise UnsupportedError("too many tiles for one block")
+    net, tables = model.network(c), model.tables
+    x = images[..., list(CODING_ORDER)] if c == 3 else images
+    message = model.new_message(tiling.lanes)
+    mu, log_sigma = net.posterior(x)
+    latents = _LatentSlots(tiling)
+    buckets = np.zeros((tiling.lanes, latents.count), dtype=np.int64)
+    mu_t, sigma_t = latents.per_lane(mu), latents.per_lane(log_sigma)
+    for j in range(latents.count):
+        dist = LatentPosteriors(mu_t[:, j], sigma_t[:, j], tables)
+        buckets[:, j] = _pop(message, dist, latents.active[:, j])
+    features = latents.features(net, tables.latent_centres[buckets])
+    canvas = _Canvas(tiling, c)
+    canvas.fill(tiling.to_tiles(x))
+    starts, freqs = _pixel_slots(model, net, canvas, features, tiling.to_tiles(x))
+    for index in reversed(range(len(starts))):
+        message.push(starts[index], freqs[index], tables.pixel_precision)
+    _push_prior(message, buckets, latents.active, tables.prior_precision)
+    return bytes([side // BLOCK]) + message.to_bytes()
+
+
+def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int]) -> np.ndarray:
+    try:
+        check_shape(shape)
+    except UnsupportedError as exc:
+        raise CorruptError(f"natural-image block: {exc}") from None
+    n, h, w, c = shape
+    if not data or data[0] * BLOCK not in SIDES:
+        raise CorruptError("natural-image block names an unknown tile size")
+    tiling = Tiling.of(n, h, w, data[0] * BLOCK)
+    if tiling.lanes > MAX_LANES:
+        raise CorruptError("natural-image block has too many tiles")
+    net, tables = model.network(c), model.tables
+    message = model.read_message(memoryview(data)[1:], tiling.lanes)
+    latents = _LatentSlots(tiling)
+    buckets = _pop_prior(message, latents.active, tables.prior_precision)
+    features = latents.features(net, tables.latent_centres[buckets])
+    tiles = _decode_pixels(model, net, message, tiling, c, features)
+    x = tiling.from_tiles(tiles)
+    mu, log_sigma = net.posterior(x)
+    mu_t, sigma_t = latents.per_lane(mu), latents.per_lane(log_sigma)
+    for j in reversed(range(latents.count)):
+        dist = LatentPosteriors(mu_t[:, j], sigma_t[:, j], tables)
+        _push(message, dist, buckets[:, j], latents.active[:, j])
+    if not model.is_initial(message):
+        raise CorruptError("natural-image block did not decode back to its initial state")
+    if c == 3:
+        x = x[..., np.argsort(CODING_ORDER)]
+    return np.ascontiguousarray(x)
+
+
+class _LatentSlots:
+    """Each lane's latents: its tile's blocks row-major, LATENT channels each."""
+
+    def __init__(self, tiling: Tiling):
+        self.tiling = tiling
+        self.grid = Tiling(tiling.n, -(-tiling.height // BLOCK), -(-tiling.width // BLOCK),
+                           tiling.th // BLOCK, tiling.tw // BLOCK, tiling.rows, tiling.cols)
+        ones = np.ones((tiling.n, self.grid.height, self.grid.width, LATENT), dtype=bool)
+        self.active = self.grid.to_tiles(ones).reshape(tiling.lanes, -1)
+        self.count = self.active.shape[1]
+
+    def per_lane(self, values: np.ndarray) -> np.ndarray:
+        return self.grid.to_tiles(values).reshape(self.tiling.lanes, -1)
+
+    def features(self, net, z_lanes: np.ndarray) -> np.ndarray:
+        """Per-lane, per-block features (lanes, th/8, tw/8, C*HIDDEN) from the latent grid.
+        The feature convolution sees neighbouring tiles' latents, all known by then."""
+        g = self.grid
+        z = g.from_tiles(z_lanes.reshape(g.lanes, g.th, g.tw, LATENT))
+        return g.to_tiles(net.features(z))
+
+
+class _Canvas:
+    """Per-lane tiles with margins, as network inputs: C pixel channels and validity."""
+
+    def __init__(self, tiling: Tiling, channels: int):
+        self.tiling, self.channels = tiling, channels
+        self.depth = channels + 1
+        self.width = tiling.tw + 2 * PAD_SIDE
+        self.data = np.zeros((tiling.lanes, tiling.th + PAD_TOP, self.width, self.depth), dtype=np.int16)
+        heights, widths = tiling.lane_extent()
+        rows = np.arange(tiling.th)[None, :, None] < heights[:, None, None]
+        cols = np.arange(tiling.tw)[None, None, :] < widths[:, None, None]
+        self.inside = rows & cols  # (lanes, th, tw)
+        self.data[:, PAD_TOP:, PAD_SIDE : PAD_SIDE + tiling.tw, channels] = np.where(self.inside, VALID, 0)
+        self.flat = self.data.reshape(tiling.lanes, -1)
+        channel_major = [(dy * self.width + dx) * self.depth + ch for ch in range(self.depth) for dy, dx in CAUSAL]
+        self.taps = np.array(channel_major, dtype=np.int64)
+
+    def offset(self, row, col):
+        return ((row + PAD_TOP) * self.width + col + PAD_SIDE) * self.depth
+
+    def fill(self, tiles: np.ndarray) -> None:
+        t = self.tiling
+        values = np.where(self.inside[..., None], pixel_input(tiles), 0)
+        self.data[:, PAD_TOP:, PAD_SIDE : PAD_SIDE + t.tw, : self.channels] = values
+
+    def context(self, offsets: np.ndarray) -> np.ndarray:
+        """Causal taps (channel-major) at flat offsets: (lanes, positions) -> (lanes * positions, taps)."""
+        return self.flat[:, offsets[:, None] + self.taps[None]].reshape(-1, len(self.taps))
+
+
+def _med_inputs(tiles: np.ndarray, row: int, cols: np.ndarray) -> np.ndarray:
+    """MED predictions (lanes, positions, C) for row ``row`` at columns ``cols`` of every tile."""
+    def at(r, cs):
+        if r < 0:
+            return np.full(tiles.shape[:1] + cs.shape + tiles.shape[-1:], 128, dtype=np.int64)
+        return tiles[:, r, np.maximum(cs, 0)].astype(np.int64)
+    a, b, c = at(row, cols - 1), at(row - 1, cols), at(row - 1, cols - 1)
+    r = np.full(cols.shape, row)[None, :, None]
+    return med(a, b, c, r, cols[None, :, None])
+
+
+def _pixel_slots(model, net, canvas: _Canvas, features: np.ndarray, tiles: np.ndarray):
+    """(start, freq) of every subpixel, shaped (th * tw * C, lanes), raster then channel."""
+    t, c = canvas.tiling, canvas.channels
+    precision = model.tables.pixel_precision
+    starts = np.zeros((t.th, t.tw, c, t.lanes), dtype=np.int64)
+    freqs = np.full((t.th, t.tw, c, t.lanes), 1 << precision, dtype=np.int64)
+    cols = np.arange(t.tw)
+    values = tiles.astype(np.int64)
+    for row in range(t.th):
+        context = canvas.context(canvas.offset(row, cols)).astype(np.float64)
+        pred = _med_inputs(values, row, cols).reshape(-1, c)
+        feats = features[:, row // BLOCK][:, cols // BLOCK].reshape(-1, features.shape[-1])
+        truth = values[:, row].reshape(-1, c)
+        residual = truth - pred
+        inside = canvas.inside[:, row].T  # (tw, lanes)
+        for k in range(c):
+            inputs = np.concatenate([context, pixel_input(pred), residual_input(residual[:, :k])], axis=1)
+            out = net.heads[k](inputs, feats[:, k * HIDDEN : (k + 1) * HIDDEN])
+            mixtures = PixelMixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), model.tables)
+            low = mixtures.starts(truth[:, k])
+            high = mixtures.starts(truth[:, k] + 1)
+            low, high = low.reshape(t.lanes, t.tw).T, high.reshape(t.lanes, t.tw).T
+            starts[row, :, k] = np.where(inside, low, 0)
+            freqs[row, :, k] = np.where(inside, high - low, 1 << precision)
+    return starts.reshape(-1, t.lanes), freqs.reshape(-1, t.lanes)
+
+
+def _decode_pixels(model, net, message: Message, tiling: Tiling, c: int, features: np.ndarray) -> np.ndarray:
+    canvas = _Canvas(tiling, c)
+    tables = model.tables
+    full = 1 << tables.pixel_precision
+    tiles = np.zeros((tiling.lanes, tiling.th, tiling.tw, c), dtype=np.int64)
+    for row in range(tiling.th):
+        for col in range(tiling.tw):
+            inside = canvas.inside[:, row, col]
+            context = canvas.context(np.array([canvas.offset(row, col)])).astype(np.float64)
+            pred = _med_inputs(tiles, row, np.array([col])).reshape(-1, c)
+            feats = features[:, row // BLOCK, col // BLOCK]
+            residual = np.zeros((tiling.lanes, c), dtype=np.int64)
+            for k in range(c):
+                inputs = np.concatenate([context, pixel_input(pred), residual_input(residual[:, :k])], axis=1)
+                out = net.heads[k](inputs, feats[:, k * HIDDEN : (k + 1) * HIDDEN])
+                mixtures = PixelMixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), tables)
+                symbols, low, high = _search(message, mixtures, 256)
+                message.pop(np.where(inside, low, 0), np.where(inside, high - low, full), tables.pixel_precision)
+                symbols = np.where(inside, symbols, 0)
+                tiles[:, row, col, k] = symbols
+                residual[:, k] = symbols - pred[:, k]
+            canvas.data[:, PAD_TOP + row, PAD_SIDE + col, :c] = np.where(inside[:, None], pixel_input(tiles[:, row, col]), 0)
+    return tiles
+
+
+def _search(message: Message, dist, alphabet: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each lane's symbol and slot range [low, high): two rounds of 16-ary search (alphabet 256)."""
+    slots = message.peek(message.lanes, dist.precision).astype(np.int64)
+    coarse = (dist.starts(_FINE * 16 + np.zeros_like(slots)) <= slots).sum(axis=0) * 16
+    fine = coarse + (dist.starts(coarse + _FINE) <= slots).sum(axis=0)
+    bounds = dist.starts(np.stack([fine, fine + 1]))
+    return fine, bounds[0], bounds[1]
+
+
+def _pop(message: Message, dist, active: np.ndarray) -> np.ndarray:
+    symbols, low, high = _search(message, dist, 256)
+    message.pop(np.where(active, low, 0), np.where(active, high - low, 1 << dist.precision), dist.precision)
+    return np.where(active, symbols, 0)
+
+
+def _push(message: Message, dist, symbols: np.ndarray, active: np.ndarray) -> None:
+    low = dist.starts(symbols)
+    high = dist.starts(symbols + 1)
+    message.push(np.where(active, low, 0), np.where(active, high - low, 1 << dist.precision), dist.precision)
+
+
+def _push_prior(message: Message, buckets: np.ndarray, active: np.ndarray, precision: int) -> None:
+    for j in reversed(range(buckets.shape[1])):
+        on = active[:, j]
+        message.push(np.where(on, buckets[:, j], 0), np.where(on, 1, 1 << precision), precision)
+
+
+def _pop_prior(message: Message, active: np.ndarray, precision: int) -> np.ndarray:
+    buckets = np.zeros(active.shape, dtype=np.int64)
+    for j in range(active.shape[1]):
+        on = active[:, j]
+        slots = message.peek(message.lanes, precision).astype(np.int64)
+        message.pop(np.where(on, slots, 0), np.where(on, 1, 1 << precision), precision)
+        buckets[:, j] = np.where(on, slots, 0)
+    return buckets

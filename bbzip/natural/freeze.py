@@ -1,0 +1,156 @@
+"""Freeze a trained float natural-image VAE into the integer model file the coder runs.
+
+    python -m bbzip.natural.freeze build/natural_float.npz --data ../shared/data/natural
+
+Weights become integers with a power-of-two scale per output channel, every nonlinearity a
+table (as bbzip.vae.freeze does for the digit models). Then the frozen model codes the
+validation photos for real and the model file and its manifest entry are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import time
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+
+from bbzip.natural import constants as k
+from bbzip.natural.model import DEFAULT_NAME, FORMAT, KIND, parse_natural
+from bbzip.natural.network import CAUSAL, HALF
+from bbzip.vae import fixed
+from bbzip.vae.freeze import quantise_layer
+
+LATENT_BITS = 8
+
+
+def _store(arrays: dict, name: str, weight: np.ndarray, bias: np.ndarray) -> None:
+    for key, value in quantise_layer(weight, bias).items():
+        arrays[f"{name}.{key}"] = value
+
+
+def _network(src: dict, arrays: dict, kind: str, channels: int) -> None:
+    for i in (1, 2, 3):
+        _store(arrays, f"{kind}.enc{i}", src[f"{kind}_encoder.conv{i}.weight"], src[f"{kind}_encoder.conv{i}.bias"])
+    for i in (1, 2):
+        _store(arrays, f"{kind}.feat{i}", src[f"{kind}_features.conv{i}.weight"], src[f"{kind}_features.conv{i}.bias"])
+    rows = [dy + HALF for dy, _ in CAUSAL]
+    cols = [dx + HALF for _, dx in CAUSAL]
+    heads = f"{kind}_heads"
+    for h in range(channels):
+        spatial = src[f"{heads}.spatial.{h}.weight"][:, :, rows, cols]  # (hidden, C + 1, taps)
+        point = src[f"{heads}.point.{h}.weight"][:, :, 0, 0]
+        first = np.concatenate([spatial.reshape(len(spatial), -1), point], axis=1)
+        _store(arrays, f"{kind}.head{h}.first", first, src[f"{heads}.point.{h}.bias"])
+        for layer in ("layer1", "layer2"):
+            _store(arrays, f"{kind}.head{h}.{layer}", src[f"{heads}.{layer}.{h}.weight"][:, :, 0, 0],
+                   src[f"{heads}.{layer}.{h}.bias"])
+        out_w = src[f"{heads}.out.{h}.weight"][:, :, 0, 0].astype(np.float64).copy()
+        out_b = src[f"{heads}.out.{h}.bias"].astype(np.float64).copy()
+        means = slice(k.MIXTURES, 2 * k.MIXTURES)
+        out_w[means] *= k.MEAN_SCALE
+        out_b[means] *= k.MEAN_SCALE
+        _store(arrays, f"{kind}.head{h}.out", out_w, out_b)
+
+
+def tables(latent_bits: int = LATENT_BITS) -> dict[str, np.ndarray]:
+    normal = NormalDist()
+    buckets = 1 << latent_bits
+    inner = [normal.inv_cdf(j / buckets) for j in range(1, buckets)]
+    edges = np.round(np.array(inner) * (1 << fixed.ACT_BITS)).astype(np.int64)
+    centres = [normal.inv_cdf((j + 0.5) / buckets) for j in range(buckets)]
+    return {
+        "sigmoid": fixed.cdf_table(lambda t: 1 / (1 + np.exp(-t))),
+        "normal_cdf": fixed.cdf_table(np.vectorize(normal.cdf)),
+        "neg_exp": fixed.neg_exp_table(),
+        "inv_scale": fixed.log_scale_table(k.LOG_SCALE_MIN, k.LOG_SCALE_MAX),
+        "inv_sigma": fixed.log_scale_table(k.LOG_SIGMA_MIN, k.LOG_SIGMA_MAX),
+        "latent_edges": np.concatenate([[-(1 << 30)], edges, [1 << 30]]),
+        "latent_centres": np.round(np.array(centres) * (1 << fixed.ACT_BITS)).astype(np.int64),
+    }
+
+
+def freeze_arrays(src: dict, name: str, meta: dict) -> tuple[bytes, dict]:
+    arrays = tables()
+    _network(src, arrays, "gray", 1)
+    _network(src, arrays, "rgb", 3)
+    config = {
+        "kind": KIND, "format": FORMAT, "name": name,
+        "likelihood": f"discretized logistic mixture ({k.MIXTURES}) offset from MED, 24-tap causal context",
+        "input_shape": ["H", "W", "1 or 3"], "latent": k.LATENT, "block": k.BLOCK, "hidden": k.HIDDEN,
+        "pixel_precision": 20, "posterior_precision": 20, "prior_precision": LATENT_BITS,
+        "log_scale_min": k.LOG_SCALE_MIN, "log_sigma_min": k.LOG_SIGMA_MIN, "act_bits": fixed.ACT_BITS,
+        "training": meta,
+    }
+    arrays["config_json"] = np.frombuffer(json.dumps(config, sort_keys=True).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue(), config
+
+
+def freeze(float_npz: Path, name: str) -> tuple[bytes, dict]:
+    src = dict(np.load(float_npz, allow_pickle=False))
+    return freeze_arrays(src, name, json.loads(src.pop("meta_json").tobytes()))
+
+
+def coded_rate(data: bytes, images: list[np.ndarray]) -> tuple[float, float, float]:
+    """(bits per subpixel, encode seconds, decode seconds) of the frozen model, for real."""
+    from bbzip.natural.coder import decode, encode
+
+    model = parse_natural(data, hashlib.sha256(data).digest()[:8])
+    bits = subpixels = enc = dec = 0.0
+    for image in images:
+        start = time.perf_counter()
+        payload = encode(model, image[None])
+        enc += time.perf_counter() - start
+        start = time.perf_counter()
+        back = decode(model, payload, (1, *image.shape))
+        dec += time.perf_counter() - start
+        assert np.array_equal(back[0], image), "round trip failed"
+        bits += 8 * len(payload)
+        subpixels += image.size
+    return bits / subpixels, enc, dec
+
+
+def main(argv: list[str] | None = None) -> None:
+    from bbzip.natural.images import load_image_file
+    from bbzip.training.natural_train import split_files
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("float_npz", type=Path)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/natural"))
+    parser.add_argument("--name", default=DEFAULT_NAME)
+    parser.add_argument("--out-dir", type=Path, default=Path("models"))
+    args = parser.parse_args(argv)
+    data, config = freeze(args.float_npz, args.name)
+    _, validation = split_files(args.data)
+    images = [load_image_file(p) for p in validation]
+    rate, enc, dec = coded_rate(data, images)
+    megapixels = sum(im.size for im in images) / 1e6
+    print(f"frozen coded rate {rate:.4f} bits/subpixel on {len(images)} validation images "
+          f"(float {config['training'].get('validation_bits')}); encode {enc / megapixels:.2f} s, "
+          f"decode {dec / megapixels:.2f} s per million subpixels")
+    path = args.out_dir / f"{args.name}.npz"
+    path.write_bytes(data)
+    manifest_path = args.out_dir / "manifest.json"
+    entries = json.loads(manifest_path.read_text())["models"] if manifest_path.exists() else []
+    entry = {
+        "name": args.name, "file": path.name, "sha256": hashlib.sha256(data).hexdigest(),
+        "kind": KIND, "input_shape": config["input_shape"], "likelihood": config["likelihood"],
+        "latent": config["latent"], "precisions": {key: config[key] for key in
+                                                   ("pixel_precision", "posterior_precision", "prior_precision")},
+        "test_bits_per_pixel": round(rate, 4), "test_images": len(images),
+        "test_data": f"the {len(images)} validation photos of ../shared/data/natural (bits/subpixel)",
+        "float_test_elbo": config["training"].get("validation_bits"),
+    }
+    entries = [e for e in entries if e["name"] != args.name] + [entry]
+    manifest_path.write_text(json.dumps({"models": entries}, indent=2) + "\n")
+    print(f"wrote {path} ({len(data)} bytes, id {entry['sha256'][:16]}) and {manifest_path}")
+
+
+if __name__ == "__main__":
+    main()

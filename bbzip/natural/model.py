@@ -1,0 +1,82 @@
+"""Natural-image model files: integer weights and CDF tables in one .npz (no pickle).
+
+A file holds two networks, "gray" (1 channel) and "rgb" (3), and the tables every
+probability is read from. Its config says ``"kind": "natural"``; the model search of
+bbzip.vae.model finds these files by ID like the digit models.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from types import SimpleNamespace
+
+import numpy as np
+
+from bbzip.ans.rans import Message
+from bbzip.errors import ModelError
+from bbzip.natural.network import NaturalNet
+
+KIND = "natural"
+FORMAT = 1
+DEFAULT_NAME = "natural-vae"
+TABLES = ("sigmoid", "normal_cdf", "neg_exp", "inv_scale", "inv_sigma", "latent_edges", "latent_centres")
+PRECISIONS = ("pixel_precision", "posterior_precision", "prior_precision")
+# Fixed seed of every natural-image message's initial bits (docs/FORMAT.md).
+SEED = 0x6262_7A69_7000_0006
+
+
+class NaturalModel:
+    def __init__(self, name: str, model_id: bytes, config: dict, arrays: dict):
+        self.name, self.model_id, self.config = name, model_id, config
+        self.tables = SimpleNamespace(**{key: arrays[key] for key in TABLES},
+                                      **{key: config[key] for key in PRECISIONS},
+                                      log_scale_min=config["log_scale_min"],
+                                      log_sigma_min=config["log_sigma_min"])
+        self._nets = {1: NaturalNet(arrays, "gray", 1), 3: NaturalNet(arrays, "rgb", 3)}
+
+    binary = False  # a field the digit models' callers read
+
+    def network(self, channels: int) -> NaturalNet:
+        return self._nets[channels]
+
+    # The message's initial state; one place, so encoder and decoder cannot disagree.
+    @staticmethod
+    def new_message(lanes: int) -> Message:
+        if hasattr(Message, "seeded"):
+            return Message.seeded(lanes, SEED)
+        return Message(lanes, borrow_zeros=True)
+
+    @staticmethod
+    def read_message(data, lanes: int) -> Message:
+        message = Message.from_bytes(data, lanes)
+        if hasattr(Message, "seeded"):
+            message.expect_seed(SEED)
+        return message
+
+    @staticmethod
+    def is_initial(message: Message) -> bool:
+        return message.is_initial()
+
+
+def parse_natural(data: bytes, model_id: bytes) -> NaturalModel:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        config = json.loads(arrays.pop("config_json").tobytes())
+        if config.get("kind") != KIND or config.get("format") != FORMAT:
+            raise ModelError(f"not a natural-image model of format {FORMAT}")
+        return NaturalModel(config["name"], model_id, config, arrays)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"cannot read model file ({exc})") from None
+
+
+def default_natural_model() -> NaturalModel | None:
+    """The shipped natural-image model, or None when it is not installed."""
+    from bbzip.vae.model import shipped_model
+
+    try:
+        return shipped_model(DEFAULT_NAME)
+    except ModelError:
+        return None

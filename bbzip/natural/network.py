@@ -1,0 +1,122 @@
+"""The frozen natural-image VAE evaluated exactly (integer weights, float64 arithmetic).
+
+Mirrors bbzip/training/natural_model.py layer for layer, with the conventions of
+bbzip/vae/fixed.py: activations are integers in units of 2**-10 held in float64, every
+product sum stays below 2**53, so the result is the same on every machine, BLAS, thread
+count and batch size.
+
+Fixed-point inputs: a pixel value v enters as (v - 128) * 16 (i.e. (v - 128) / 64), a
+validity flag as 1024, an earlier channel's residual (v - MED) as (v - MED) * 64 (i.e.
+divided by RESIDUAL_SCALE = 16).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from bbzip.natural.constants import BLOCK, CONTEXT, HIDDEN, LATENT, MIXTURES
+from bbzip.vae.fixed import ACT_BITS, ACT_LIMIT
+from bbzip.vae.network import Layer
+
+OUTPUT_LIMIT = (1 << (ACT_BITS + 11)) - 1
+VALID = 1 << ACT_BITS
+HALF = CONTEXT // 2
+# The causal taps of the 7x7 window as (row, column) offsets, in torch's mask order.
+CAUSAL = [(dy - HALF, dx - HALF) for dy in range(CONTEXT) for dx in range(CONTEXT)
+          if dy < HALF or (dy == HALF and dx < HALF)]
+TAPS = len(CAUSAL)
+
+
+def pixel_input(values: np.ndarray) -> np.ndarray:
+    return (values.astype(np.int64) - 128) << 4
+
+
+def residual_input(residual: np.ndarray) -> np.ndarray:
+    return residual.astype(np.int64) << 6
+
+
+def med(a: np.ndarray, b: np.ndarray, c: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """LOCO-I's median edge detector with each tile's own edges: the first row predicts from
+    the left, the first column from above, the first pixel 128. Integer in, integer out."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    pred = np.where(c >= hi, lo, np.where(c <= lo, hi, a + b - c))
+    pred = np.where(row == 0, a, np.where(col == 0, b, pred))
+    return np.where((row == 0) & (col == 0), 128, pred)
+
+
+def conv_nhwc(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int, relu: bool) -> np.ndarray:
+    """Convolution by im2col on NHWC; columns in torch's (Cin, kh, kw) order."""
+    n = x.shape[0]
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    windows = sliding_window_view(padded, (kernel, kernel), axis=(1, 2))[:, ::stride, ::stride]
+    h, w = windows.shape[1:3]
+    cols = windows.reshape(n * h * w, -1)  # (C, kh, kw) per row: channels outermost
+    return layer(cols, relu=relu).reshape(n, h, w, -1)
+
+
+class Head:
+    """One channel's likelihood: first layer over (causal taps, MED inputs, residuals),
+    two hidden layers, mixture outputs (logits, mean offsets, log-scales, couplings)."""
+
+    def __init__(self, arrays: dict, prefix: str):
+        layer = lambda name: Layer.from_arrays(arrays[f"{prefix}.{name}.w"], arrays[f"{prefix}.{name}.b"],
+                                               arrays[f"{prefix}.{name}.shift"])
+        self.first, self.layer1, self.layer2, self.out = (layer(n) for n in ("first", "layer1", "layer2", "out"))
+
+    def __call__(self, inputs: np.ndarray, features: np.ndarray) -> np.ndarray:
+        h = self.first(inputs, relu=False)
+        h += features
+        np.maximum(h, 0, out=h)
+        h = self.layer1(h, relu=True)
+        h = self.layer2(h, relu=True)
+        return self.out(h, relu=False, limit=OUTPUT_LIMIT)
+
+
+class NaturalNet:
+    """Encoder, latent-feature network and pixel heads for gray (1 channel) or RGB (3)."""
+
+    def __init__(self, arrays: dict, prefix: str, channels: int):
+        layer = lambda name: Layer.from_arrays(arrays[f"{prefix}.{name}.w"], arrays[f"{prefix}.{name}.b"],
+                                               arrays[f"{prefix}.{name}.shift"])
+        self.channels = channels
+        self.enc = [layer(f"enc{i}") for i in (1, 2, 3)]
+        self.feat1, self.feat2 = layer("feat1"), layer("feat2")
+        self.heads = [Head(arrays, f"{prefix}.head{k}") for k in range(channels)]
+
+    def posterior(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, H, W, C) pixels -> posterior means and log-sigmas, (N, Hb, Wb, LATENT) int64.
+        The image is padded to whole blocks with the value 128 (input 0), as the training
+        convolutions pad."""
+        n, h, w, _ = images.shape
+        hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+        a = np.zeros((n, hb * BLOCK, wb * BLOCK, self.channels))
+        a[:, :h, :w] = pixel_input(images)
+        a = conv_nhwc(a, self.enc[0], 4, 2, 1, relu=True)
+        a = conv_nhwc(a, self.enc[1], 4, 2, 1, relu=True)
+        a = conv_nhwc(a, self.enc[2], 4, 2, 1, relu=False).astype(np.int64)
+        return a[..., :LATENT], a[..., LATENT:]
+
+    def features(self, z: np.ndarray) -> np.ndarray:
+        """(N, Hb, Wb, LATENT) fixed-point latents -> (N, Hb, Wb, C * HIDDEN) per-block features."""
+        a = conv_nhwc(z.astype(np.float64), self.feat1, 3, 1, 1, relu=True)
+        return conv_nhwc(a, self.feat2, 1, 1, 0, relu=False)
+
+
+def mixture_outputs(out: np.ndarray, med_k: np.ndarray, residuals: np.ndarray) -> np.ndarray:
+    """Head outputs (M, (3 + k) * K) -> (M, 3K) logits, absolute means (pixel units * 2**10)
+    and log-scales, the form bbzip.vae.distributions.PixelMixtures takes.
+
+    The freeze folded MEAN_SCALE into the mean rows; each earlier channel c moves every
+    component's mean by coupling * (x_c - MED_c)."""
+    k = MIXTURES
+    out = out.astype(np.int64)
+    means = out[:, k : 2 * k] + (med_k.astype(np.int64) << ACT_BITS)[:, None]
+    for c in range(residuals.shape[1]):
+        means += out[:, (3 + c) * k : (4 + c) * k] * residuals[:, c : c + 1]
+    np.clip(means, -64 << ACT_BITS, 320 << ACT_BITS, out=means)
+    return np.concatenate([out[:, :k], means, out[:, 2 * k : 3 * k]], axis=1)
+
+
+__all__ = ["ACT_LIMIT", "CAUSAL", "HIDDEN", "NaturalNet", "TAPS", "VALID", "med", "mixture_outputs",
+           "pixel_input", "residual_input"]

@@ -1,0 +1,76 @@
+"""How an image set is cut into tiles, one rANS lane each (part of the format: docs/FORMAT.md).
+
+Every image of the set is cut into tiles of ``th x tw`` pixels, th = min(side, H rounded up
+to whole 8-pixel blocks), tw likewise, row-major from the top-left corner; lanes are the
+tiles in the order (image, tile row, tile column). Tiles are decoded in lockstep, one pixel
+position per step, so the decoder takes th * tw * C sequential steps whatever the image
+count and size. Each tile is its own causal context: a pixel sees nothing of other tiles.
+Positions past the image's right or bottom edge are not coded: their lanes skip the step.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from bbzip.natural.constants import BLOCK
+
+SIDES = (32, 64, 128, 256)
+# The encoder's rule for the side: the smallest that keeps the set within this many tiles
+# (each lane costs its final head, 8 bytes).
+TARGET_TILES = 2048
+MAX_LANES = 1 << 16
+MIN_SIZE = 8  # smaller images go to the other coders
+
+
+def choose_side(n: int, height: int, width: int) -> int:
+    for side in SIDES:
+        if n * -(-height // side) * -(-width // side) <= TARGET_TILES:
+            return side
+    return SIDES[-1]
+
+
+class Tiling(NamedTuple):
+    n: int
+    height: int
+    width: int
+    th: int  # tile height and width in pixels, whole blocks
+    tw: int
+    rows: int  # tiles per image, down and across
+    cols: int
+
+    @classmethod
+    def of(cls, n: int, height: int, width: int, side: int) -> Tiling:
+        th = min(side, -(-height // BLOCK) * BLOCK)
+        tw = min(side, -(-width // BLOCK) * BLOCK)
+        return cls(n, height, width, th, tw, -(-height // th), -(-width // tw))
+
+    @property
+    def lanes(self) -> int:
+        return self.n * self.rows * self.cols
+
+    def lane_origins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Image index, top row and left column of every lane's tile."""
+        lane = np.arange(self.lanes)
+        image, rest = np.divmod(lane, self.rows * self.cols)
+        row, col = np.divmod(rest, self.cols)
+        return image, row * self.th, col * self.tw
+
+    def lane_extent(self) -> tuple[np.ndarray, np.ndarray]:
+        """Height and width of the image inside each lane's tile."""
+        _, top, left = self.lane_origins()
+        return np.minimum(self.th, self.height - top), np.minimum(self.tw, self.width - left)
+
+    def to_tiles(self, images: np.ndarray) -> np.ndarray:
+        """(N, H, W, C) -> (lanes, th, tw, C), zero outside the image."""
+        n, h, w, c = images.shape
+        padded = np.zeros((n, self.rows * self.th, self.cols * self.tw, c), dtype=images.dtype)
+        padded[:, :h, :w] = images
+        tiles = padded.reshape(n, self.rows, self.th, self.cols, self.tw, c).transpose(0, 1, 3, 2, 4, 5)
+        return tiles.reshape(self.lanes, self.th, self.tw, c)
+
+    def from_tiles(self, tiles: np.ndarray) -> np.ndarray:
+        c = tiles.shape[-1]
+        grid = tiles.reshape(self.n, self.rows, self.cols, self.th, self.tw, c).transpose(0, 1, 3, 2, 4, 5)
+        return grid.reshape(self.n, self.rows * self.th, self.cols * self.tw, c)[:, : self.height, : self.width]
