@@ -24,7 +24,8 @@ from bbzip.errors import CorruptError, UnsupportedError
 from bbzip.natural.constants import BLOCK, CODING_ORDER, HIDDEN, LATENT
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
 from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, SIDES, Tiling, choose_side
-from bbzip.vae.distributions import LatentPosteriors, PixelMixtures
+from bbzip.natural.mixture import Mixtures
+from bbzip.vae.distributions import LatentPosteriors
 
 PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 left and right
 _FINE = np.arange(1, 16, dtype=np.int64)[:, None]
@@ -171,10 +172,11 @@ def _pixel_slots(model, net, canvas: _Canvas, features: np.ndarray, tiles: np.nd
         truth = values[:, row].reshape(-1, c)
         residual = truth - pred
         inside = canvas.inside[:, row].T  # (tw, lanes)
+        spatial = net.spatial(context)
         for k in range(c):
-            inputs = np.concatenate([context, pixel_input(pred), residual_input(residual[:, :k])], axis=1)
-            out = net.heads[k](inputs, feats[:, k * HIDDEN : (k + 1) * HIDDEN])
-            mixtures = PixelMixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), model.tables)
+            point = np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
+            out = net.heads[k](spatial[:, k * HIDDEN : (k + 1) * HIDDEN], point, feats[:, k * HIDDEN : (k + 1) * HIDDEN])
+            mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), model.tables)
             low = mixtures.starts(truth[:, k])
             high = mixtures.starts(truth[:, k] + 1)
             low, high = low.reshape(t.lanes, t.tw).T, high.reshape(t.lanes, t.tw).T
@@ -186,39 +188,63 @@ def _pixel_slots(model, net, canvas: _Canvas, features: np.ndarray, tiles: np.nd
 def _decode_pixels(model, net, message: Message, tiling: Tiling, c: int, features: np.ndarray) -> np.ndarray:
     canvas = _Canvas(tiling, c)
     tables = model.tables
-    full = 1 << tables.pixel_precision
+    precision = tables.pixel_precision
+    full = 1 << precision
+    lanes = tiling.lanes
     tiles = np.zeros((tiling.lanes, tiling.th, tiling.tw, c), dtype=np.int64)
+    point = np.empty((lanes, 2 * c))  # MED inputs, then the residuals decoded so far
     for row in range(tiling.th):
         for col in range(tiling.tw):
             inside = canvas.inside[:, row, col]
-            context = canvas.context(np.array([canvas.offset(row, col)])).astype(np.float64)
-            pred = _med_inputs(tiles, row, np.array([col])).reshape(-1, c)
+            spatial = net.spatial(canvas.context(np.array([canvas.offset(row, col)])).astype(np.float64))
+            pred = _med_at(tiles, row, col)
+            point[:, :c] = pixel_input(pred)
             feats = features[:, row // BLOCK, col // BLOCK]
-            residual = np.zeros((tiling.lanes, c), dtype=np.int64)
+            residual = np.zeros((lanes, c), dtype=np.int64)
             for k in range(c):
-                inputs = np.concatenate([context, pixel_input(pred), residual_input(residual[:, :k])], axis=1)
-                out = net.heads[k](inputs, feats[:, k * HIDDEN : (k + 1) * HIDDEN])
-                mixtures = PixelMixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), tables)
-                symbols, low, high = _search(message, mixtures, 256)
-                message.pop(np.where(inside, low, 0), np.where(inside, high - low, full), tables.pixel_precision)
+                part = slice(k * HIDDEN, (k + 1) * HIDDEN)
+                out = net.heads[k](spatial[:, part], point[:, : c + k], feats[:, part])
+                mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), tables)
+                symbols, low, high = _search(message, mixtures.interior_starts, mixtures.precision)
+                message.pop(np.where(inside, low, 0), np.where(inside, high - low, full), precision)
                 symbols = np.where(inside, symbols, 0)
                 tiles[:, row, col, k] = symbols
                 residual[:, k] = symbols - pred[:, k]
+                point[:, c + k] = residual_input(residual[:, k])
             canvas.data[:, PAD_TOP + row, PAD_SIDE + col, :c] = np.where(inside[:, None], pixel_input(tiles[:, row, col]), 0)
     return tiles
 
 
-def _search(message: Message, dist, alphabet: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each lane's symbol and slot range [low, high): two rounds of 16-ary search (alphabet 256)."""
-    slots = message.peek(message.lanes, dist.precision).astype(np.int64)
-    coarse = (dist.starts(_FINE * 16 + np.zeros_like(slots)) <= slots).sum(axis=0) * 16
-    fine = coarse + (dist.starts(coarse + _FINE) <= slots).sum(axis=0)
-    bounds = dist.starts(np.stack([fine, fine + 1]))
-    return fine, bounds[0], bounds[1]
+def _med_at(tiles: np.ndarray, row: int, col: int) -> np.ndarray:
+    """MED predictions (lanes, C) at one position of every tile."""
+    if row == 0:
+        return tiles[:, 0, col - 1] if col else np.full(tiles[:, 0, 0].shape, 128, dtype=np.int64)
+    if col == 0:
+        return tiles[:, row - 1, 0]
+    a, b, c = tiles[:, row, col - 1], tiles[:, row - 1, col], tiles[:, row - 1, col - 1]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    return np.where(c >= hi, lo, np.where(c <= lo, hi, a + b - c))
+
+
+def _search(message: Message, starts, precision: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each lane's symbol (of 256) and its slot range [low, high): two rounds of 16-ary
+    search; the second round's probes and the first round's bracket give both bounds."""
+    n = message.lanes
+    lanes = np.arange(n)
+    slots = message.peek(n, precision).astype(np.int64)
+    bounds = np.empty((17, n), dtype=np.int64)
+    bounds[0], bounds[16] = 0, 1 << precision
+    bounds[1:16] = starts(_FINE * 16 + np.zeros_like(slots))
+    coarse = (bounds[1:16] <= slots).sum(axis=0)
+    low, high = bounds[coarse, lanes], bounds[coarse + 1, lanes]
+    bounds[0], bounds[16] = low, high
+    bounds[1:16] = starts(coarse * 16 + _FINE)
+    fine = (bounds[1:16] <= slots).sum(axis=0)
+    return coarse * 16 + fine, bounds[fine, lanes], bounds[fine + 1, lanes]
 
 
 def _pop(message: Message, dist, active: np.ndarray) -> np.ndarray:
-    symbols, low, high = _search(message, dist, 256)
+    symbols, low, high = _search(message, dist.starts, dist.precision)
     message.pop(np.where(active, low, 0), np.where(active, high - low, 1 << dist.precision), dist.precision)
     return np.where(active, symbols, 0)
 

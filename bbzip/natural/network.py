@@ -56,16 +56,32 @@ def conv_nhwc(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int, r
 
 
 class Head:
-    """One channel's likelihood: first layer over (causal taps, MED inputs, residuals),
-    two hidden layers, mixture outputs (logits, mean offsets, log-scales, couplings)."""
+    """One channel's likelihood: a first layer over (causal taps, MED inputs, residuals),
+    two hidden layers, mixture outputs (logits, mean offsets, log-scales, couplings).
 
-    def __init__(self, arrays: dict, prefix: str):
+    The first layer is split in two products, taps and pointwise inputs: the taps' product
+    of every head is one matrix product per position (``NaturalNet.spatial``), shared by
+    the channels of a pixel. Integer sums are exact, so the split changes no result."""
+
+    def __init__(self, arrays: dict, prefix: str, spatial_inputs: int):
         layer = lambda name: Layer.from_arrays(arrays[f"{prefix}.{name}.w"], arrays[f"{prefix}.{name}.b"],
                                                arrays[f"{prefix}.{name}.shift"])
-        self.first, self.layer1, self.layer2, self.out = (layer(n) for n in ("first", "layer1", "layer2", "out"))
+        first = layer("first")
+        self.spatial_t = first.weight_t[:spatial_inputs]
+        self.point_t = first.weight_t[spatial_inputs:]
+        self.offset, self.scale = first.offset, first.scale
+        self.layer1, self.layer2, self.out = (layer(n) for n in ("layer1", "layer2", "out"))
 
-    def __call__(self, inputs: np.ndarray, features: np.ndarray) -> np.ndarray:
-        h = self.first(inputs, relu=False)
+    def __call__(self, spatial: np.ndarray, point: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """``spatial``: this head's share of the taps' product; ``point``: MED inputs and
+        residuals; ``features``: the latent features of each pixel's block."""
+        h = point @ self.point_t
+        h += spatial
+        h += self.offset
+        h *= self.scale
+        np.floor(h, out=h)
+        np.maximum(h, -ACT_LIMIT, out=h)
+        np.minimum(h, ACT_LIMIT, out=h)
         h += features
         np.maximum(h, 0, out=h)
         h = self.layer1(h, relu=True)
@@ -82,7 +98,13 @@ class NaturalNet:
         self.channels = channels
         self.enc = [layer(f"enc{i}") for i in (1, 2, 3)]
         self.feat1, self.feat2 = layer("feat1"), layer("feat2")
-        self.heads = [Head(arrays, f"{prefix}.head{k}") for k in range(channels)]
+        taps = TAPS * (channels + 1)
+        self.heads = [Head(arrays, f"{prefix}.head{k}", taps) for k in range(channels)]
+        self.spatial_t = np.concatenate([head.spatial_t for head in self.heads], axis=1)
+
+    def spatial(self, context: np.ndarray) -> np.ndarray:
+        """(M, taps) causal neighbourhoods -> (M, C * HIDDEN): every head's taps product."""
+        return context @ self.spatial_t
 
     def posterior(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, H, W, C) pixels -> posterior means and log-sigmas, (N, Hb, Wb, LATENT) int64.
@@ -110,12 +132,14 @@ def mixture_outputs(out: np.ndarray, med_k: np.ndarray, residuals: np.ndarray) -
     The freeze folded MEAN_SCALE into the mean rows; each earlier channel c moves every
     component's mean by coupling * (x_c - MED_c)."""
     k = MIXTURES
-    out = out.astype(np.int64)
-    means = out[:, k : 2 * k] + (med_k.astype(np.int64) << ACT_BITS)[:, None]
+    result = out[:, : 3 * k].astype(np.int64)
+    means = result[:, k : 2 * k]
+    means += (med_k.astype(np.int64) << ACT_BITS)[:, None]
     for c in range(residuals.shape[1]):
-        means += out[:, (3 + c) * k : (4 + c) * k] * residuals[:, c : c + 1]
-    np.clip(means, -64 << ACT_BITS, 320 << ACT_BITS, out=means)
-    return np.concatenate([out[:, :k], means, out[:, 2 * k : 3 * k]], axis=1)
+        means += out[:, (3 + c) * k : (4 + c) * k].astype(np.int64) * residuals[:, c : c + 1]
+    np.maximum(means, -64 << ACT_BITS, out=means)
+    np.minimum(means, 320 << ACT_BITS, out=means)
+    return result
 
 
 __all__ = ["ACT_LIMIT", "CAUSAL", "HIDDEN", "NaturalNet", "TAPS", "VALID", "med", "mixture_outputs",

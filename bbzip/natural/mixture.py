@@ -1,0 +1,65 @@
+"""Slot starts of discretised logistic mixtures, fused for the per-pixel decode loop.
+
+The same integer CDF as bbzip.vae.distributions.PixelMixtures (tables from the model file,
+bbzip/vae/fixed.py's fixed point), with the standardise-then-index steps folded into one
+shift: floor(floor(x / 2**10) / 2**6) == floor(x / 2**16), and clipping the table index
+equals clipping t first. On the small arrays of one decode step numpy's per-call cost
+dominates, so fewer calls is what makes decoding fast. Encoder and decoder both use this
+class, so they agree by construction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bbzip.natural.constants import MIXTURES
+from bbzip.vae.fixed import ACT_BITS, CDF_BITS, EXP_BITS, TABLE_STEP_BITS, scale_index
+
+LEVELS = 256
+_HALF = 1 << (ACT_BITS - 1)
+_INDEX_SHIFT = ACT_BITS + EXP_BITS - 10  # (edge - mean) * inv_scale -> sigmoid table index
+_GAP_SHIFT = ACT_BITS - TABLE_STEP_BITS
+
+
+class Mixtures:
+    """M pixels' mixtures from (M, 3K) head outputs: logits, means (pixel units * 2**10),
+    log-scales."""
+
+    __slots__ = ("means", "inv_scales", "weights", "weight_sum", "sigmoid", "offset", "top", "spare",
+                 "precision")
+
+    def __init__(self, params: np.ndarray, tables) -> None:
+        k = MIXTURES
+        params = params.T
+        logits, log_scales = params[:k], params[2 * k : 3 * k]
+        self.means = params[k : 2 * k] + _HALF  # probes are edges at symbol - 1/2
+        self.inv_scales = tables.inv_scale[scale_index(log_scales, tables.log_scale_min, len(tables.inv_scale))]
+        gap = logits.max(axis=0) - logits
+        np.minimum(gap, (len(tables.neg_exp) << _GAP_SHIFT) - 1, out=gap)
+        self.weights = tables.neg_exp[gap >> _GAP_SHIFT]
+        self.weight_sum = self.weights.sum(axis=0)
+        self.sigmoid = tables.sigmoid
+        self.top = len(tables.sigmoid) - 1
+        self.offset = (len(tables.sigmoid) // 2) << _INDEX_SHIFT
+        self.precision = tables.pixel_precision
+        self.spare = (1 << self.precision) - LEVELS
+
+    def interior_starts(self, symbols: np.ndarray) -> np.ndarray:
+        """Slot starts of symbols in 1..255, shaped (probes, M) or (M,)."""
+        x = (symbols.astype(np.int64) << ACT_BITS)[None] - self.means.reshape((MIXTURES,) + (1,) * (symbols.ndim - 1) + (-1,))
+        x *= self.inv_scales.reshape(x.shape[:1] + (1,) * (symbols.ndim - 1) + x.shape[-1:])
+        x += self.offset
+        x >>= _INDEX_SHIFT
+        np.maximum(x, 0, out=x)
+        np.minimum(x, self.top, out=x)
+        cdf = self.sigmoid[x]
+        cdf *= self.weights.reshape(x.shape[:1] + (1,) * (symbols.ndim - 1) + x.shape[-1:])
+        cdf = cdf.sum(axis=0) // self.weight_sum
+        cdf *= self.spare
+        cdf >>= CDF_BITS
+        return cdf + symbols
+
+    def starts(self, symbols: np.ndarray) -> np.ndarray:
+        """Slot starts of any symbols 0..256 (256 gives the total)."""
+        inner = self.interior_starts(np.clip(symbols, 1, LEVELS - 1))
+        return np.where(symbols <= 0, 0, np.where(symbols >= LEVELS, 1 << self.precision, inner))
