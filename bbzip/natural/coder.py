@@ -24,7 +24,7 @@ from bbzip.errors import CorruptError, UnsupportedError
 from bbzip.natural.constants import BLOCK, CODING_ORDER, HIDDEN, LATENT
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
 from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, SIDES, Tiling, choose_side
-from bbzip.natural.mixture import Mixtures
+from bbzip.natural.mixture import LEVELS, Mixtures
 from bbzip.vae.distributions import LatentPosteriors
 
 PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 left and right
@@ -44,23 +44,8 @@ def encode(model, images: np.ndarray) -> bytes:
     tiling = Tiling.of(n, h, w, side)
     if tiling.lanes > MAX_LANES:
         raise UnsupportedError("too many tiles for one block")
-    net, tables = model.network(c), model.tables
-    x = images[..., list(CODING_ORDER)] if c == 3 else images
     message = model.new_message(tiling.lanes)
-    mu, log_sigma = net.posterior(x)
-    latents = _LatentSlots(tiling)
-    buckets = np.zeros((tiling.lanes, latents.count), dtype=np.int64)
-    mu_t, sigma_t = latents.per_lane(mu), latents.per_lane(log_sigma)
-    for j in range(latents.count):
-        dist = LatentPosteriors(mu_t[:, j], sigma_t[:, j], tables)
-        buckets[:, j] = _pop(message, dist, latents.active[:, j])
-    features = latents.features(net, tables.latent_centres[buckets])
-    canvas = _Canvas(tiling, c)
-    canvas.fill(tiling.to_tiles(x))
-    starts, freqs = _pixel_slots(model, net, canvas, features, tiling.to_tiles(x))
-    for index in reversed(range(len(starts))):
-        message.push(starts[index], freqs[index], tables.pixel_precision)
-    _push_prior(message, buckets, latents.active, tables.prior_precision)
+    push_images(model, message, tiling, images[..., list(CODING_ORDER)] if c == 3 else images)
     return bytes([side // BLOCK]) + message.to_bytes()
 
 
@@ -75,23 +60,45 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int]) ->
     tiling = Tiling.of(n, h, w, data[0] * BLOCK)
     if tiling.lanes > MAX_LANES:
         raise CorruptError("natural-image block has too many tiles")
-    net, tables = model.network(c), model.tables
     message = model.read_message(memoryview(data)[1:], tiling.lanes)
+    x = pop_images(model, message, tiling, c)
+    if not model.is_initial(message):
+        raise CorruptError("natural-image block did not decode back to its initial state")
+    return np.ascontiguousarray(x[..., np.argsort(CODING_ORDER)] if c == 3 else x)
+
+
+def push_images(model, message: Message, tiling: Tiling, x: np.ndarray) -> None:
+    """Bits-back encode images x (N, H, W, C in coding order) onto ``message``, one lane a tile."""
+    c = x.shape[-1]
+    net, tables = model.network(c), model.tables
+    latents = _LatentSlots(tiling)
+    mu, log_sigma = (latents.per_lane(a) for a in net.posterior(x))
+    buckets = np.zeros((tiling.lanes, latents.count), dtype=np.int64)
+    for j in range(latents.count):
+        dist = LatentPosteriors(mu[:, j], log_sigma[:, j], tables)
+        buckets[:, j] = _pop(message, dist, latents.active[:, j])
+    features = latents.features(net, tables.latent_centres[buckets])
+    tiles = tiling.to_tiles(x)
+    canvas = _Canvas(tiling, c)
+    canvas.fill(tiles)
+    starts, freqs = _pixel_slots(model, net, canvas, features, tiles)
+    for index in reversed(range(len(starts))):
+        message.push(starts[index], freqs[index], tables.pixel_precision)
+    _push_prior(message, buckets, latents.active, tables.prior_precision)
+
+
+def pop_images(model, message: Message, tiling: Tiling, c: int) -> np.ndarray:
+    """The inverse of ``push_images``: the images, with ``message`` as it was before the push."""
+    net, tables = model.network(c), model.tables
     latents = _LatentSlots(tiling)
     buckets = _pop_prior(message, latents.active, tables.prior_precision)
     features = latents.features(net, tables.latent_centres[buckets])
-    tiles = _decode_pixels(model, net, message, tiling, c, features)
-    x = tiling.from_tiles(tiles)
-    mu, log_sigma = net.posterior(x)
-    mu_t, sigma_t = latents.per_lane(mu), latents.per_lane(log_sigma)
+    x = tiling.from_tiles(_decode_pixels(model, net, message, tiling, c, features))
+    mu, log_sigma = (latents.per_lane(a) for a in net.posterior(x))
     for j in reversed(range(latents.count)):
-        dist = LatentPosteriors(mu_t[:, j], sigma_t[:, j], tables)
+        dist = LatentPosteriors(mu[:, j], log_sigma[:, j], tables)
         _push(message, dist, buckets[:, j], latents.active[:, j])
-    if not model.is_initial(message):
-        raise CorruptError("natural-image block did not decode back to its initial state")
-    if c == 3:
-        x = x[..., np.argsort(CODING_ORDER)]
-    return np.ascontiguousarray(x)
+    return x
 
 
 class _LatentSlots:
@@ -205,7 +212,7 @@ def _decode_pixels(model, net, message: Message, tiling: Tiling, c: int, feature
                 part = slice(k * HIDDEN, (k + 1) * HIDDEN)
                 out = net.heads[k](spatial[:, part], point[:, : c + k], feats[:, part])
                 mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), tables)
-                symbols, low, high = _search(message, mixtures.interior_starts, mixtures.precision)
+                symbols, low, high = _search_near(message, mixtures, tables)
                 message.pop(np.where(inside, low, 0), np.where(inside, high - low, full), precision)
                 symbols = np.where(inside, symbols, 0)
                 tiles[:, row, col, k] = symbols
@@ -227,11 +234,14 @@ def _med_at(tiles: np.ndarray, row: int, col: int) -> np.ndarray:
 
 
 def _search(message: Message, starts, precision: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _search_slots(message.peek(message.lanes, precision).astype(np.int64), starts, precision)
+
+
+def _search_slots(slots: np.ndarray, starts, precision: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each lane's symbol (of 256) and its slot range [low, high): two rounds of 16-ary
     search; the second round's probes and the first round's bracket give both bounds."""
-    n = message.lanes
+    n = len(slots)
     lanes = np.arange(n)
-    slots = message.peek(n, precision).astype(np.int64)
     bounds = np.empty((17, n), dtype=np.int64)
     bounds[0], bounds[16] = 0, 1 << precision
     bounds[1:16] = starts(_FINE * 16 + np.zeros_like(slots))
@@ -241,6 +251,29 @@ def _search(message: Message, starts, precision: int) -> tuple[np.ndarray, np.nd
     bounds[1:16] = starts(coarse * 16 + _FINE)
     fine = (bounds[1:16] <= slots).sum(axis=0)
     return coarse * 16 + fine, bounds[fine, lanes], bounds[fine + 1, lanes]
+
+
+_WINDOW = np.arange(16, dtype=np.int64)[:, None]
+
+
+def _search_near(message: Message, mixtures: Mixtures, tables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_search`` for pixels, first among the 16 symbols around the mixture's centre: one
+    call settles most lanes; the rest are searched in full."""
+    n = message.lanes
+    lanes = np.arange(n)
+    slots = message.peek(n, mixtures.precision).astype(np.int64)
+    first = np.minimum(np.maximum(mixtures.guess() - 7, 1), LEVELS - 16)
+    window = mixtures.interior_starts(first + _WINDOW)
+    count = (window <= slots).sum(axis=0)
+    miss = np.flatnonzero((count == 0) | (count == 16))
+    inside = np.minimum(np.maximum(count, 1), 15)
+    symbols = first + inside - 1
+    low, high = window[inside - 1, lanes], window[inside, lanes]
+    if len(miss):
+        part = mixtures.subset(miss, tables)
+        found, found_low, found_high = _search_slots(slots[miss], part.interior_starts, part.precision)
+        symbols[miss], low[miss], high[miss] = found, found_low, found_high
+    return symbols, low, high
 
 
 def _pop(message: Message, dist, active: np.ndarray) -> np.ndarray:

@@ -25,11 +25,12 @@ class Mixtures:
     """M pixels' mixtures from (M, 3K) head outputs: logits, means (pixel units * 2**10),
     log-scales."""
 
-    __slots__ = ("means", "inv_scales", "weights", "weight_sum", "sigmoid", "offset", "top", "spare",
+    __slots__ = ("params", "means", "inv_scales", "weights", "weight_sum", "sigmoid", "offset", "top", "spare",
                  "precision")
 
     def __init__(self, params: np.ndarray, tables) -> None:
         k = MIXTURES
+        self.params = params
         params = params.T
         logits, log_scales = params[:k], params[2 * k : 3 * k]
         self.means = params[k : 2 * k] + _HALF  # probes are edges at symbol - 1/2
@@ -63,3 +64,11 @@ class Mixtures:
         """Slot starts of any symbols 0..256 (256 gives the total)."""
         inner = self.interior_starts(np.clip(symbols, 1, LEVELS - 1))
         return np.where(symbols <= 0, 0, np.where(symbols >= LEVELS, 1 << self.precision, inner))
+
+    def subset(self, index: np.ndarray, tables) -> Mixtures:
+        return Mixtures(self.params[index], tables)
+
+    def guess(self) -> np.ndarray:
+        """The weighted mean of the components, rounded down to a symbol: a search start."""
+        centre = (self.weights * (self.means >> ACT_BITS)).sum(axis=0) // self.weight_sum
+        return centre
