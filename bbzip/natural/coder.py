@@ -212,7 +212,7 @@ def _decode_pixels(model, net, message: Message, tiling: Tiling, c: int, feature
                 part = slice(k * HIDDEN, (k + 1) * HIDDEN)
                 out = net.heads[k](spatial[:, part], point[:, : c + k], feats[:, part])
                 mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), tables)
-                symbols, low, high = _search_near(message, mixtures, tables)
+                symbols, low, high = _search_near(message, mixtures)
                 message.pop(np.where(inside, low, 0), np.where(inside, high - low, full), precision)
                 symbols = np.where(inside, symbols, 0)
                 tiles[:, row, col, k] = symbols
@@ -256,7 +256,7 @@ def _search_slots(slots: np.ndarray, starts, precision: int) -> tuple[np.ndarray
 _WINDOW = np.arange(16, dtype=np.int64)[:, None]
 
 
-def _search_near(message: Message, mixtures: Mixtures, tables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _search_near(message: Message, mixtures: Mixtures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``_search`` for pixels, first among the 16 symbols around the mixture's centre: one
     call settles most lanes; the rest are searched in full."""
     n = message.lanes
@@ -270,7 +270,7 @@ def _search_near(message: Message, mixtures: Mixtures, tables) -> tuple[np.ndarr
     symbols = first + inside - 1
     low, high = window[inside - 1, lanes], window[inside, lanes]
     if len(miss):
-        part = mixtures.subset(miss, tables)
+        part = mixtures.subset(miss)
         found, found_low, found_high = _search_slots(slots[miss], part.interior_starts, part.precision)
         symbols[miss], low[miss], high[miss] = found, found_low, found_high
     return symbols, low, high

@@ -25,12 +25,11 @@ class Mixtures:
     """M pixels' mixtures from (M, 3K) head outputs: logits, means (pixel units * 2**10),
     log-scales."""
 
-    __slots__ = ("params", "means", "inv_scales", "weights", "weight_sum", "sigmoid", "offset", "top", "spare",
+    __slots__ = ("means", "inv_scales", "weights", "weight_sum", "sigmoid", "offset", "top", "spare",
                  "precision")
 
     def __init__(self, params: np.ndarray, tables) -> None:
         k = MIXTURES
-        self.params = params
         params = params.T
         logits, log_scales = params[:k], params[2 * k : 3 * k]
         self.means = params[k : 2 * k] + _HALF  # probes are edges at symbol - 1/2
@@ -65,8 +64,14 @@ class Mixtures:
         inner = self.interior_starts(np.clip(symbols, 1, LEVELS - 1))
         return np.where(symbols <= 0, 0, np.where(symbols >= LEVELS, 1 << self.precision, inner))
 
-    def subset(self, index: np.ndarray, tables) -> Mixtures:
-        return Mixtures(self.params[index], tables)
+    def subset(self, index: np.ndarray) -> Mixtures:
+        part = object.__new__(Mixtures)
+        for name in ("means", "inv_scales", "weights"):
+            setattr(part, name, getattr(self, name)[:, index])
+        part.weight_sum = self.weight_sum[index]
+        part.sigmoid, part.top = self.sigmoid, self.top
+        part.offset, part.precision, part.spare = self.offset, self.precision, self.spare
+        return part
 
     def guess(self) -> np.ndarray:
         """The weighted mean of the components, rounded down to a symbol: a search start."""

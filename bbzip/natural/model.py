@@ -41,19 +41,15 @@ class NaturalModel:
     def network(self, channels: int) -> NaturalNet:
         return self._nets[channels]
 
-    # The message's initial state; one place, so encoder and decoder cannot disagree.
+    # The message's initial state (seeded initial bits, docs/FORMAT.md), in one place so
+    # encoder and decoder cannot disagree.
     @staticmethod
     def new_message(lanes: int) -> Message:
-        if hasattr(Message, "seeded"):
-            return Message.seeded(lanes, SEED)
-        return Message(lanes, borrow_zeros=True)
+        return Message.seeded(lanes, SEED)
 
     @staticmethod
     def read_message(data, lanes: int) -> Message:
-        message = Message.from_bytes(data, lanes)
-        if hasattr(Message, "seeded"):
-            message.expect_seed(SEED)
-        return message
+        return Message.from_bytes(data, lanes, seed=SEED)
 
     @staticmethod
     def is_initial(message: Message) -> bool:
