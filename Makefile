@@ -5,8 +5,9 @@ PIP := $(PY) -m pip
 # Pinned: any looser spec lets pip pull a multi-GB CUDA build of torch.
 TORCH := torch==2.13.0
 MNIST ?= ../shared/data/mnist
+NATURAL ?= ../shared/data/natural
 
-.PHONY: help install test test-slow fuzz bench lint model model-binary golden clean
+.PHONY: help install test test-slow fuzz bench lint model model-binary model-natural golden clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,6 +44,10 @@ model:  ## train, freeze and register the MNIST model (about 100 minutes on 2 co
 model-binary:  ## train, freeze and register the binarized-MNIST (Bernoulli) model (about 40 minutes)
 	$(PY) -m bbzip.training.train --data $(MNIST) --binarize --minutes 35 --out build/vae_binary_float.npz
 	$(PY) -m bbzip.vae.freeze build/vae_binary_float.npz --data $(MNIST) --name mnist-binary-vae
+
+model-natural:  ## train (seed 0, 110 min), freeze and register the natural-image model (about 2 hours on 2 cores)
+	$(PY) -m bbzip.training.natural_train --data $(NATURAL) --minutes 110 --seed 0 --out build/natural_float.npz
+	$(PY) -m bbzip.natural.freeze build/natural_float.npz --data $(NATURAL) --name natural-vae
 
 golden:  ## add missing golden .bbz files (`$(PY) tests/make_golden.py --all` rewrites all)
 	$(PY) tests/make_golden.py
