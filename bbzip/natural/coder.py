@@ -1,16 +1,26 @@
 """Bits-back coding of a set of same-sized images with the natural-image VAE, tile-parallel.
 
-One rANS lane per tile (bbzip/natural/tiles.py). The encoder, for every lane at once:
+One rANS lane per tile (bbzip/natural/tiles.py); every tile is coded as an image of its own
+(its posterior, features and pixel contexts see only the tile), all tiles in lockstep.
 
-1. pops the latents of its tile's blocks from their posterior q(z | x) (bits back),
-2. pushes every subpixel given the latents and its causal context, last position first,
-3. pushes the latents under the prior (uniform over the prior's equal-mass buckets).
+Bits back needs bits to take back: a posterior pop must find earlier pushes of the same
+lane beneath it. So the latents are not all popped first. Per block row j of a tile
+(8 pixel rows), the decoder does:
 
-The decoder runs the mirror image: pops the latents under the prior, pops the subpixels in
-raster order (each needs the ones before it), recomputes the posterior from the decoded
-images and pushes the latents back, which must leave the message exactly in its initial
-state. Lanes whose tile has no pixel or block at a step code nothing there: a symbol of
-frequency 2**precision is an exact no-op of push and pop, so one call serves all lanes.
+    before row 0:        pop z_0, z_1 from the prior
+    block row j:         pop the pixels of rows 8j .. 8j+7 (features need z_(j-1..j+1))
+                         push z_(j-1) under its posterior (its receptive field, rows
+                         8j-15 .. 8j+6, is decoded by now)
+                         pop z_(j+2) from the prior
+
+and the encoder the mirror image, bottom block row first, so every posterior pop finds the
+pixels of the block rows below already pushed. The last two block rows of a tile would pop
+from an empty lane (their posteriors need the rows below them), so their latents are not
+coded: they are the prior's median bucket, known to both sides.
+
+Lanes with nothing to code at a step (outside the image, or latents not coded) still take
+part: a symbol of frequency 2**precision is an exact no-op of push and pop. The decoder's
+final check requires the message back in its seeded initial state (docs/FORMAT.md).
 
 Payload: one byte, the tile side / 8; then the rANS message (heads first).
 """
@@ -71,56 +81,102 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray) -> None:
     """Bits-back encode images x (N, H, W, C in coding order) onto ``message``, one lane a tile."""
     c = x.shape[-1]
     net, tables = model.network(c), model.tables
-    latents = _LatentSlots(tiling)
-    mu, log_sigma = (latents.per_lane(a) for a in net.posterior(x))
-    buckets = np.zeros((tiling.lanes, latents.count), dtype=np.int64)
-    for j in range(latents.count):
-        dist = LatentPosteriors(mu[:, j], log_sigma[:, j], tables)
-        buckets[:, j] = _pop(message, dist, latents.active[:, j])
-    features = latents.features(net, tables.latent_centres[buckets])
     tiles = tiling.to_tiles(x)
     canvas = _Canvas(tiling, c)
     canvas.fill(tiles)
-    starts, freqs = _pixel_slots(model, net, canvas, features, tiles)
-    for index in reversed(range(len(starts))):
-        message.push(starts[index], freqs[index], tables.pixel_precision)
-    _push_prior(message, buckets, latents.active, tables.prior_precision)
+    latents = _Latents(tiling, tables)
+    mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
+    values = tiles.astype(np.int64)
+    for j in reversed(range(latents.rows)):
+        latents.push_prior(message, j + 2)
+        if j >= 1:
+            latents.pop_posterior(message, j - 1, mu, log_sigma)
+        feats = latents.features(net, j)
+        for row in reversed(range(BLOCK * j, min(BLOCK * (j + 1), tiling.th))):
+            starts, freqs = _row_slots(model, net, canvas, feats, values, row)
+            for index in reversed(range(len(starts))):
+                message.push(starts[index], freqs[index], tables.pixel_precision)
+    latents.push_prior(message, 1)
+    latents.push_prior(message, 0)
 
 
 def pop_images(model, message: Message, tiling: Tiling, c: int) -> np.ndarray:
     """The inverse of ``push_images``: the images, with ``message`` as it was before the push."""
     net, tables = model.network(c), model.tables
-    latents = _LatentSlots(tiling)
-    buckets = _pop_prior(message, latents.active, tables.prior_precision)
-    features = latents.features(net, tables.latent_centres[buckets])
-    x = tiling.from_tiles(_decode_pixels(model, net, message, tiling, c, features))
-    mu, log_sigma = (latents.per_lane(a) for a in net.posterior(x))
-    for j in reversed(range(latents.count)):
-        dist = LatentPosteriors(mu[:, j], log_sigma[:, j], tables)
-        _push(message, dist, buckets[:, j], latents.active[:, j])
-    return x
+    canvas = _Canvas(tiling, c)
+    latents = _Latents(tiling, tables)
+    tiles = np.zeros((tiling.lanes, tiling.th, tiling.tw, c), dtype=np.int64)
+    latents.pop_prior(message, 0)
+    latents.pop_prior(message, 1)
+    for j in range(latents.rows):
+        feats = latents.features(net, j)
+        for row in range(BLOCK * j, min(BLOCK * (j + 1), tiling.th)):
+            _decode_row(model, net, message, canvas, feats, tiles, row)
+        if j >= 1:
+            mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
+            latents.push_posterior(message, j - 1, mu, log_sigma)
+        latents.pop_prior(message, j + 2)
+    return tiling.from_tiles(tiles)
 
 
-class _LatentSlots:
-    """Each lane's latents: its tile's blocks row-major, LATENT channels each."""
+# The latents a tile does not code take the prior's median bucket.
+MEDIAN_BUCKET = 128
 
-    def __init__(self, tiling: Tiling):
-        self.tiling = tiling
-        self.grid = Tiling(tiling.n, -(-tiling.height // BLOCK), -(-tiling.width // BLOCK),
-                           tiling.th // BLOCK, tiling.tw // BLOCK, tiling.rows, tiling.cols)
-        ones = np.ones((tiling.n, self.grid.height, self.grid.width, LATENT), dtype=bool)
-        self.active = self.grid.to_tiles(ones).reshape(tiling.lanes, -1)
-        self.count = self.active.shape[1]
 
-    def per_lane(self, values: np.ndarray) -> np.ndarray:
-        return self.grid.to_tiles(values).reshape(self.tiling.lanes, -1)
+class _Latents:
+    """Each lane's latent grid (its tile's 8x8 blocks): buckets, and which are coded."""
 
-    def features(self, net, z_lanes: np.ndarray) -> np.ndarray:
-        """Per-lane, per-block features (lanes, th/8, tw/8, C*HIDDEN) from the latent grid.
-        The feature convolution sees neighbouring tiles' latents, all known by then."""
-        g = self.grid
-        z = g.from_tiles(z_lanes.reshape(g.lanes, g.th, g.tw, LATENT))
-        return g.to_tiles(net.features(z))
+    def __init__(self, tiling: Tiling, tables):
+        self.tables = tables
+        self.rows, self.cols = tiling.th // BLOCK, tiling.tw // BLOCK
+        heights, widths = tiling.lane_extent()
+        block_rows = -(-heights // BLOCK)  # the lane's rows of blocks inside the image
+        inside_cols = np.arange(self.cols)[None, :] < -(-widths // BLOCK)[:, None]
+        # Coded: inside the image and not among the lane's last two block rows.
+        self.coded = [np.repeat(inside_cols & (j < block_rows - 2)[:, None], LATENT, axis=1)
+                      for j in range(self.rows)]
+        self.buckets = np.full((tiling.lanes, self.rows, self.cols * LATENT), MEDIAN_BUCKET, dtype=np.int64)
+
+    def features(self, net, j: int) -> np.ndarray:
+        """Features (lanes, cols, C*HIDDEN) of block row j: from latent rows j-1 .. j+1."""
+        low = max(j - 1, 0)
+        z = self.tables.latent_centres[self.buckets[:, low : j + 2]]
+        z = z.reshape(len(z), -1, self.cols, LATENT)
+        return net.features(z)[:, j - low]
+
+    def push_prior(self, message: Message, j: int) -> None:
+        if j >= self.rows:
+            return
+        precision = self.tables.prior_precision
+        coded, buckets = self.coded[j], self.buckets[:, j]
+        for k in reversed(range(buckets.shape[1])):
+            on = coded[:, k]
+            message.push(np.where(on, buckets[:, k], 0), np.where(on, 1, 1 << precision), precision)
+
+    def pop_prior(self, message: Message, j: int) -> None:
+        if j >= self.rows:
+            return
+        precision = self.tables.prior_precision
+        coded = self.coded[j]
+        for k in range(coded.shape[1]):
+            on = coded[:, k]
+            slots = message.peek(message.lanes, precision).astype(np.int64)
+            message.pop(np.where(on, slots, 0), np.where(on, 1, 1 << precision), precision)
+            self.buckets[:, j, k] = np.where(on, slots, MEDIAN_BUCKET)
+
+    def _posteriors(self, j: int, mu: np.ndarray, log_sigma: np.ndarray):
+        mu, log_sigma = mu[:, j].reshape(len(mu), -1), log_sigma[:, j].reshape(len(mu), -1)
+        return [LatentPosteriors(mu[:, k], log_sigma[:, k], self.tables) for k in range(mu.shape[1])]
+
+    def pop_posterior(self, message: Message, j: int, mu: np.ndarray, log_sigma: np.ndarray) -> None:
+        coded = self.coded[j]
+        for k, dist in enumerate(self._posteriors(j, mu, log_sigma)):
+            self.buckets[:, j, k] = np.where(coded[:, k], _pop(message, dist, coded[:, k]), MEDIAN_BUCKET)
+
+    def push_posterior(self, message: Message, j: int, mu: np.ndarray, log_sigma: np.ndarray) -> None:
+        coded = self.coded[j]
+        for k, dist in reversed(list(enumerate(self._posteriors(j, mu, log_sigma)))):
+            _push(message, dist, self.buckets[:, j, k], coded[:, k])
 
 
 class _Canvas:
@@ -148,6 +204,11 @@ class _Canvas:
         values = np.where(self.inside[..., None], pixel_input(tiles), 0)
         self.data[:, PAD_TOP:, PAD_SIDE : PAD_SIDE + t.tw, : self.channels] = values
 
+    def pixel_inputs(self) -> np.ndarray:
+        """The tiles as network inputs (lanes, th, tw, C): outside the image reads as 128."""
+        t = self.tiling
+        return self.data[:, PAD_TOP:, PAD_SIDE : PAD_SIDE + t.tw, : self.channels]
+
     def context(self, offsets: np.ndarray) -> np.ndarray:
         """Causal taps (channel-major) at flat offsets: (lanes, positions) -> (lanes * positions, taps)."""
         return self.flat[:, offsets[:, None] + self.taps[None]].reshape(-1, len(self.taps))
@@ -164,62 +225,63 @@ def _med_inputs(tiles: np.ndarray, row: int, cols: np.ndarray) -> np.ndarray:
     return med(a, b, c, r, cols[None, :, None])
 
 
-def _pixel_slots(model, net, canvas: _Canvas, features: np.ndarray, tiles: np.ndarray):
-    """(start, freq) of every subpixel, shaped (th * tw * C, lanes), raster then channel."""
+def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarray, row: int):
+    """(start, freq) of every subpixel of one pixel row of every tile, shaped (tw * C, lanes),
+    columns then channels: the encoder's side of ``_decode_row``, vectorised over the row."""
     t, c = canvas.tiling, canvas.channels
     precision = model.tables.pixel_precision
-    starts = np.zeros((t.th, t.tw, c, t.lanes), dtype=np.int64)
-    freqs = np.full((t.th, t.tw, c, t.lanes), 1 << precision, dtype=np.int64)
+    starts = np.zeros((t.tw, c, t.lanes), dtype=np.int64)
+    freqs = np.full((t.tw, c, t.lanes), 1 << precision, dtype=np.int64)
     cols = np.arange(t.tw)
-    values = tiles.astype(np.int64)
-    for row in range(t.th):
-        context = canvas.context(canvas.offset(row, cols)).astype(np.float64)
-        pred = _med_inputs(values, row, cols).reshape(-1, c)
-        feats = features[:, row // BLOCK][:, cols // BLOCK].reshape(-1, features.shape[-1])
-        truth = values[:, row].reshape(-1, c)
-        residual = truth - pred
-        inside = canvas.inside[:, row].T  # (tw, lanes)
-        spatial = net.spatial(context)
-        for k in range(c):
-            point = np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
-            out = net.heads[k](spatial[:, k * HIDDEN : (k + 1) * HIDDEN], point, feats[:, k * HIDDEN : (k + 1) * HIDDEN])
-            mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), model.tables)
-            low = mixtures.starts(truth[:, k])
-            high = mixtures.starts(truth[:, k] + 1)
-            low, high = low.reshape(t.lanes, t.tw).T, high.reshape(t.lanes, t.tw).T
-            starts[row, :, k] = np.where(inside, low, 0)
-            freqs[row, :, k] = np.where(inside, high - low, 1 << precision)
+    context = canvas.context(canvas.offset(row, cols)).astype(np.float64)
+    pred = _med_inputs(values, row, cols).reshape(-1, c)
+    feats = feats[:, cols // BLOCK].reshape(-1, feats.shape[-1])
+    truth = values[:, row].reshape(-1, c)
+    residual = truth - pred
+    inside = canvas.inside[:, row].T  # (tw, lanes)
+    spatial = net.spatial(context)
+    for k in range(c):
+        part = slice(k * HIDDEN, (k + 1) * HIDDEN)
+        point = np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
+        out = net.heads[k](spatial[:, part], point, feats[:, part])
+        mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), model.tables)
+        low = mixtures.starts(truth[:, k]).reshape(t.lanes, t.tw).T
+        high = mixtures.starts(truth[:, k] + 1).reshape(t.lanes, t.tw).T
+        starts[:, k] = np.where(inside, low, 0)
+        freqs[:, k] = np.where(inside, high - low, 1 << precision)
     return starts.reshape(-1, t.lanes), freqs.reshape(-1, t.lanes)
 
 
-def _decode_pixels(model, net, message: Message, tiling: Tiling, c: int, features: np.ndarray) -> np.ndarray:
-    canvas = _Canvas(tiling, c)
+def _decode_row(model, net, message: Message, canvas: _Canvas, feats: np.ndarray, tiles: np.ndarray,
+                row: int) -> None:
+    """Pop one pixel row of every tile, in raster then channel order, into tiles and canvas."""
     tables = model.tables
     precision = tables.pixel_precision
     full = 1 << precision
-    lanes = tiling.lanes
-    tiles = np.zeros((tiling.lanes, tiling.th, tiling.tw, c), dtype=np.int64)
+    lanes, c = len(tiles), canvas.channels
     point = np.empty((lanes, 2 * c))  # MED inputs, then the residuals decoded so far
-    for row in range(tiling.th):
-        for col in range(tiling.tw):
-            inside = canvas.inside[:, row, col]
-            spatial = net.spatial(canvas.context(np.array([canvas.offset(row, col)])).astype(np.float64))
-            pred = _med_at(tiles, row, col)
-            point[:, :c] = pixel_input(pred)
-            feats = features[:, row // BLOCK, col // BLOCK]
-            residual = np.zeros((lanes, c), dtype=np.int64)
-            for k in range(c):
-                part = slice(k * HIDDEN, (k + 1) * HIDDEN)
-                out = net.heads[k](spatial[:, part], point[:, : c + k], feats[:, part])
-                mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), tables)
-                symbols, low, high = _search_near(message, mixtures)
+    residual = np.zeros((lanes, c), dtype=np.int64)
+    for col in range(canvas.tiling.tw):
+        inside = canvas.inside[:, row, col]
+        everywhere = bool(inside.all())
+        spatial = net.spatial(canvas.context(np.array([canvas.offset(row, col)])).astype(np.float64))
+        pred = _med_at(tiles, row, col)
+        point[:, :c] = pixel_input(pred)
+        block_feats = feats[:, col // BLOCK]
+        for k in range(c):
+            part = slice(k * HIDDEN, (k + 1) * HIDDEN)
+            out = net.heads[k](spatial[:, part], point[:, : c + k], block_feats[:, part])
+            mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), tables)
+            symbols, low, high = _search_near(message, mixtures)
+            if everywhere:
+                message.pop(low, high - low, precision)
+            else:
                 message.pop(np.where(inside, low, 0), np.where(inside, high - low, full), precision)
                 symbols = np.where(inside, symbols, 0)
-                tiles[:, row, col, k] = symbols
-                residual[:, k] = symbols - pred[:, k]
-                point[:, c + k] = residual_input(residual[:, k])
-            canvas.data[:, PAD_TOP + row, PAD_SIDE + col, :c] = np.where(inside[:, None], pixel_input(tiles[:, row, col]), 0)
-    return tiles
+            tiles[:, row, col, k] = symbols
+            residual[:, k] = symbols - pred[:, k]
+            point[:, c + k] = residual_input(residual[:, k])
+        canvas.data[:, PAD_TOP + row, PAD_SIDE + col, :c] = np.where(inside[:, None], pixel_input(tiles[:, row, col]), 0)
 
 
 def _med_at(tiles: np.ndarray, row: int, col: int) -> np.ndarray:
@@ -286,19 +348,3 @@ def _push(message: Message, dist, symbols: np.ndarray, active: np.ndarray) -> No
     low = dist.starts(symbols)
     high = dist.starts(symbols + 1)
     message.push(np.where(active, low, 0), np.where(active, high - low, 1 << dist.precision), dist.precision)
-
-
-def _push_prior(message: Message, buckets: np.ndarray, active: np.ndarray, precision: int) -> None:
-    for j in reversed(range(buckets.shape[1])):
-        on = active[:, j]
-        message.push(np.where(on, buckets[:, j], 0), np.where(on, 1, 1 << precision), precision)
-
-
-def _pop_prior(message: Message, active: np.ndarray, precision: int) -> np.ndarray:
-    buckets = np.zeros(active.shape, dtype=np.int64)
-    for j in range(active.shape[1]):
-        on = active[:, j]
-        slots = message.peek(message.lanes, precision).astype(np.int64)
-        message.pop(np.where(on, slots, 0), np.where(on, 1, 1 << precision), precision)
-        buckets[:, j] = np.where(on, slots, 0)
-    return buckets

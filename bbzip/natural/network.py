@@ -106,15 +106,11 @@ class NaturalNet:
         """(M, taps) causal neighbourhoods -> (M, C * HIDDEN): every head's taps product."""
         return context @ self.spatial_t
 
-    def posterior(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, H, W, C) pixels -> posterior means and log-sigmas, (N, Hb, Wb, LATENT) int64.
-        The image is padded to whole blocks with the value 128 (input 0), as the training
-        convolutions pad."""
-        n, h, w, _ = images.shape
-        hb, wb = -(-h // BLOCK), -(-w // BLOCK)
-        a = np.zeros((n, hb * BLOCK, wb * BLOCK, self.channels))
-        a[:, :h, :w] = pixel_input(images)
-        a = conv_nhwc(a, self.enc[0], 4, 2, 1, relu=True)
+    def posterior_of_tiles(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tiles as network inputs (lanes, th, tw, C), each its own image (zero padding at
+        its edges, as the training crops) -> posterior means and log-sigmas per block,
+        (lanes, th/8, tw/8, LATENT) int64."""
+        a = conv_nhwc(inputs.astype(np.float64), self.enc[0], 4, 2, 1, relu=True)
         a = conv_nhwc(a, self.enc[1], 4, 2, 1, relu=True)
         a = conv_nhwc(a, self.enc[2], 4, 2, 1, relu=False).astype(np.int64)
         return a[..., :LATENT], a[..., LATENT:]
