@@ -45,9 +45,9 @@ def test_message_comes_back_unchanged():
     heads = rng.integers(1 << 32, 1 << 63, size=tiling.lanes, dtype=np.uint64)
     message = Message(tiling.lanes, rng.integers(0, 1 << 32, size=300, dtype=np.uint32), heads)
     before = message.copy()
-    coder.push_images(MODEL, message, tiling, images)
+    coarse_bits = coder.push_images(MODEL, message, tiling, images)
     assert not message.same_as(before)
-    assert np.array_equal(coder.pop_images(MODEL, message, tiling, 3), images)
+    assert np.array_equal(coder.pop_images(MODEL, message, tiling, 3, coarse_bits), images)
     assert message.same_as(before)
 
 
@@ -93,6 +93,10 @@ def test_damaged_payloads_fail_cleanly():
         coder.decode(MODEL, payload[:-3], images.shape)
     with pytest.raises(CorruptError):
         coder.decode(MODEL, b"\x05" + payload[1:], images.shape)  # tile side 40: not a side
+    with pytest.raises(CorruptError):
+        coder.decode(MODEL, payload[:1] + b"\x09" + payload[2:], images.shape)  # 9 bits: too fine
+    with pytest.raises(CorruptError):
+        coder.decode(MODEL, payload[:4], images.shape)
     with pytest.raises(CorruptError):
         coder.decode(MODEL, b"", images.shape)
     rng = np.random.default_rng(0)

@@ -15,14 +15,16 @@ lane beneath it. So the latents are not all popped first. Per block row j of a t
 
 and the encoder the mirror image, bottom block row first, so every posterior pop finds the
 pixels of the block rows below already pushed. The last two block rows of a tile would pop
-from an empty lane (their posteriors need the rows below them), so their latents are not
-coded: they are the prior's median bucket, known to both sides.
+from an empty lane (their posteriors need the rows below them), so their latents are
+coded without bits back: the bucket of the posterior mean at a coarse precision per latent
+channel (0 or 2 bits, stored in the payload), pushed under a uniform distribution.
 
 Lanes with nothing to code at a step (outside the image, or latents not coded) still take
 part: a symbol of frequency 2**precision is an exact no-op of push and pop. The decoder's
 final check requires the message back in its seeded initial state (docs/FORMAT.md).
 
-Payload: one byte, the tile side / 8; then the rANS message (heads first).
+Payload: one byte, the tile side / 8; LATENT bytes, the coarse latents' precision per
+channel; then the rANS message (heads first).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_inp
 from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, SIDES, Tiling, choose_side
 from bbzip.natural.mixture import LEVELS, Mixtures
 from bbzip.vae.distributions import LatentPosteriors
+from bbzip.vae.fixed import EXP_BITS, scale_index
 
 PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 left and right
 _FINE = np.arange(1, 16, dtype=np.int64)[:, None]
@@ -55,8 +58,9 @@ def encode(model, images: np.ndarray) -> bytes:
     if tiling.lanes > MAX_LANES:
         raise UnsupportedError("too many tiles for one block")
     message = model.new_message(tiling.lanes)
-    push_images(model, message, tiling, images[..., list(CODING_ORDER)] if c == 3 else images)
-    return bytes([side // BLOCK]) + message.to_bytes()
+    x = images[..., list(CODING_ORDER)] if c == 3 else images
+    coarse_bits = push_images(model, message, tiling, x)
+    return bytes([side // BLOCK, *coarse_bits]) + message.to_bytes()
 
 
 def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int]) -> np.ndarray:
@@ -65,27 +69,33 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int]) ->
     except UnsupportedError as exc:
         raise CorruptError(f"natural-image block: {exc}") from None
     n, h, w, c = shape
-    if not data or data[0] * BLOCK not in SIDES:
+    if len(data) < 1 + LATENT or data[0] * BLOCK not in SIDES:
         raise CorruptError("natural-image block names an unknown tile size")
+    coarse_bits = tuple(data[1 : 1 + LATENT])
+    if max(coarse_bits) > model.tables.prior_precision:
+        raise CorruptError("natural-image block names an impossible latent precision")
     tiling = Tiling.of(n, h, w, data[0] * BLOCK)
     if tiling.lanes > MAX_LANES:
         raise CorruptError("natural-image block has too many tiles")
-    message = model.read_message(memoryview(data)[1:], tiling.lanes)
-    x = pop_images(model, message, tiling, c)
+    message = model.read_message(memoryview(data)[1 + LATENT :], tiling.lanes)
+    x = pop_images(model, message, tiling, c, coarse_bits)
     if not model.is_initial(message):
         raise CorruptError("natural-image block did not decode back to its initial state")
     return np.ascontiguousarray(x[..., np.argsort(CODING_ORDER)] if c == 3 else x)
 
 
-def push_images(model, message: Message, tiling: Tiling, x: np.ndarray) -> None:
-    """Bits-back encode images x (N, H, W, C in coding order) onto ``message``, one lane a tile."""
+def push_images(model, message: Message, tiling: Tiling, x: np.ndarray) -> tuple[int, ...]:
+    """Bits-back encode images x (N, H, W, C in coding order) onto ``message``, one lane a
+    tile. Returns the precision chosen, per latent channel, for the latents coded without
+    bits back."""
     c = x.shape[-1]
     net, tables = model.network(c), model.tables
     tiles = tiling.to_tiles(x)
     canvas = _Canvas(tiling, c)
     canvas.fill(tiles)
-    latents = _Latents(tiling, tables)
     mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
+    latents = _Latents(tiling, tables, _coarse_precision(mu, log_sigma, tables))
+    latents.set_coarse(mu)
     values = tiles.astype(np.int64)
     for j in reversed(range(latents.rows)):
         latents.push_prior(message, j + 2)
@@ -98,13 +108,14 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray) -> None:
                 message.push(starts[index], freqs[index], tables.pixel_precision)
     latents.push_prior(message, 1)
     latents.push_prior(message, 0)
+    return latents.coarse_bits
 
 
-def pop_images(model, message: Message, tiling: Tiling, c: int) -> np.ndarray:
+def pop_images(model, message: Message, tiling: Tiling, c: int, coarse_bits: tuple[int, ...]) -> np.ndarray:
     """The inverse of ``push_images``: the images, with ``message`` as it was before the push."""
     net, tables = model.network(c), model.tables
     canvas = _Canvas(tiling, c)
-    latents = _Latents(tiling, tables)
+    latents = _Latents(tiling, tables, coarse_bits)
     tiles = np.zeros((tiling.lanes, tiling.th, tiling.tw, c), dtype=np.int64)
     latents.pop_prior(message, 0)
     latents.pop_prior(message, 1)
@@ -119,50 +130,80 @@ def pop_images(model, message: Message, tiling: Tiling, c: int) -> np.ndarray:
     return tiling.from_tiles(tiles)
 
 
-# The latents a tile does not code take the prior's median bucket.
-MEDIAN_BUCKET = 128
+# A latent channel whose posterior standard deviation averages below this carries
+# information worth a few bits: the encoder then gives that channel's latents coded
+# without bits back 2 bits each, else none (the prior median).
+_INFORMATIVE_SIGMA = 0.7
+
+
+def _coarse_precision(mu: np.ndarray, log_sigma: np.ndarray, tables) -> tuple[int, ...]:
+    """The encoder's rule for the precision of the latents coded without bits back."""
+    inv_sigma = tables.inv_sigma[scale_index(log_sigma, tables.log_sigma_min, len(tables.inv_sigma))]
+    mean_inv = inv_sigma.reshape(-1, LATENT).mean(axis=0)
+    return tuple(2 if float(v) > (1 << EXP_BITS) / _INFORMATIVE_SIGMA else 0 for v in mean_inv)
 
 
 class _Latents:
-    """Each lane's latent grid (its tile's 8x8 blocks): buckets, and which are coded."""
+    """Each lane's latent grid (its tile's 8x8 blocks) as fixed-point values, and how each
+    block row is coded: by bits back, or (the lane's last two block rows, whose posterior
+    pops would find an empty lane) as the bucket of the posterior mean at ``coarse_bits``
+    bits of precision (0: the prior median), pushed under a uniform distribution."""
 
-    def __init__(self, tiling: Tiling, tables):
-        self.tables = tables
+    def __init__(self, tiling: Tiling, tables, coarse_bits: int):
+        self.tables, self.coarse_bits = tables, coarse_bits
         self.rows, self.cols = tiling.th // BLOCK, tiling.tw // BLOCK
         heights, widths = tiling.lane_extent()
         block_rows = -(-heights // BLOCK)  # the lane's rows of blocks inside the image
         inside_cols = np.arange(self.cols)[None, :] < -(-widths // BLOCK)[:, None]
-        # Coded: inside the image and not among the lane's last two block rows.
-        self.coded = [np.repeat(inside_cols & (j < block_rows - 2)[:, None], LATENT, axis=1)
-                      for j in range(self.rows)]
-        self.buckets = np.full((tiling.lanes, self.rows, self.cols * LATENT), MEDIAN_BUCKET, dtype=np.int64)
+        spread = lambda rows: np.repeat(inside_cols & rows[:, None], LATENT, axis=1)
+        self.coded = [spread(j < block_rows - 2) for j in range(self.rows)]
+        self.coarse = [spread((j >= block_rows - 2) & (j < block_rows)) for j in range(self.rows)]
+        shape = (tiling.lanes, self.rows, self.cols * LATENT)
+        self.buckets = np.zeros(shape, dtype=np.int64)  # fine buckets, or coarse ones
+        # Per latent slot (block-major, channel-minor): precision and coarse_centres index of
+        # bucket 0.
+        self.slot_bits = np.tile(np.array(coarse_bits, dtype=np.int64), self.cols)
+        self.coarse_base = (1 << self.slot_bits) - 1
+
+    def set_coarse(self, mu: np.ndarray) -> None:
+        """The encoder's coarse buckets: the posterior means' buckets at coarse_bits."""
+        fine = np.searchsorted(self.tables.latent_edges[1:-1], mu.reshape(self.buckets.shape), side="right")
+        coarse = fine >> (self.tables.prior_precision - self.slot_bits)
+        for j in range(self.rows):
+            self.buckets[:, j] = np.where(self.coarse[j], coarse[:, j], self.buckets[:, j])
+
+    def values(self, rows: slice) -> np.ndarray:
+        buckets = self.buckets[:, rows]
+        coarse = np.stack(self.coarse[rows], axis=1)
+        return np.where(coarse, self.tables.coarse_centres[self.coarse_base + np.where(coarse, buckets, 0)],
+                        self.tables.latent_centres[np.where(coarse, 0, buckets)])
 
     def features(self, net, j: int) -> np.ndarray:
         """Features (lanes, cols, C*HIDDEN) of block row j: from latent rows j-1 .. j+1."""
         low = max(j - 1, 0)
-        z = self.tables.latent_centres[self.buckets[:, low : j + 2]]
-        z = z.reshape(len(z), -1, self.cols, LATENT)
-        return net.features(z)[:, j - low]
+        z = self.values(slice(low, j + 2))
+        return net.features(z.reshape(len(z), -1, self.cols, LATENT))[:, j - low]
+
+    def _uniform(self, j: int):
+        """(slot, mask, precision) of the row's latents under uniform distributions: the
+        bits-back ones under the prior, then the coarse ones."""
+        fine = [(k, self.coded[j][:, k], self.tables.prior_precision) for k in range(self.coded[j].shape[1])]
+        coarse = [(k, self.coarse[j][:, k], int(self.slot_bits[k])) for k in range(self.coarse[j].shape[1])]
+        return [(k, on, bits) for k, on, bits in fine + coarse if bits and on.any()]
 
     def push_prior(self, message: Message, j: int) -> None:
         if j >= self.rows:
             return
-        precision = self.tables.prior_precision
-        coded, buckets = self.coded[j], self.buckets[:, j]
-        for k in reversed(range(buckets.shape[1])):
-            on = coded[:, k]
-            message.push(np.where(on, buckets[:, k], 0), np.where(on, 1, 1 << precision), precision)
+        for k, on, precision in reversed(self._uniform(j)):
+            message.push(np.where(on, self.buckets[:, j, k], 0), np.where(on, 1, 1 << precision), precision)
 
     def pop_prior(self, message: Message, j: int) -> None:
         if j >= self.rows:
             return
-        precision = self.tables.prior_precision
-        coded = self.coded[j]
-        for k in range(coded.shape[1]):
-            on = coded[:, k]
+        for k, on, precision in self._uniform(j):
             slots = message.peek(message.lanes, precision).astype(np.int64)
             message.pop(np.where(on, slots, 0), np.where(on, 1, 1 << precision), precision)
-            self.buckets[:, j, k] = np.where(on, slots, MEDIAN_BUCKET)
+            self.buckets[:, j, k] = np.where(on, slots, self.buckets[:, j, k])
 
     def _posteriors(self, j: int, mu: np.ndarray, log_sigma: np.ndarray):
         mu, log_sigma = mu[:, j].reshape(len(mu), -1), log_sigma[:, j].reshape(len(mu), -1)
@@ -170,11 +211,15 @@ class _Latents:
 
     def pop_posterior(self, message: Message, j: int, mu: np.ndarray, log_sigma: np.ndarray) -> None:
         coded = self.coded[j]
+        if not coded.any():
+            return
         for k, dist in enumerate(self._posteriors(j, mu, log_sigma)):
-            self.buckets[:, j, k] = np.where(coded[:, k], _pop(message, dist, coded[:, k]), MEDIAN_BUCKET)
+            self.buckets[:, j, k] = np.where(coded[:, k], _pop(message, dist, coded[:, k]), self.buckets[:, j, k])
 
     def push_posterior(self, message: Message, j: int, mu: np.ndarray, log_sigma: np.ndarray) -> None:
         coded = self.coded[j]
+        if not coded.any():
+            return
         for k, dist in reversed(list(enumerate(self._posteriors(j, mu, log_sigma)))):
             _push(message, dist, self.buckets[:, j, k], coded[:, k])
 

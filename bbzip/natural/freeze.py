@@ -71,6 +71,9 @@ def tables(latent_bits: int = LATENT_BITS) -> dict[str, np.ndarray]:
         "inv_sigma": fixed.log_scale_table(k.LOG_SIGMA_MIN, k.LOG_SIGMA_MAX),
         "latent_edges": np.concatenate([[-(1 << 30)], edges, [1 << 30]]),
         "latent_centres": np.round(np.array(centres) * (1 << fixed.ACT_BITS)).astype(np.int64),
+        # Precision q bucket j of the coarse latents lives at index 2**q - 1 + j.
+        "coarse_centres": np.round(np.array([normal.inv_cdf((j + 0.5) / (1 << q)) for q in range(latent_bits + 1)
+                                             for j in range(1 << q)]) * (1 << fixed.ACT_BITS)).astype(np.int64),
     }
 
 

@@ -21,7 +21,8 @@ from bbzip.natural.network import NaturalNet
 KIND = "natural"
 FORMAT = 1
 DEFAULT_NAME = "natural-vae"
-TABLES = ("sigmoid", "normal_cdf", "neg_exp", "inv_scale", "inv_sigma", "latent_edges", "latent_centres")
+TABLES = ("sigmoid", "normal_cdf", "neg_exp", "inv_scale", "inv_sigma", "latent_edges", "latent_centres",
+          "coarse_centres")
 PRECISIONS = ("pixel_precision", "posterior_precision", "prior_precision")
 # Fixed seed of every natural-image message's initial bits (docs/FORMAT.md).
 SEED = 0x6262_7A69_7000_0006
