@@ -259,7 +259,7 @@ class _Canvas:
         return self.flat[:, offsets[:, None] + self.taps[None]].reshape(-1, len(self.taps))
 
 
-def _med_inputs(tiles: np.ndarray, row: int, cols: np.ndarray) -> np.ndarray:
+def _med_inputs(tiles: np.ndarray, row: int, cols: np.ndarray, corner: int = 128) -> np.ndarray:
     """MED predictions (lanes, positions, C) for row ``row`` at columns ``cols`` of every tile."""
     def at(r, cs):
         if r < 0:
@@ -267,7 +267,15 @@ def _med_inputs(tiles: np.ndarray, row: int, cols: np.ndarray) -> np.ndarray:
         return tiles[:, r, np.maximum(cs, 0)].astype(np.int64)
     a, b, c = at(row, cols - 1), at(row - 1, cols), at(row - 1, cols - 1)
     r = np.full(cols.shape, row)[None, :, None]
-    return med(a, b, c, r, cols[None, :, None])
+    return med(a, b, c, r, cols[None, :, None], corner)
+
+
+def _colour_base(pred: np.ndarray, green: np.ndarray, difference_med: np.ndarray) -> np.ndarray:
+    """Each channel's mixture centre before the network's offset: MED for G; this pixel's G
+    plus the MED prediction of the channel's difference from G for R and B, in 0..255."""
+    if pred.shape[1] == 1:
+        return pred
+    return np.concatenate([pred[:, :1], np.clip(green[:, None] + difference_med, 0, 255)], axis=1)
 
 
 def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarray, row: int):
@@ -283,13 +291,19 @@ def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarra
     feats = feats[:, cols // BLOCK].reshape(-1, feats.shape[-1])
     truth = values[:, row].reshape(-1, c)
     residual = truth - pred
+    if c > 1:
+        near = values[:, max(row - 1, 0) : row + 1]  # the rows MED reads: this one and the one above
+        difference = _med_inputs(near[..., 1:] - near[..., :1], min(row, 1), cols, corner=0).reshape(-1, c - 1)
+        base = _colour_base(pred, truth[:, 0], difference)
+    else:
+        base = pred
     inside = canvas.inside[:, row].T  # (tw, lanes)
     spatial = net.spatial(context)
     for k in range(c):
         part = slice(k * HIDDEN, (k + 1) * HIDDEN)
         point = np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
         out = net.heads[k](spatial[:, part], point, feats[:, part])
-        mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), model.tables)
+        mixtures = Mixtures(mixture_outputs(out, base[:, k], residual[:, :k]), model.tables)
         low = mixtures.starts(truth[:, k]).reshape(t.lanes, t.tw).T
         high = mixtures.starts(truth[:, k] + 1).reshape(t.lanes, t.tw).T
         starts[:, k] = np.where(inside, low, 0)
@@ -312,11 +326,12 @@ def _decode_row(model, net, message: Message, canvas: _Canvas, feats: np.ndarray
         spatial = net.spatial(canvas.context(np.array([canvas.offset(row, col)])).astype(np.float64))
         pred = _med_at(tiles, row, col)
         point[:, :c] = pixel_input(pred)
+        base = pred
         block_feats = feats[:, col // BLOCK]
         for k in range(c):
             part = slice(k * HIDDEN, (k + 1) * HIDDEN)
             out = net.heads[k](spatial[:, part], point[:, : c + k], block_feats[:, part])
-            mixtures = Mixtures(mixture_outputs(out, pred[:, k], residual[:, :k]), tables)
+            mixtures = Mixtures(mixture_outputs(out, base[:, k], residual[:, :k]), tables)
             symbols, low, high = _search_near(message, mixtures)
             if everywhere:
                 message.pop(low, high - low, precision)
@@ -326,16 +341,22 @@ def _decode_row(model, net, message: Message, canvas: _Canvas, feats: np.ndarray
             tiles[:, row, col, k] = symbols
             residual[:, k] = symbols - pred[:, k]
             point[:, c + k] = residual_input(residual[:, k])
+            if k == 0 and c > 1:
+                difference = _med_at(tiles, row, col, corner=0, difference=True)
+                base = _colour_base(pred, symbols, difference)
         canvas.data[:, PAD_TOP + row, PAD_SIDE + col, :c] = np.where(inside[:, None], pixel_input(tiles[:, row, col]), 0)
 
 
-def _med_at(tiles: np.ndarray, row: int, col: int) -> np.ndarray:
-    """MED predictions (lanes, C) at one position of every tile."""
+def _med_at(tiles: np.ndarray, row: int, col: int, corner: int = 128, difference: bool = False) -> np.ndarray:
+    """MED predictions (lanes, C) at one position of every tile; with ``difference``, of the
+    channels after the first minus the first (corner 0)."""
+    def at(r, q):
+        return tiles[:, r, q, 1:] - tiles[:, r, q, :1] if difference else tiles[:, r, q]
     if row == 0:
-        return tiles[:, 0, col - 1] if col else np.full(tiles[:, 0, 0].shape, 128, dtype=np.int64)
+        return at(0, col - 1) if col else np.full(at(0, 0).shape, corner, dtype=np.int64)
     if col == 0:
-        return tiles[:, row - 1, 0]
-    a, b, c = tiles[:, row, col - 1], tiles[:, row - 1, col], tiles[:, row - 1, col - 1]
+        return at(row - 1, 0)
+    a, b, c = at(row, col - 1), at(row - 1, col), at(row - 1, col - 1)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     return np.where(c >= hi, lo, np.where(c <= lo, hi, a + b - c))
 

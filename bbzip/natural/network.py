@@ -36,13 +36,14 @@ def residual_input(residual: np.ndarray) -> np.ndarray:
     return residual.astype(np.int64) << 6
 
 
-def med(a: np.ndarray, b: np.ndarray, c: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+def med(a: np.ndarray, b: np.ndarray, c: np.ndarray, row: np.ndarray, col: np.ndarray,
+        corner: int = 128) -> np.ndarray:
     """LOCO-I's median edge detector with each tile's own edges: the first row predicts from
     the left, the first column from above, the first pixel 128. Integer in, integer out."""
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     pred = np.where(c >= hi, lo, np.where(c <= lo, hi, a + b - c))
     pred = np.where(row == 0, a, np.where(col == 0, b, pred))
-    return np.where((row == 0) & (col == 0), 128, pred)
+    return np.where((row == 0) & (col == 0), corner, pred)
 
 
 def conv_nhwc(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int, relu: bool) -> np.ndarray:

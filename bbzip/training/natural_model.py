@@ -5,7 +5,8 @@ Fully convolutional, so one model codes any height and width:
 * latents: ``LATENT`` channels on a grid of 8x8-pixel blocks, a diagonal Gaussian posterior
   from a three-layer strided encoder, a standard normal prior;
 * pixels: per subpixel, a discretised logistic mixture whose means are offset from the
-  LOCO-I (MED) prediction, from a causal 7x7 neighbourhood of every channel (plus a
+  LOCO-I (MED) prediction (for R and B: G plus the MED prediction of their difference
+  from G), from a causal 7x7 neighbourhood of every channel (plus a
   validity channel, so tile edges are seen as edges), the earlier channels of the same
   pixel (linear in the means, as PixelCNN++), and features upsampled from the latents.
 
@@ -50,9 +51,10 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     return (x - 128.0) / 64.0
 
 
-def med_prediction(x: torch.Tensor) -> torch.Tensor:
+def med_prediction(x: torch.Tensor, corner: float = 128.0) -> torch.Tensor:
     """LOCO-I's median edge detector on (N, C, H, W) pixels, each crop its own tile:
-    the first row predicts from the left, the first column from above, the corner 128."""
+    the first row predicts from the left, the first column from above, the corner
+    ``corner``."""
     a = F.pad(x, (1, 0, 0, 0))[..., :, :-1]
     b = F.pad(x, (0, 0, 1, 0))[..., :-1, :]
     c = F.pad(x, (1, 0, 1, 0))[..., :-1, :-1]
@@ -60,8 +62,18 @@ def med_prediction(x: torch.Tensor) -> torch.Tensor:
     med = torch.where(c >= hi, lo, torch.where(c <= lo, hi, a + b - c))
     med[..., 0, :] = a[..., 0, :]
     med[..., :, 0] = b[..., :, 0]
-    med[..., 0, 0] = 128.0
+    med[..., 0, 0] = corner
     return med
+
+
+def colour_base(x: torch.Tensor, med: torch.Tensor) -> torch.Tensor:
+    """The centre of each channel's mixture before the network's offset: MED for the first
+    channel (G); for the others, this pixel's G plus the MED prediction of the channel's
+    difference from G (the predictor of WebP's subtract-green transform), kept in 0..255."""
+    if x.shape[1] == 1:
+        return med
+    difference = med_prediction(x[:, 1:] - x[:, :1], corner=0.0)
+    return torch.cat([med[:, :1], (x[:, :1] + difference).clamp(0, 255)], dim=1)
 
 
 class Encoder(nn.Module):
@@ -118,6 +130,7 @@ class PixelHeads(nn.Module):
     def forward(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """Bits of every subpixel of x (N, C, H, W) given per-pixel features (N, C*HIDDEN, H, W)."""
         med = med_prediction(x)
+        base = colour_base(x, med)
         valid = torch.ones_like(x[:, :1])
         spatial_in = torch.cat([normalise(x), valid], dim=1)
         residual = (x - med) / RESIDUAL_SCALE
@@ -131,7 +144,7 @@ class PixelHeads(nn.Module):
             h = F.relu(self.layer2[k](h))
             out = self.out[k](h)
             logits = out[:, :MIXTURES]
-            means = med[:, k : k + 1] + MEAN_SCALE * out[:, MIXTURES : 2 * MIXTURES]
+            means = base[:, k : k + 1] + MEAN_SCALE * out[:, MIXTURES : 2 * MIXTURES]
             for c in range(k):
                 coupling = out[:, (3 + c) * MIXTURES : (4 + c) * MIXTURES]
                 means = means + coupling * (x[:, c : c + 1] - med[:, c : c + 1])

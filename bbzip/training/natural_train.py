@@ -102,7 +102,7 @@ def save(model: NaturalVAE, path: Path, meta: dict) -> None:
 
 def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes: float, out: Path,
           seed: int = 0, batch: int = 16, lr: float = 2e-3, eval_every: float = 8.0,
-          log=print) -> dict:
+          log=print, init: dict | None = None) -> dict:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     gray = [im for im in train_images if im.shape[-1] == 1]
@@ -110,6 +110,10 @@ def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes:
     gray_pool = gray + [luma(im)[..., None] for im in rgb]
     samplers = [CropSampler(pool, rng) for pool in (gray_pool, rgb) if pool]
     model = NaturalVAE()
+    if init is not None:  # warm start from a float checkpoint: layers whose shapes match
+        own = model.state_dict()
+        start_from = {k: torch.from_numpy(v) for k, v in init.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(start_from, strict=False)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     start = time.monotonic()
     budget = minutes * 60
@@ -131,13 +135,14 @@ def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         optimiser.step()
         step += 1
+        loss = loss.detach()
         running = float(loss) if running is None else 0.98 * running + 0.02 * float(loss)
         if step % 100 == 0:
-            log(f"step {step} {elapsed / 60:.1f} min train {running:.4f} bits/subpixel")
+            log(f"step {step} {elapsed / 60:.1f} min train {running:.4f} bits/subpixel", flush=True)
         if elapsed >= next_eval and validation:
             meta.update(steps=step, minutes=round(elapsed / 60, 2), train_bits=running)
             meta["validation_bits"] = evaluate(model, validation)
-            log(f"step {step} validation {meta['validation_bits']:.4f} bits/subpixel")
+            log(f"step {step} validation {meta['validation_bits']:.4f} bits/subpixel", flush=True)
             save(model, out, meta)
             next_eval += eval_every * 60
     meta.update(steps=step, minutes=round((time.monotonic() - start) / 60, 2), train_bits=running)
@@ -155,13 +160,18 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("build/natural_float.npz"))
+    parser.add_argument("--init", type=Path, help="float checkpoint to start from")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     train_files, validation_files = split_files(args.data)
     print(f"training on {len(train_files)} images, validating on {len(validation_files)}")
     train_images = [im for group in load_set(train_files) for im in group]
     validation = [im for group in load_set(validation_files) for im in group]
-    meta = train(train_images, validation, args.minutes, args.out, seed=args.seed)
+    init = None
+    if args.init:
+        init = dict(np.load(args.init, allow_pickle=False))
+        init.pop("meta_json", None)
+    meta = train(train_images, validation, args.minutes, args.out, seed=args.seed, init=init)
     print(json.dumps(meta))
 
 
