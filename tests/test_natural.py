@@ -28,6 +28,15 @@ def test_round_trip(shape):
     assert np.array_equal(coder.decode(MODEL, payload, shape), images)
 
 
+def test_lane_groups_decode_alike_in_one_process_or_several():
+    images = smooth_images((70, 8, 9, 1), seed=4)  # 70 lanes: two groups
+    payload = coder.encode(MODEL, images)
+    assert payload[1 + 4] == 2
+    for workers in (1, 2, 3):
+        assert np.array_equal(coder.decode(MODEL, payload, images.shape, workers=workers), images)
+    assert coder.lane_groups(70, 2) == [slice(0, 35), slice(35, 70)]
+
+
 @settings(max_examples=6, deadline=None)
 @given(n=st.integers(1, 2), h=st.integers(8, 17), w=st.integers(8, 17), c=st.sampled_from([1, 3]),
        seed=st.integers(0, 2**16))
@@ -45,9 +54,9 @@ def test_message_comes_back_unchanged():
     heads = rng.integers(1 << 32, 1 << 63, size=tiling.lanes, dtype=np.uint64)
     message = Message(tiling.lanes, rng.integers(0, 1 << 32, size=300, dtype=np.uint32), heads)
     before = message.copy()
-    coarse_bits = coder.push_images(MODEL, message, tiling, images)
+    coder.push_images(MODEL, message, tiling, images, (2, 0, 2, 0))
     assert not message.same_as(before)
-    assert np.array_equal(coder.pop_images(MODEL, message, tiling, 3, coarse_bits), images)
+    assert np.array_equal(tiling.from_tiles(coder.pop_images(MODEL, message, tiling, 3, (2, 0, 2, 0))), images)
     assert message.same_as(before)
 
 

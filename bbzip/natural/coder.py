@@ -29,9 +29,12 @@ channel; then the rANS message (heads first).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from bbzip.ans.rans import Message
+from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, UnsupportedError
 from bbzip.natural.constants import BLOCK, CODING_ORDER, HIDDEN, LATENT
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
@@ -57,44 +60,113 @@ def encode(model, images: np.ndarray) -> bytes:
     tiling = Tiling.of(n, h, w, side)
     if tiling.lanes > MAX_LANES:
         raise UnsupportedError("too many tiles for one block")
-    message = model.new_message(tiling.lanes)
     x = images[..., list(CODING_ORDER)] if c == 3 else images
-    coarse_bits = push_images(model, message, tiling, x)
-    return bytes([side // BLOCK, *coarse_bits]) + message.to_bytes()
+    net = model.network(c)
+    everything = _Canvas(tiling, c)
+    everything.fill(tiling.to_tiles(x))
+    coarse_bits = _coarse_precision(*net.posterior_of_tiles(everything.pixel_inputs()), model.tables)
+    messages = []
+    for part in lane_groups(tiling.lanes, choose_groups(tiling.lanes)):
+        message = model.new_message(part.stop - part.start)
+        push_images(model, message, tiling, x, coarse_bits, part)
+        messages.append(message.to_bytes())
+    lengths = b"".join(encode_varint(len(m)) for m in messages[:-1])
+    return bytes([side // BLOCK, *coarse_bits, len(messages)]) + lengths + b"".join(messages)
 
 
-def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int]) -> np.ndarray:
+def choose_groups(lanes: int) -> int:
+    """The encoder's rule: two independent lane groups (two cores' worth) from 64 lanes."""
+    return 2 if lanes >= 64 else 1
+
+
+def lane_groups(lanes: int, groups: int) -> list[slice]:
+    """Group g holds lanes [g * lanes // groups, (g + 1) * lanes // groups)."""
+    return [slice(g * lanes // groups, (g + 1) * lanes // groups) for g in range(groups)]
+
+
+def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], workers: int | None = None) -> np.ndarray:
+    """``workers``: processes for the lane groups (default: the cores this process may use)."""
     try:
         check_shape(shape)
     except UnsupportedError as exc:
         raise CorruptError(f"natural-image block: {exc}") from None
     n, h, w, c = shape
-    if len(data) < 1 + LATENT or data[0] * BLOCK not in SIDES:
+    view = memoryview(data)
+    if len(view) < 2 + LATENT or view[0] * BLOCK not in SIDES:
         raise CorruptError("natural-image block names an unknown tile size")
-    coarse_bits = tuple(data[1 : 1 + LATENT])
+    coarse_bits = tuple(view[1 : 1 + LATENT])
     if max(coarse_bits) > model.tables.prior_precision:
         raise CorruptError("natural-image block names an impossible latent precision")
-    tiling = Tiling.of(n, h, w, data[0] * BLOCK)
-    if tiling.lanes > MAX_LANES:
-        raise CorruptError("natural-image block has too many tiles")
-    message = model.read_message(memoryview(data)[1 + LATENT :], tiling.lanes)
-    x = pop_images(model, message, tiling, c, coarse_bits)
-    if not model.is_initial(message):
-        raise CorruptError("natural-image block did not decode back to its initial state")
+    tiling = Tiling.of(n, h, w, view[0] * BLOCK)
+    groups = view[1 + LATENT]
+    if tiling.lanes > MAX_LANES or not 1 <= groups <= tiling.lanes:
+        raise CorruptError("natural-image block has an impossible tile or group count")
+    pos, lengths = 2 + LATENT, []
+    for _ in range(groups - 1):
+        length, pos = decode_varint(view, pos, len(view))
+        lengths.append(length)
+    lengths.append(len(view) - pos - sum(lengths))
+    if lengths[-1] < 0:
+        raise CorruptError("natural-image block is truncated")
+    jobs = []
+    for part, length in zip(lane_groups(tiling.lanes, groups), lengths):
+        jobs.append((view[pos : pos + length], part))
+        pos += length
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if min(workers, groups) > 1:
+        tiles = _decode_in_processes(model, jobs, tiling, c, coarse_bits, min(workers, groups))
+    else:
+        tiles = [_decode_group(model, payload, tiling, c, coarse_bits, part) for payload, part in jobs]
+    x = tiling.from_tiles(np.concatenate(tiles))
     return np.ascontiguousarray(x[..., np.argsort(CODING_ORDER)] if c == 3 else x)
 
 
-def push_images(model, message: Message, tiling: Tiling, x: np.ndarray) -> tuple[int, ...]:
-    """Bits-back encode images x (N, H, W, C in coding order) onto ``message``, one lane a
-    tile. Returns the precision chosen, per latent channel, for the latents coded without
-    bits back."""
+def _decode_group(model, payload, tiling: Tiling, c: int, coarse_bits, part: slice) -> np.ndarray:
+    message = model.read_message(payload, part.stop - part.start)
+    tiles = pop_images(model, message, tiling, c, coarse_bits, part)
+    if not model.is_initial(message):
+        raise CorruptError("natural-image block did not decode back to its initial state")
+    return tiles
+
+
+_FORKED_MODEL = None  # the model, inherited by forked workers instead of pickled
+
+
+def _decode_forked(payload: bytes, tiling: Tiling, c: int, coarse_bits, part: slice) -> np.ndarray:
+    return _decode_group(_FORKED_MODEL, payload, tiling, c, coarse_bits, part)
+
+
+def _decode_in_processes(model, jobs, tiling: Tiling, c: int, coarse_bits, workers: int) -> list[np.ndarray]:
+    """The lane groups decoded in forked processes (numpy's per-call overhead holds the GIL,
+    so threads would not overlap). The first group runs here while the others run there."""
+    global _FORKED_MODEL
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORKED_MODEL = model
+    try:
+        with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_decode_forked, bytes(payload), tiling, c, coarse_bits, part)
+                       for payload, part in jobs[1:]]
+            first = _decode_group(model, jobs[0][0], tiling, c, coarse_bits, jobs[0][1])
+            return [first] + [future.result() for future in futures]
+    finally:
+        _FORKED_MODEL = None
+
+
+def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, coarse_bits: tuple[int, ...],
+                part: slice = slice(None)) -> None:
+    """Bits-back encode the tiles ``part`` of images x (N, H, W, C in coding order) onto
+    ``message``, one lane a tile; ``coarse_bits``: the precision, per latent channel, of the
+    latents coded without bits back."""
     c = x.shape[-1]
     net, tables = model.network(c), model.tables
-    tiles = tiling.to_tiles(x)
-    canvas = _Canvas(tiling, c)
+    tiles = tiling.to_tiles(x)[part]
+    canvas = _Canvas(tiling, c, part)
     canvas.fill(tiles)
     mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
-    latents = _Latents(tiling, tables, _coarse_precision(mu, log_sigma, tables))
+    latents = _Latents(tiling, tables, coarse_bits, part)
     latents.set_coarse(mu)
     values = tiles.astype(np.int64)
     for j in reversed(range(latents.rows)):
@@ -108,15 +180,16 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray) -> tuple
                 message.push(starts[index], freqs[index], tables.pixel_precision)
     latents.push_prior(message, 1)
     latents.push_prior(message, 0)
-    return latents.coarse_bits
 
 
-def pop_images(model, message: Message, tiling: Tiling, c: int, coarse_bits: tuple[int, ...]) -> np.ndarray:
-    """The inverse of ``push_images``: the images, with ``message`` as it was before the push."""
+def pop_images(model, message: Message, tiling: Tiling, c: int, coarse_bits: tuple[int, ...],
+               part: slice = slice(None)) -> np.ndarray:
+    """The inverse of ``push_images``: the tiles ``part`` (lanes, th, tw, C in coding order),
+    with ``message`` as it was before the push."""
     net, tables = model.network(c), model.tables
-    canvas = _Canvas(tiling, c)
-    latents = _Latents(tiling, tables, coarse_bits)
-    tiles = np.zeros((tiling.lanes, tiling.th, tiling.tw, c), dtype=np.int64)
+    canvas = _Canvas(tiling, c, part)
+    latents = _Latents(tiling, tables, coarse_bits, part)
+    tiles = np.zeros((len(canvas.inside), tiling.th, tiling.tw, c), dtype=np.int64)
     latents.pop_prior(message, 0)
     latents.pop_prior(message, 1)
     for j in range(latents.rows):
@@ -127,7 +200,7 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, coarse_bits: tup
             mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
             latents.push_posterior(message, j - 1, mu, log_sigma)
         latents.pop_prior(message, j + 2)
-    return tiling.from_tiles(tiles)
+    return tiles
 
 
 # A latent channel whose posterior standard deviation averages below this carries
@@ -147,18 +220,18 @@ class _Latents:
     """Each lane's latent grid (its tile's 8x8 blocks) as fixed-point values, and how each
     block row is coded: by bits back, or (the lane's last two block rows, whose posterior
     pops would find an empty lane) as the bucket of the posterior mean at ``coarse_bits``
-    bits of precision (0: the prior median), pushed under a uniform distribution."""
+    bits of precision per channel (0: the prior median), pushed under a uniform distribution."""
 
-    def __init__(self, tiling: Tiling, tables, coarse_bits: int):
+    def __init__(self, tiling: Tiling, tables, coarse_bits: tuple[int, ...], part: slice = slice(None)):
         self.tables, self.coarse_bits = tables, coarse_bits
         self.rows, self.cols = tiling.th // BLOCK, tiling.tw // BLOCK
-        heights, widths = tiling.lane_extent()
+        heights, widths = (e[part] for e in tiling.lane_extent())
         block_rows = -(-heights // BLOCK)  # the lane's rows of blocks inside the image
         inside_cols = np.arange(self.cols)[None, :] < -(-widths // BLOCK)[:, None]
         spread = lambda rows: np.repeat(inside_cols & rows[:, None], LATENT, axis=1)
         self.coded = [spread(j < block_rows - 2) for j in range(self.rows)]
         self.coarse = [spread((j >= block_rows - 2) & (j < block_rows)) for j in range(self.rows)]
-        shape = (tiling.lanes, self.rows, self.cols * LATENT)
+        shape = (len(heights), self.rows, self.cols * LATENT)
         self.buckets = np.zeros(shape, dtype=np.int64)  # fine buckets, or coarse ones
         # Per latent slot (block-major, channel-minor): precision and coarse_centres index of
         # bucket 0.
@@ -227,17 +300,18 @@ class _Latents:
 class _Canvas:
     """Per-lane tiles with margins, as network inputs: C pixel channels and validity."""
 
-    def __init__(self, tiling: Tiling, channels: int):
+    def __init__(self, tiling: Tiling, channels: int, part: slice = slice(None)):
         self.tiling, self.channels = tiling, channels
         self.depth = channels + 1
         self.width = tiling.tw + 2 * PAD_SIDE
-        self.data = np.zeros((tiling.lanes, tiling.th + PAD_TOP, self.width, self.depth), dtype=np.int16)
-        heights, widths = tiling.lane_extent()
+        heights, widths = (e[part] for e in tiling.lane_extent())
+        self.lanes = len(heights)
+        self.data = np.zeros((self.lanes, tiling.th + PAD_TOP, self.width, self.depth), dtype=np.int16)
         rows = np.arange(tiling.th)[None, :, None] < heights[:, None, None]
         cols = np.arange(tiling.tw)[None, None, :] < widths[:, None, None]
         self.inside = rows & cols  # (lanes, th, tw)
         self.data[:, PAD_TOP:, PAD_SIDE : PAD_SIDE + tiling.tw, channels] = np.where(self.inside, VALID, 0)
-        self.flat = self.data.reshape(tiling.lanes, -1)
+        self.flat = self.data.reshape(self.lanes, -1)
         channel_major = [(dy * self.width + dx) * self.depth + ch for ch in range(self.depth) for dy, dx in CAUSAL]
         self.taps = np.array(channel_major, dtype=np.int64)
 
@@ -283,8 +357,8 @@ def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarra
     columns then channels: the encoder's side of ``_decode_row``, vectorised over the row."""
     t, c = canvas.tiling, canvas.channels
     precision = model.tables.pixel_precision
-    starts = np.zeros((t.tw, c, t.lanes), dtype=np.int64)
-    freqs = np.full((t.tw, c, t.lanes), 1 << precision, dtype=np.int64)
+    starts = np.zeros((t.tw, c, canvas.lanes), dtype=np.int64)
+    freqs = np.full((t.tw, c, canvas.lanes), 1 << precision, dtype=np.int64)
     cols = np.arange(t.tw)
     context = canvas.context(canvas.offset(row, cols)).astype(np.float64)
     pred = _med_inputs(values, row, cols).reshape(-1, c)
@@ -304,11 +378,11 @@ def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarra
         point = np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
         out = net.heads[k](spatial[:, part], point, feats[:, part])
         mixtures = Mixtures(mixture_outputs(out, base[:, k], residual[:, :k]), model.tables)
-        low = mixtures.starts(truth[:, k]).reshape(t.lanes, t.tw).T
-        high = mixtures.starts(truth[:, k] + 1).reshape(t.lanes, t.tw).T
+        low = mixtures.starts(truth[:, k]).reshape(canvas.lanes, t.tw).T
+        high = mixtures.starts(truth[:, k] + 1).reshape(canvas.lanes, t.tw).T
         starts[:, k] = np.where(inside, low, 0)
         freqs[:, k] = np.where(inside, high - low, 1 << precision)
-    return starts.reshape(-1, t.lanes), freqs.reshape(-1, t.lanes)
+    return starts.reshape(-1, canvas.lanes), freqs.reshape(-1, canvas.lanes)
 
 
 def _decode_row(model, net, message: Message, canvas: _Canvas, feats: np.ndarray, tiles: np.ndarray,
