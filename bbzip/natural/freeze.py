@@ -77,7 +77,7 @@ def tables(latent_bits: int = LATENT_BITS) -> dict[str, np.ndarray]:
     }
 
 
-def freeze_arrays(src: dict, name: str, meta: dict) -> tuple[bytes, dict]:
+def freeze_arrays(src: dict, name: str, meta: dict, evaluation: dict | None = None) -> tuple[bytes, dict]:
     arrays = tables()
     _network(src, arrays, "gray", 1)
     _network(src, arrays, "rgb", 3)
@@ -89,6 +89,8 @@ def freeze_arrays(src: dict, name: str, meta: dict) -> tuple[bytes, dict]:
         "log_scale_min": k.LOG_SCALE_MIN, "log_sigma_min": k.LOG_SIGMA_MIN, "act_bits": fixed.ACT_BITS,
         "training": meta,
     }
+    if evaluation is not None:
+        config["evaluation"] = evaluation
     arrays["config_json"] = np.frombuffer(json.dumps(config, sort_keys=True).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from bbzip.natural.constants import BLOCK
-from bbzip.natural.images import load_image_file
+from bbzip.natural.images import load_file
 from bbzip.training.natural_model import NaturalVAE, to_coding_order
 
 # The held-out photos of ../shared/data/natural (its README): never trained on.
@@ -43,7 +43,11 @@ class CropSampler:
     """Random crops with random flips and quarter turns, weighted by image area."""
 
     def __init__(self, images: list[np.ndarray], rng: np.random.Generator):
-        self.images = [im for im in images if im.shape[0] >= CROP and im.shape[1] >= CROP]
+        # Crops of CROP pixels, or of whole blocks of the smallest image when it is smaller.
+        self.crop = min([CROP] + [min(im.shape[:2]) // BLOCK * BLOCK for im in images])
+        if self.crop < BLOCK:
+            raise ValueError(f"images must be at least {BLOCK}x{BLOCK} to train on")
+        self.images = images
         area = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
         self.weights = area / area.sum()
         self.rng = rng
@@ -52,9 +56,10 @@ class CropSampler:
         out = []
         for index in self.rng.choice(len(self.images), size=n, p=self.weights):
             im = self.images[index]
-            top = self.rng.integers(0, im.shape[0] - CROP + 1)
-            left = self.rng.integers(0, im.shape[1] - CROP + 1)
-            crop = im[top : top + CROP, left : left + CROP]
+            size = self.crop
+            top = self.rng.integers(0, im.shape[0] - size + 1)
+            left = self.rng.integers(0, im.shape[1] - size + 1)
+            crop = im[top : top + size, left : left + size]
             crop = np.rot90(crop, self.rng.integers(4))
             if self.rng.integers(2):
                 crop = crop[:, ::-1]
@@ -71,8 +76,8 @@ def as_tensor(crops: np.ndarray) -> torch.Tensor:
 def load_set(files: list[Path]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     gray, rgb = [], []
     for path in files:
-        image = load_image_file(path)
-        (rgb if image.shape[-1] == 3 else gray).append(image)
+        for image in load_file(path):
+            (rgb if image.shape[-1] == 3 else gray).append(image)
     return gray, rgb
 
 
@@ -117,7 +122,7 @@ def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes:
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     start = time.monotonic()
     budget = minutes * 60
-    meta = {"seed": seed, "crop": CROP, "batch": batch, "lr": lr}
+    meta = {"seed": seed, "crop": min(s.crop for s in samplers), "batch": batch, "lr": lr}
     next_eval, step, running = eval_every * 60, 0, None
     while (elapsed := time.monotonic() - start) < budget:
         frac = elapsed / budget
@@ -151,6 +156,31 @@ def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes:
         log(f"final validation {meta['validation_bits']:.4f} bits/subpixel")
     save(model, out, meta)
     return meta
+
+
+def train_natural_model(images: list[np.ndarray], name: str, minutes: float, seed: int = 0,
+                        validation: float = 0.1, log=print) -> tuple[bytes, dict]:
+    """`bbzip train` for images of any size: train, freeze, and measure the frozen model's
+    real coded rate on held-out images. Returns (model file bytes, config)."""
+    import tempfile
+
+    from bbzip.natural.freeze import coded_rate, freeze_arrays
+
+    order = np.random.default_rng(seed).permutation(len(images))
+    held = int(validation) if validation >= 1 else round(len(images) * validation)
+    held = min(held, len(images) - 1)
+    valid = [images[i] for i in order[:held] if min(images[i].shape[:2]) >= BLOCK]
+    train_images = [images[i] for i in order[held:]]
+    with tempfile.TemporaryDirectory() as scratch:
+        meta = train(train_images, valid, minutes, Path(scratch) / "float.npz", seed=seed, log=log)
+        src = dict(np.load(Path(scratch) / "float.npz", allow_pickle=False))
+    src.pop("meta_json")
+    evaluation = None
+    if valid:
+        data, _ = freeze_arrays(src, name, meta)
+        rate, _, _ = coded_rate(data, valid)
+        evaluation = {"bits_per_pixel": round(rate, 4), "data": f"{len(valid)} validation images (bits/subpixel)"}
+    return freeze_arrays(src, name, meta, evaluation)
 
 
 def main(argv=None) -> None:
