@@ -48,8 +48,10 @@ class CropSampler:
         if self.crop < BLOCK:
             raise ValueError(f"images must be at least {BLOCK}x{BLOCK} to train on")
         self.images = images
+        # By the square root of the area: a few huge, mostly black scans (hubble, retina)
+        # would otherwise fill most batches.
         area = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
-        self.weights = area / area.sum()
+        self.weights = np.sqrt(area) / np.sqrt(area).sum()
         self.rng = rng
 
     def batch(self, n: int) -> np.ndarray:
@@ -113,7 +115,10 @@ def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes:
     gray = [im for im in train_images if im.shape[-1] == 1]
     rgb = [im for im in train_images if im.shape[-1] == 3]
     gray_pool = gray + [luma(im)[..., None] for im in rgb]
-    samplers = [CropSampler(pool, rng) for pool in (gray_pool, rgb) if pool]
+    # Colour photos get three times the crops: they hold most of the subpixels users send.
+    pools = [(pool, size) for pool, size in ((gray_pool, batch // 2), (rgb, 3 * batch // 2)) if pool]
+    samplers = [CropSampler(pool, rng) for pool, _ in pools]
+    sizes = [size for _, size in pools]
     model = NaturalVAE()
     if init is not None:  # warm start from a float checkpoint: layers whose shapes match
         own = model.state_dict()
@@ -130,8 +135,8 @@ def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * frac)) + lr * 0.02
         loss_sum = subpixels = 0
         optimiser.zero_grad()
-        for sampler in samplers:
-            x = as_tensor(sampler.batch(batch))
+        for sampler, size in zip(samplers, sizes):
+            x = as_tensor(sampler.batch(size))
             pixel_bits, kl_bits = model(x)
             loss_sum = loss_sum + (pixel_bits + kl_bits).sum()
             subpixels += x.numel()
