@@ -90,9 +90,11 @@ def _sync_dir(path: str) -> None:
         os.close(fd)
 
 
-_HELD_SIGNALS = {
+# The signals that end a run: held while a temp file is created here, and turned into an
+# unwinding exception by the CLI so that temp files are removed.
+FATAL_SIGNALS = tuple(
     getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)
-}
+)
 
 
 @contextmanager
@@ -100,7 +102,7 @@ def _signals_held() -> Iterator[None]:
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, FATAL_SIGNALS)
     try:
         yield
     finally:

@@ -1,7 +1,7 @@
 """`bbzip train` and `bbzip models`: the commands about models rather than files.
 
-Kept apart from cli.py's file handling; torch is imported only when `train` runs, and rich
-only when a table is printed.
+Kept apart from the file commands (bbzip/cli/); torch is imported only when `train` runs, and
+rich only when a table is printed.
 """
 
 from __future__ import annotations
@@ -11,14 +11,10 @@ from pathlib import Path
 
 import click
 
+from bbzip.cli.output import CONTEXT_SETTINGS as _CONTEXT
+from bbzip.cli.output import console
+from bbzip.cli.output import say as _say
 from bbzip.errors import BBZError
-
-_CONTEXT = {"help_option_names": ["-h", "--help"]}
-
-
-def _say(message: str) -> None:
-    sys.stderr.write(f"bbzip: {message}\n")
-    sys.stderr.flush()
 
 
 @click.command("train", context_settings=_CONTEXT)
@@ -114,7 +110,6 @@ class _TrainingBar:
 
 
 def _print_summary(result, target: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"model {result.name}", show_header=False, title_justify="left")
@@ -133,7 +128,7 @@ def _print_summary(result, target: Path) -> None:
     ]
     for key, value in rows:
         table.add_row(key, value)
-    Console(file=sys.stderr, highlight=False).print(table)
+    console(sys.stderr).print(table)
 
 
 @click.command("models", context_settings=_CONTEXT)
@@ -141,7 +136,6 @@ def _print_summary(result, target: Path) -> None:
               metavar="FILE", help="Also list this model file.")
 def models_command(extra) -> int:
     """List the models bbzip can find: shipped, in $BBZIP_MODEL_PATH, in the user directory."""
-    from rich.console import Console
     from rich.table import Table
 
     from bbzip.vae.model import PATH_ENV, installed_models, user_dir
@@ -155,7 +149,7 @@ def models_command(extra) -> int:
         rate = "-" if row.bits_per_pixel is None else f"{row.bits_per_pixel:.4f}"
         where = row.source if not row.problem else f"{row.source}: UNUSABLE: {row.problem}"
         table.add_row(row.name, row.model_id[:16], shape, row.likelihood, rate, row.rate_on, where)
-    console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 250)
-    console.print(table)
-    console.print(f"search path: shipped, ${PATH_ENV}, {user_dir()}, --model")
+    out = console(sys.stdout)
+    out.print(table)
+    out.print(f"search path: shipped, ${PATH_ENV}, {user_dir()}, --model")
     return 1 if any(row.problem for row in rows) else 0
