@@ -456,6 +456,7 @@ def _search_slots(slots: np.ndarray, starts, precision: int) -> tuple[np.ndarray
 
 
 _WINDOW = np.arange(16, dtype=np.int64)[:, None]
+_ALL = np.arange(1, 256, dtype=np.int64)[:, None]
 
 
 def _search_near(message: Message, mixtures: Mixtures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -472,9 +473,14 @@ def _search_near(message: Message, mixtures: Mixtures) -> tuple[np.ndarray, np.n
     symbols = first + inside - 1
     low, high = window[inside - 1, lanes], window[inside, lanes]
     if len(miss):
+        # The few lanes outside their window: every symbol's start in one call.
         part = mixtures.subset(miss)
-        found, found_low, found_high = _search_slots(slots[miss], part.interior_starts, part.precision)
-        symbols[miss], low[miss], high[miss] = found, found_low, found_high
+        every = np.empty((LEVELS + 1, len(miss)), dtype=np.int64)
+        every[0], every[LEVELS] = 0, 1 << mixtures.precision
+        every[1:LEVELS] = part.interior_starts(_ALL + np.zeros(len(miss), dtype=np.int64))
+        found = (every[1:LEVELS] <= slots[miss]).sum(axis=0)
+        columns = np.arange(len(miss))
+        symbols[miss], low[miss], high[miss] = found, every[found, columns], every[found + 1, columns]
     return symbols, low, high
 
 

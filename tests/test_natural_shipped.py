@@ -1,0 +1,38 @@
+"""The shipped natural-image model: pinned rates on small fixtures (exact byte counts), so a
+change of model, tables, tiling or coding order shows up in CI, not only in the bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bbzip.natural import coder
+from bbzip.natural.images import load_image_file
+from bbzip.natural.model import default_natural_model
+
+DATA = Path(__file__).parent / "data"
+MODEL = default_natural_model()
+pytestmark = pytest.mark.skipif(MODEL is None, reason="the natural-image model is not installed")
+
+# Payload bytes of bbzip.natural.coder.encode for each fixture; update on purpose only
+# (a new model, or a format change with a new coder ID).
+PINNED = {
+    "natural-gray-33x40.pgm": None,
+    "natural-rgb-31x24.ppm": None,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_pinned_rate_and_round_trip(name):
+    image = load_image_file(DATA / name)[None]
+    payload = coder.encode(MODEL, image)
+    assert len(payload) == PINNED[name], f"{name}: {len(payload)} bytes ({8 * len(payload) / image.size:.3f} bits/subpixel)"
+    assert np.array_equal(coder.decode(MODEL, payload, image.shape), image)
+
+
+def test_learned_model_beats_a_flat_code_on_photos():
+    """Sanity: a crop of a photo costs well under 8 bits a subpixel."""
+    image = load_image_file(DATA / "natural-rgb-31x24.ppm")[None]
+    assert 8 * len(coder.encode(MODEL, image)) / image.size < 6.0
