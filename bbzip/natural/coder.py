@@ -53,7 +53,10 @@ def check_shape(shape: tuple[int, int, int, int]) -> None:
         raise UnsupportedError("the natural-image coder takes gray or RGB images of at least 8x8")
 
 
-def encode(model, images: np.ndarray) -> bytes:
+def encode(model, images: np.ndarray, stats: dict | None = None) -> bytes:
+    """The payload of a set of same-sized images (N, H, W, C). ``stats``, if given, gets
+    "pixel_bits": what the subpixels cost (the rest of the payload is latents, heads and
+    framing)."""
     check_shape(images.shape)
     n, h, w, c = images.shape
     side = choose_side(n, h, w)
@@ -68,7 +71,7 @@ def encode(model, images: np.ndarray) -> bytes:
     messages = []
     for part in lane_groups(tiling.lanes, choose_groups(tiling.lanes)):
         message = model.new_message(part.stop - part.start)
-        push_images(model, message, tiling, x, coarse_bits, part)
+        push_images(model, message, tiling, x, coarse_bits, part, stats)
         messages.append(message.to_bytes())
     lengths = b"".join(encode_varint(len(m)) for m in messages[:-1])
     return bytes([side // BLOCK, *coarse_bits, len(messages)]) + lengths + b"".join(messages)
@@ -156,7 +159,7 @@ def _decode_in_processes(model, jobs, tiling: Tiling, c: int, coarse_bits, worke
 
 
 def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, coarse_bits: tuple[int, ...],
-                part: slice = slice(None)) -> None:
+                part: slice = slice(None), stats: dict | None = None) -> None:
     """Bits-back encode the tiles ``part`` of images x (N, H, W, C in coding order) onto
     ``message``, one lane a tile; ``coarse_bits``: the precision, per latent channel, of the
     latents coded without bits back."""
@@ -176,6 +179,9 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, coarse_b
         feats = latents.features(net, j)
         for row in reversed(range(BLOCK * j, min(BLOCK * (j + 1), tiling.th))):
             starts, freqs = _row_slots(model, net, canvas, feats, values, row)
+            if stats is not None:  # the pixels' share of the rate, for reports
+                stats["pixel_bits"] = stats.get("pixel_bits", 0.0) + float(
+                    np.sum(tables.pixel_precision - np.log2(freqs)))
             for index in reversed(range(len(starts))):
                 message.push(starts[index], freqs[index], tables.pixel_precision)
     latents.push_prior(message, 1)
