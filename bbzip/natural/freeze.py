@@ -155,8 +155,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{report['pixel_bits'] / report['subpixels']:.4f} (float ELBO {config['training'].get('validation_bits')}, "
           f"on whole-block crops); encode {report['encode_s'] / megapixels:.2f} s, "
           f"decode {report['decode_s'] / megapixels:.2f} s per million subpixels")
+    from bbzip.fileio import atomic_output
+
     path = args.out_dir / f"{args.name}.npz"
-    path.write_bytes(data)
+    with atomic_output(str(path), overwrite=True) as out:
+        out.write(data)
     manifest_path = args.out_dir / "manifest.json"
     entries = json.loads(manifest_path.read_text())["models"] if manifest_path.exists() else []
     entry = {
@@ -169,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         "float_test_elbo": config["training"].get("validation_bits"),
     }
     entries = [e for e in entries if e["name"] != args.name] + [entry]
-    manifest_path.write_text(json.dumps({"models": entries}, indent=2) + "\n")
+    with atomic_output(str(manifest_path), overwrite=True) as out:
+        out.write((json.dumps({"models": entries}, indent=2) + "\n").encode())
     print(f"wrote {path} ({len(data)} bytes, id {entry['sha256'][:16]}) and {manifest_path}")
 
 
