@@ -39,7 +39,9 @@ def train_command(data, output, force, quiet, **options) -> int:
     written to NAME.npz, ready for `bbzip compress --model NAME.npz`; to decompress its
     files elsewhere, put it in $BBZIP_MODEL_PATH or the user model directory (`bbzip models`).
 
-    Only 28x28 images for now: other sizes need other layer shapes in the network.
+    Images of other sizes (PGM, PPM, .npy uint8 (H, W), (H, W, 3), (N, H, W) or (N, H, W, 3),
+    files or directories, gzipped too) train a natural-image model for the 0x06 coder
+    (default budget: 30 minutes).
     """
     from bbzip import fileio
     from bbzip.training.images import load_images
@@ -51,7 +53,10 @@ def train_command(data, output, force, quiet, **options) -> int:
         _say(f"{output} already exists; use -f to overwrite")
         return 1
     try:
-        images = load_images(list(data))
+        try:
+            images = load_images(list(data))
+        except BBZError as digits_error:
+            return _train_natural(list(data), target, force, quiet, options, digits_error)
         from bbzip.training.run import train_model  # torch: only now
     except BBZError as exc:
         _say(str(exc))
@@ -73,6 +78,38 @@ def train_command(data, output, force, quiet, **options) -> int:
         f.write(result.data)
     if not quiet:
         _print_summary(result, target)
+    return 0
+
+
+def _train_natural(data: list[str], target: Path, force: bool, quiet: bool, options: dict,
+                   digits_error: BBZError) -> int:
+    """Images that are not 28x28 digits: a natural-image model (bbzip/training/natural_train.py)."""
+    from bbzip import fileio
+    from bbzip.natural.images import load_images
+
+    try:
+        images = load_images(data)
+    except BBZError:
+        raise digits_error from None
+    try:
+        from bbzip.training.natural_train import train_natural_model  # torch: only now
+    except ImportError as exc:
+        _say(f"training needs torch ({exc.name} is missing): pip install 'bbzip[train]'")
+        return 1
+    minutes = options.get("minutes") or 30.0
+    log = (lambda *args, **kwargs: None) if quiet else (lambda text, **kwargs: _say(text))
+    try:
+        model, config = train_natural_model(images, target.stem, minutes, seed=options.get("seed", 0),
+                                            validation=options.get("validation", 0.1), log=log)
+    except ValueError as exc:
+        _say(str(exc))
+        return 1
+    with fileio.atomic_output(str(target), overwrite=force) as f:
+        f.write(model)
+    if not quiet:
+        rate = (config.get("evaluation") or {}).get("bits_per_pixel")
+        _say(f"wrote {target}: natural-image model, {len(model):,} bytes, frozen rate "
+             f"{rate if rate is not None else '-'} bits/subpixel on held-out images")
     return 0
 
 

@@ -37,9 +37,9 @@ from bbzip.ans.rans import Message
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, UnsupportedError
 from bbzip.natural.constants import BLOCK, CODING_ORDER, HIDDEN, LATENT
+from bbzip.natural.mixture import LEVELS, Mixtures
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
 from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, SIDES, Tiling, choose_side
-from bbzip.natural.mixture import LEVELS, Mixtures
 from bbzip.vae.distributions import LatentPosteriors
 from bbzip.vae.fixed import EXP_BITS, scale_index
 

@@ -25,8 +25,17 @@ class Mixtures:
     """M pixels' mixtures from (M, 3K) head outputs: logits, means (pixel units * 2**10),
     log-scales."""
 
-    __slots__ = ("means", "inv_scales", "weights", "weight_sum", "sigmoid", "offset", "top", "spare",
-                 "precision")
+    __slots__ = (
+        "inv_scales",
+        "means",
+        "offset",
+        "precision",
+        "sigmoid",
+        "spare",
+        "top",
+        "weight_sum",
+        "weights",
+    )
 
     def __init__(self, params: np.ndarray, tables) -> None:
         k = MIXTURES

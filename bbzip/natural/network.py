@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from bbzip.natural.constants import BLOCK, CONTEXT, HIDDEN, LATENT, MIXTURES
+from bbzip.natural.constants import CONTEXT, HIDDEN, LATENT, MIXTURES
 from bbzip.vae.fixed import ACT_BITS, ACT_LIMIT
 from bbzip.vae.network import Layer
 
@@ -139,5 +139,15 @@ def mixture_outputs(out: np.ndarray, med_k: np.ndarray, residuals: np.ndarray) -
     return result
 
 
-__all__ = ["ACT_LIMIT", "CAUSAL", "HIDDEN", "NaturalNet", "TAPS", "VALID", "med", "mixture_outputs",
-           "pixel_input", "residual_input"]
+__all__ = [
+    "ACT_LIMIT",
+    "CAUSAL",
+    "HIDDEN",
+    "TAPS",
+    "VALID",
+    "NaturalNet",
+    "med",
+    "mixture_outputs",
+    "pixel_input",
+    "residual_input",
+]
