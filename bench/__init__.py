@@ -18,4 +18,5 @@ against the rows it publishes. The package, one job per module:
   chart.py     the charts
   env.py       what ran: the bbzip library measured, tool versions, the machine
   main.py      arguments, the run, the files written
+  publish.py   runs' results into the README's Results section and docs/
 """
