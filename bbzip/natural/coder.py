@@ -29,7 +29,9 @@ channel; then the rANS message (heads first).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 
 import numpy as np
 
@@ -117,7 +119,9 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
         pos += length
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if min(workers, groups) > 1:
+    # Forking is safe only from a process with one thread (another could hold a lock the
+    # child needs); inside thread pools the groups run here, one after another.
+    if min(workers, groups) > 1 and threading.active_count() == 1 and not multiprocessing.current_process().daemon:
         tiles = _decode_in_processes(model, jobs, tiling, c, coarse_bits, min(workers, groups))
     else:
         tiles = [_decode_group(model, payload, tiling, c, coarse_bits, part) for payload, part in jobs]
@@ -144,7 +148,6 @@ def _decode_in_processes(model, jobs, tiling: Tiling, c: int, coarse_bits, worke
     """The lane groups decoded in forked processes (numpy's per-call overhead holds the GIL,
     so threads would not overlap). The first group runs here while the others run there."""
     global _FORKED_MODEL
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     _FORKED_MODEL = model
