@@ -23,8 +23,7 @@ Lanes with nothing to code at a step (outside the image, or latents not coded) s
 part: a symbol of frequency 2**precision is an exact no-op of push and pop. The decoder's
 final check requires the message back in its seeded initial state (docs/FORMAT.md).
 
-Payload: one byte, the tile side / 8; LATENT bytes, the coarse latents' precision per
-channel; then the rANS message (heads first).
+Payload: docs/IMAGES.md.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,10 +43,20 @@ from bbzip.natural.mixture import LEVELS, Mixtures
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
 from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, SIDES, Tiling, choose_side
 from bbzip.vae.distributions import LatentPosteriors
-from bbzip.vae.fixed import EXP_BITS, scale_index
+from bbzip.vae.fixed import ACT_BITS, EXP_BITS, scale_index
 
 PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 left and right
 _FINE = np.arange(1, 16, dtype=np.int64)[:, None]
+
+
+class Settings(NamedTuple):
+    """What the encoder chose for a block, in its header."""
+
+    coarse_bits: tuple[int, ...]  # per latent channel: precision of the latents without bits back
+    scale_offsets: tuple[int, ...]  # per colour channel (3; gray uses the first): log-scale / 16
+
+
+_HEADER = 1 + LATENT + 3 + 1  # side, coarse bits, scale offsets, groups
 
 
 def check_shape(shape: tuple[int, int, int, int]) -> None:
@@ -69,14 +79,17 @@ def encode(model, images: np.ndarray, stats: dict | None = None) -> bytes:
     net = model.network(c)
     everything = _Canvas(tiling, c)
     everything.fill(tiling.to_tiles(x))
-    coarse_bits = _coarse_precision(*net.posterior_of_tiles(everything.pixel_inputs()), model.tables)
+    mu, log_sigma = net.posterior_of_tiles(everything.pixel_inputs())
+    settings = Settings(_coarse_precision(mu, log_sigma, model.tables),
+                        _choose_scale_offsets(model, net, everything, tiling.to_tiles(x).astype(np.int64), mu))
     messages = []
     for part in lane_groups(tiling.lanes, choose_groups(tiling.lanes)):
         message = model.new_message(part.stop - part.start)
-        push_images(model, message, tiling, x, coarse_bits, part, stats)
+        push_images(model, message, tiling, x, settings, part, stats)
         messages.append(message.to_bytes())
     lengths = b"".join(encode_varint(len(m)) for m in messages[:-1])
-    return bytes([side // BLOCK, *coarse_bits, len(messages)]) + lengths + b"".join(messages)
+    offsets = bytes(o & 0xFF for o in settings.scale_offsets)
+    return bytes([side // BLOCK, *settings.coarse_bits]) + offsets + bytes([len(messages)]) + lengths + b"".join(messages)
 
 
 def choose_groups(lanes: int) -> int:
@@ -97,16 +110,17 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
         raise CorruptError(f"natural-image block: {exc}") from None
     n, h, w, c = shape
     view = memoryview(data)
-    if len(view) < 2 + LATENT or view[0] * BLOCK not in SIDES:
+    if len(view) < _HEADER or view[0] * BLOCK not in SIDES:
         raise CorruptError("natural-image block names an unknown tile size")
-    coarse_bits = tuple(view[1 : 1 + LATENT])
-    if max(coarse_bits) > model.tables.prior_precision:
+    settings = Settings(tuple(view[1 : 1 + LATENT]),
+                        tuple(b - 256 if b > 127 else b for b in view[1 + LATENT : 4 + LATENT]))
+    if max(settings.coarse_bits) > model.tables.prior_precision:
         raise CorruptError("natural-image block names an impossible latent precision")
     tiling = Tiling.of(n, h, w, view[0] * BLOCK)
-    groups = view[1 + LATENT]
+    groups = view[_HEADER - 1]
     if tiling.lanes > MAX_LANES or not 1 <= groups <= tiling.lanes:
         raise CorruptError("natural-image block has an impossible tile or group count")
-    pos, lengths = 2 + LATENT, []
+    pos, lengths = _HEADER, []
     for _ in range(groups - 1):
         length, pos = decode_varint(view, pos, len(view))
         lengths.append(length)
@@ -122,16 +136,16 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
     # Forking is safe only from a process with one thread (another could hold a lock the
     # child needs); inside thread pools the groups run here, one after another.
     if min(workers, groups) > 1 and threading.active_count() == 1 and not multiprocessing.current_process().daemon:
-        tiles = _decode_in_processes(model, jobs, tiling, c, coarse_bits, min(workers, groups))
+        tiles = _decode_in_processes(model, jobs, tiling, c, settings, min(workers, groups))
     else:
-        tiles = [_decode_group(model, payload, tiling, c, coarse_bits, part) for payload, part in jobs]
+        tiles = [_decode_group(model, payload, tiling, c, settings, part) for payload, part in jobs]
     x = tiling.from_tiles(np.concatenate(tiles))
     return np.ascontiguousarray(x[..., np.argsort(CODING_ORDER)] if c == 3 else x)
 
 
-def _decode_group(model, payload, tiling: Tiling, c: int, coarse_bits, part: slice) -> np.ndarray:
+def _decode_group(model, payload, tiling: Tiling, c: int, settings, part: slice) -> np.ndarray:
     message = model.read_message(payload, part.stop - part.start)
-    tiles = pop_images(model, message, tiling, c, coarse_bits, part)
+    tiles = pop_images(model, message, tiling, c, settings, part)
     if not model.is_initial(message):
         raise CorruptError("natural-image block did not decode back to its initial state")
     return tiles
@@ -140,11 +154,11 @@ def _decode_group(model, payload, tiling: Tiling, c: int, coarse_bits, part: sli
 _FORKED_MODEL = None  # the model, inherited by forked workers instead of pickled
 
 
-def _decode_forked(payload: bytes, tiling: Tiling, c: int, coarse_bits, part: slice) -> np.ndarray:
-    return _decode_group(_FORKED_MODEL, payload, tiling, c, coarse_bits, part)
+def _decode_forked(payload: bytes, tiling: Tiling, c: int, settings, part: slice) -> np.ndarray:
+    return _decode_group(_FORKED_MODEL, payload, tiling, c, settings, part)
 
 
-def _decode_in_processes(model, jobs, tiling: Tiling, c: int, coarse_bits, workers: int) -> list[np.ndarray]:
+def _decode_in_processes(model, jobs, tiling: Tiling, c: int, settings, workers: int) -> list[np.ndarray]:
     """The lane groups decoded in forked processes (numpy's per-call overhead holds the GIL,
     so threads would not overlap). The first group runs here while the others run there."""
     global _FORKED_MODEL
@@ -153,27 +167,27 @@ def _decode_in_processes(model, jobs, tiling: Tiling, c: int, coarse_bits, worke
     _FORKED_MODEL = model
     try:
         with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_decode_forked, bytes(payload), tiling, c, coarse_bits, part)
+            futures = [pool.submit(_decode_forked, bytes(payload), tiling, c, settings, part)
                        for payload, part in jobs[1:]]
-            first = _decode_group(model, jobs[0][0], tiling, c, coarse_bits, jobs[0][1])
+            first = _decode_group(model, jobs[0][0], tiling, c, settings, jobs[0][1])
             return [first] + [future.result() for future in futures]
     finally:
         _FORKED_MODEL = None
 
 
-def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, coarse_bits: tuple[int, ...],
+def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings: Settings,
                 part: slice = slice(None), stats: dict | None = None) -> None:
     """Bits-back encode the tiles ``part`` of images x (N, H, W, C in coding order) onto
-    ``message``, one lane a tile; ``coarse_bits``: the precision, per latent channel, of the
-    latents coded without bits back."""
+    ``message``, one lane a tile, with the block's ``settings``."""
     c = x.shape[-1]
     net, tables = model.network(c), model.tables
     tiles = tiling.to_tiles(x)[part]
     canvas = _Canvas(tiling, c, part)
     canvas.fill(tiles)
     mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
-    latents = _Latents(tiling, tables, coarse_bits, part)
+    latents = _Latents(tiling, tables, settings.coarse_bits, part)
     latents.set_coarse(mu)
+    offsets = np.array(settings.scale_offsets) * _OFFSET_UNIT
     values = tiles.astype(np.int64)
     for j in reversed(range(latents.rows)):
         latents.push_prior(message, j + 2)
@@ -181,7 +195,7 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, coarse_b
             latents.pop_posterior(message, j - 1, mu, log_sigma)
         feats = latents.features(net, j)
         for row in reversed(range(BLOCK * j, min(BLOCK * (j + 1), tiling.th))):
-            starts, freqs = _row_slots(model, net, canvas, feats, values, row)
+            starts, freqs = _row_slots(model, net, canvas, feats, values, row, offsets)
             if stats is not None:  # the pixels' share of the rate, for reports
                 stats["pixel_bits"] = stats.get("pixel_bits", 0.0) + float(
                     np.sum(tables.pixel_precision - np.log2(freqs)))
@@ -191,20 +205,21 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, coarse_b
     latents.push_prior(message, 0)
 
 
-def pop_images(model, message: Message, tiling: Tiling, c: int, coarse_bits: tuple[int, ...],
+def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settings,
                part: slice = slice(None)) -> np.ndarray:
     """The inverse of ``push_images``: the tiles ``part`` (lanes, th, tw, C in coding order),
     with ``message`` as it was before the push."""
     net, tables = model.network(c), model.tables
     canvas = _Canvas(tiling, c, part)
-    latents = _Latents(tiling, tables, coarse_bits, part)
+    latents = _Latents(tiling, tables, settings.coarse_bits, part)
+    offsets = np.array(settings.scale_offsets) * _OFFSET_UNIT
     tiles = np.zeros((len(canvas.inside), tiling.th, tiling.tw, c), dtype=np.int64)
     latents.pop_prior(message, 0)
     latents.pop_prior(message, 1)
     for j in range(latents.rows):
         feats = latents.features(net, j)
         for row in range(BLOCK * j, min(BLOCK * (j + 1), tiling.th)):
-            _decode_row(model, net, message, canvas, feats, tiles, row)
+            _decode_row(model, net, message, canvas, feats, tiles, row, offsets)
         if j >= 1:
             mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
             latents.push_posterior(message, j - 1, mu, log_sigma)
@@ -361,13 +376,10 @@ def _colour_base(pred: np.ndarray, green: np.ndarray, difference_med: np.ndarray
     return np.concatenate([pred[:, :1], np.clip(green[:, None] + difference_med, 0, 255)], axis=1)
 
 
-def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarray, row: int):
-    """(start, freq) of every subpixel of one pixel row of every tile, shaped (tw * C, lanes),
-    columns then channels: the encoder's side of ``_decode_row``, vectorised over the row."""
+def _row_outputs(net, canvas: _Canvas, feats: np.ndarray, values: np.ndarray, row: int):
+    """The encoder's view of one pixel row of every tile, vectorised over the row: per channel
+    the head outputs, and the centres, residuals and true values (rows: lane-major)."""
     t, c = canvas.tiling, canvas.channels
-    precision = model.tables.pixel_precision
-    starts = np.zeros((t.tw, c, canvas.lanes), dtype=np.int64)
-    freqs = np.full((t.tw, c, canvas.lanes), 1 << precision, dtype=np.int64)
     cols = np.arange(t.tw)
     context = canvas.context(canvas.offset(row, cols)).astype(np.float64)
     pred = _med_inputs(values, row, cols).reshape(-1, c)
@@ -380,13 +392,27 @@ def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarra
         base = _colour_base(pred, truth[:, 0], difference)
     else:
         base = pred
-    inside = canvas.inside[:, row].T  # (tw, lanes)
     spatial = net.spatial(context)
+    outs = []
     for k in range(c):
         part = slice(k * HIDDEN, (k + 1) * HIDDEN)
         point = np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
-        out = net.heads[k](spatial[:, part], point, feats[:, part])
-        mixtures = Mixtures(mixture_outputs(out, base[:, k], residual[:, :k]), model.tables)
+        outs.append(net.heads[k](spatial[:, part], point, feats[:, part]))
+    return outs, base, residual, truth
+
+
+def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarray, row: int,
+               offsets: np.ndarray):
+    """(start, freq) of every subpixel of one pixel row of every tile, shaped (tw * C, lanes),
+    columns then channels: the encoder's side of ``_decode_row``."""
+    t, c = canvas.tiling, canvas.channels
+    precision = model.tables.pixel_precision
+    starts = np.zeros((t.tw, c, canvas.lanes), dtype=np.int64)
+    freqs = np.full((t.tw, c, canvas.lanes), 1 << precision, dtype=np.int64)
+    inside = canvas.inside[:, row].T  # (tw, lanes)
+    outs, base, residual, truth = _row_outputs(net, canvas, feats, values, row)
+    for k in range(c):
+        mixtures = Mixtures(mixture_outputs(outs[k], base[:, k], residual[:, :k], int(offsets[k])), model.tables)
         low = mixtures.starts(truth[:, k]).reshape(canvas.lanes, t.tw).T
         high = mixtures.starts(truth[:, k] + 1).reshape(canvas.lanes, t.tw).T
         starts[:, k] = np.where(inside, low, 0)
@@ -394,8 +420,35 @@ def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarra
     return starts.reshape(-1, canvas.lanes), freqs.reshape(-1, canvas.lanes)
 
 
+# Calibration of each channel's log-scales for the whole block, in units of 1/16 (the
+# encoder's candidates; a decoder accepts any signed byte). A static model is too sharp on
+# some photos and too broad on others; one number per channel recovers a few percent.
+_OFFSET_CANDIDATES = (-6, -4, -2, 0, 2, 4, 6, 8, 10)
+_OFFSET_UNIT = 1 << (ACT_BITS - 4)
+
+
+def _choose_scale_offsets(model, net, canvas: _Canvas, values: np.ndarray, mu: np.ndarray) -> tuple[int, ...]:
+    """The encoder's rule: the candidate that codes a sample of rows (one in eight, with the
+    latents at their posterior means) smallest, per channel."""
+    tables, c, t = model.tables, canvas.channels, canvas.tiling
+    fine = np.searchsorted(tables.latent_edges[1:-1], mu, side="right")
+    features = net.features(tables.latent_centres[fine])
+    costs = np.zeros((c, len(_OFFSET_CANDIDATES)))
+    for row in range(BLOCK // 2, t.th, BLOCK):
+        inside = canvas.inside[:, row].reshape(-1)
+        outs, base, residual, truth = _row_outputs(net, canvas, features[:, row // BLOCK], values, row)
+        for k in range(c):
+            for i, candidate in enumerate(_OFFSET_CANDIDATES):
+                mixtures = Mixtures(mixture_outputs(outs[k], base[:, k], residual[:, :k], candidate * _OFFSET_UNIT),
+                                    tables)
+                freq = mixtures.starts(truth[:, k] + 1) - mixtures.starts(truth[:, k])
+                costs[k, i] -= float(np.log2(freq[inside]).sum())
+    chosen = [_OFFSET_CANDIDATES[int(np.argmin(row))] for row in costs]
+    return tuple(chosen + [0] * (3 - c))
+
+
 def _decode_row(model, net, message: Message, canvas: _Canvas, feats: np.ndarray, tiles: np.ndarray,
-                row: int) -> None:
+                row: int, offsets: np.ndarray) -> None:
     """Pop one pixel row of every tile, in raster then channel order, into tiles and canvas."""
     tables = model.tables
     precision = tables.pixel_precision
@@ -414,7 +467,7 @@ def _decode_row(model, net, message: Message, canvas: _Canvas, feats: np.ndarray
         for k in range(c):
             part = slice(k * HIDDEN, (k + 1) * HIDDEN)
             out = net.heads[k](spatial[:, part], point[:, : c + k], block_feats[:, part])
-            mixtures = Mixtures(mixture_outputs(out, base[:, k], residual[:, :k]), tables)
+            mixtures = Mixtures(mixture_outputs(out, base[:, k], residual[:, :k], int(offsets[k])), tables)
             symbols, low, high = _search_near(message, mixtures)
             if everywhere:
                 message.pop(low, high - low, precision)
