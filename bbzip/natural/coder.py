@@ -423,7 +423,7 @@ def _row_slots(model, net, canvas: _Canvas, feats: np.ndarray, values: np.ndarra
 # Calibration of each channel's log-scales for the whole block, in units of 1/16 (the
 # encoder's candidates; a decoder accepts any signed byte). A static model is too sharp on
 # some photos and too broad on others; one number per channel recovers a few percent.
-_OFFSET_CANDIDATES = (-8, -4, -2, 0, 2, 4, 6, 8, 11, 16)
+_OFFSET_CANDIDATES = (-8, -4, -2, 0, 2, 4, 6, 8, 11, 16, 24)
 _OFFSET_UNIT = 1 << (ACT_BITS - 4)
 
 
