@@ -7,7 +7,6 @@ Every length read from a file is checked against a limit before anything is allo
 from __future__ import annotations
 
 import struct
-import zlib
 from typing import BinaryIO, NamedTuple
 
 from bbzip.coders.varint import decode_varint, encode_varint
@@ -24,6 +23,24 @@ MAX_BLOCK_RAW = 64 << 20
 MAX_BLOCK_PAYLOAD = MAX_BLOCK_RAW + (MAX_BLOCK_RAW >> 3) + 65536
 MAX_STREAM_RAW = (1 << 63) - 1
 _CRC = struct.Struct("<I")
+
+
+class OtherData(Exception):
+    """Where a stream should start, the input holds something else: `zeros` zero bytes and
+    then `head` of it were read, the rest is still unread in the source (so `bbzip -dcf` can
+    copy it through as it is)."""
+
+    def __init__(self, message: str, zeros: int = 0, head: bytes = b"") -> None:
+        super().__init__(message)
+        self.zeros, self.head = zeros, head
+
+
+class NotBBZ(OtherData, FormatError):
+    """The input does not start with a .bbz stream."""
+
+
+class TrailingGarbage(OtherData, CorruptError):
+    """Data after the last stream that is neither a stream nor zero padding."""
 
 
 class BlockHeader(NamedTuple):
@@ -80,11 +97,17 @@ class _Source:
             if not byte & 0x80 or len(raw) >= 10:
                 return decode_varint(raw, 0, limit)[0]
 
-    def at_eof(self) -> bool:
-        peek = getattr(self.src, "peek", None)
-        if peek is not None:
-            return not peek(1)
-        raise TypeError("source must support peek()")
+    def skip_zeros(self) -> tuple[int, bytes]:
+        """Read zero bytes up to the first other byte: (how many, the bytes read after them)."""
+        zeros = 0
+        while chunk := self.src.read(1 << 16):
+            rest = chunk.lstrip(b"\0")
+            zeros += len(chunk) - len(rest)
+            if rest:
+                self.consumed += len(chunk) - len(rest)
+                return zeros, rest
+            self.consumed += len(chunk)
+        return zeros, b""
 
 
 class StreamReader:
@@ -103,11 +126,24 @@ class StreamReader:
         return self._source.consumed
 
     def next_stream(self) -> bool:
-        """Read a stream header; False at a clean end of input after at least one stream."""
-        if self._source.at_eof():
+        """Read a stream header; False at a clean end of input after at least one stream.
+
+        Zero bytes after the last stream (tape and block-device padding) are a clean end
+        too. Input that is not a stream raises OtherData having read none of it but zeros."""
+        peeked = self._source.src.peek(len(STREAM_HEADER))[: len(STREAM_HEADER)]
+        if not peeked:
             if self.streams:
                 return False
-            raise FormatError("empty input, not in .bbz format")
+            raise NotBBZ("empty input, not in .bbz format")
+        if self.streams and peeked[0] == 0:
+            zeros, head = self._source.skip_zeros()
+            if not head:
+                return False
+            raise TrailingGarbage("trailing garbage after the .bbz stream", zeros, head)
+        if not MAGIC.startswith(peeked[:3]):  # (a short peek that matches so far reads on)
+            if self.streams:
+                raise TrailingGarbage("trailing garbage after the .bbz stream")
+            raise NotBBZ("not in .bbz format")
         header = self._source.src.read(len(STREAM_HEADER)) or b""
         self._source.consumed += len(header)
         if header[:3] != MAGIC:
@@ -167,7 +203,3 @@ class _Peekable:
             head, self._buffer = self._buffer[:size], self._buffer[size:]
             return head + (self._src.read(size - len(head)) if size > len(head) else b"")
         return self._src.read(size)
-
-
-def crc32(data: bytes, value: int = 0) -> int:
-    return zlib.crc32(data, value)

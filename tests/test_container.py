@@ -126,6 +126,23 @@ def test_trailing_garbage_is_an_error():
         api.decompress(api.compress(b"abc") + b"junk")
 
 
+def test_trailing_zero_bytes_are_padding_and_the_rest_is_left_unread():
+    packed = api.compress(b"abc") + api.compress(b"def")
+    assert api.decompress(packed + bytes(70_000)) == b"abcdef"  # tape/block-device padding
+    src = io.BufferedReader(io.BytesIO(packed + bytes(3) + b"plain" * 1000))
+    with pytest.raises(container.TrailingGarbage) as caught:
+        api.decompress_stream(src, io.BytesIO())
+    # What is not a stream is left for the caller: zeros counted, the rest unread.
+    assert caught.value.zeros == 3
+    assert caught.value.head + src.read() == b"plain" * 1000
+    src = io.BufferedReader(io.BytesIO(b"plain text"))
+    with pytest.raises(container.NotBBZ):
+        api.decompress_stream(src, io.BytesIO())
+    assert src.read() == b"plain text"
+    with pytest.raises(container.NotBBZ, match="not in .bbz format"):
+        api.decompress(bytes(100))  # zeros are padding only after a stream
+
+
 def test_every_truncation_is_an_error():
     for coder in ("stored", "order0", "lzma"):
         packed = api.compress(sample(300), coder)
