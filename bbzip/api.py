@@ -231,7 +231,9 @@ def _segments(src: BinaryIO, coder: str, model: ModelPath | None = None) -> Iter
         image_reader = ImageStream.sniff(first, src, BLOCK_SIZE)
     if image_reader is not None:
         for data, image in image_reader:
-            yield _Block(data, coder, image, model)
+            # With --coder vae, what follows the images an image header promises (trailing
+            # bytes, a cut-off last image) is not an image: auto codes it.
+            yield _Block(data, coder if image is not None else "auto", image, model)
         return
     if coder == "vae":
         raise UnsupportedError("input is not an image format the VAE coder knows")
