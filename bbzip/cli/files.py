@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
 
-from bbzip import api, fileio
+from bbzip import api, container, fileio
 from bbzip.cli import listing
 from bbzip.cli.output import Progress, display_name, isatty, line, saving, say
 from bbzip.errors import BBZError
@@ -163,7 +163,8 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _code(run: _Run, name: str, src: BinaryIO, st: os.stat_result | None, dst) -> tuple[int, int]:
+def _code(run: _Run, name: str, src: BinaryIO, st: os.stat_result | None, dst,
+          to_stdout: bool = False) -> tuple[int, int]:
     """Code `src` into `dst` (None: discard) as the job says; return (raw bytes, packed bytes)."""
     job = run.job
     size = st.st_size if st is not None and stat.S_ISREG(st.st_mode) else None
@@ -172,10 +173,18 @@ def _code(run: _Run, name: str, src: BinaryIO, st: os.stat_result | None, dst) -
     try:
         if job.mode == "compress":
             model = job.models[-1] if job.models else None
+            if model is not None and job.verbose:
+                _say_if_model_unused(run, name, src)
             api.compress_stream(src, out, coder=job.coder, progress=progress, model=model,
                                 level=job.level, threads=job.threads or usable_cores())
         else:
-            api.decompress_stream(src, out, progress=progress, models=job.models)
+            try:
+                api.decompress_stream(src, out, progress=progress, models=job.models)
+            except container.OtherData as e:
+                # As gzip -dcf (zcat -f): data that is not .bbz goes to stdout as it is.
+                if not (to_stdout and job.force and job.mode == "decompress"):
+                    raise
+                _copy_through(e, src, out, progress)
         if size is not None:
             _check_unchanged(src, size)
         out.flush()
@@ -183,6 +192,33 @@ def _code(run: _Run, name: str, src: BinaryIO, st: os.stat_result | None, dst) -
         progress.close()
     read = size if size is not None else progress.done
     return (read, out.count) if job.mode == "compress" else (out.count, read)
+
+
+def _copy_through(e: container.OtherData, src: BinaryIO, out: _Counter, progress: Progress) -> None:
+    zeros = bytes(min(e.zeros, 1 << 20))
+    left = e.zeros
+    while left:
+        out.write(zeros[: min(left, len(zeros))])
+        left -= min(left, len(zeros))
+    out.write(e.head)
+    progress(e.zeros + len(e.head))
+    while chunk := src.read(1 << 20):
+        out.write(chunk)
+        progress(len(chunk))
+
+
+def _say_if_model_unused(run: _Run, name: str, src: BinaryIO) -> None:
+    """-v: --model only serves image inputs; say so when this one is not an image."""
+    if run.job.coder not in ("auto", "vae"):
+        run.note(f"{display_name(name)}: --model ignored with --coder {run.job.coder}")
+        return
+    peek = getattr(src, "peek", None)
+    if peek is None:
+        return
+    from bbzip.vae.formats import sniff
+
+    if sniff(peek(4096)) is None:
+        run.note(f"{display_name(name)}: not an image format bbzip knows; --model ignored")
 
 
 def _check_unchanged(src: BinaryIO, size: int) -> None:
@@ -220,14 +256,14 @@ def _transform(run: _Run, name: str) -> None:
     """Compress or decompress one file: to stdout, or to its target, then drop the input."""
     job = run.job
     if name == "-":
-        raw, packed = _code(run, name, _stdin(), None, _stdout())
+        raw, packed = _code(run, name, _stdin(), None, _stdout(), to_stdout=True)
         _report(run, name, raw, packed, None)
         return
     target = None if job.to_stdout else _target(job, name)
     src, st = fileio.open_input(name, allow_special=job.force or job.to_stdout)
     with src:
         if target is None:
-            raw, packed = _code(run, name, src, st, _stdout())
+            raw, packed = _code(run, name, src, st, _stdout(), to_stdout=True)
             _report(run, name, raw, packed, None)
             return
         if not job.force and os.path.lexists(target):
@@ -280,8 +316,13 @@ _ACTIONS = {"compress": _transform, "decompress": _transform, "test": _test}
 
 def _names(run: _Run, files: tuple[str, ...]) -> Iterator[str]:
     """The files to visit: with -r, each directory named is replaced by the files under it
-    (depth first, in name order); without, a directory is skipped with a warning."""
+    (depth first, in name order); without, a directory is skipped with a warning. As gzip,
+    `-d F` (or -t, -l) takes F.bbz when there is no F."""
     for name in files:
+        compressed = name + run.job.suffix
+        if run.job.mode != "compress" and name != "-" and not os.path.lexists(name) \
+                and os.path.lexists(compressed):
+            name = compressed
         if run.job.recursive and name != "-" and os.path.isdir(name) and not os.path.islink(name):
             yield from _walk(run, name)
         else:
