@@ -320,11 +320,11 @@ def test_train_picks_bernoulli_for_binary_pgm_directories(exe, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["nothing-here.idx"], "does not exist"),
     (["notes.txt"], "not a 28x28"),
-    (["small.pgm"], "only 28x28"),
+    (["small.pgm"], "at least 8x8"),  # other sizes train a natural-image model, but not this small
 ])
 def test_train_refuses_bad_data_in_one_line(exe, tmp_path, args, message):
     (tmp_path / "notes.txt").write_text("hello")
-    (tmp_path / "small.pgm").write_bytes(b"P5\n16 16\n255\n" + bytes(256))
+    (tmp_path / "small.pgm").write_bytes(b"P5\n4 4\n255\n" + bytes(16))
     r = subprocess.run([exe, "train", *args, "-o", "m.npz"], check=False, capture_output=True, timeout=60, cwd=tmp_path)
     assert r.returncode != 0 and message in r.stderr.decode()
     assert "Traceback" not in r.stderr.decode() and not (tmp_path / "m.npz").exists()
