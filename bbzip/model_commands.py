@@ -52,6 +52,10 @@ def train_command(data, output, force, quiet, **options) -> int:
     if target.exists() and not force:
         _say(f"{output} already exists; use -f to overwrite")
         return 1
+    problem = _unwritable(target)
+    if problem:  # before minutes of training, not after
+        _say(f"{output}: {problem}")
+        return 1
     try:
         try:
             images = load_images(list(data))
@@ -79,6 +83,21 @@ def train_command(data, output, force, quiet, **options) -> int:
     if not quiet:
         _print_summary(result, target)
     return 0
+
+
+def _unwritable(target: Path) -> str | None:
+    """Why a model file could not be written at `target`, or None: a trial temp file is made
+    and removed where atomic_output will make its own."""
+    import os
+    import tempfile
+
+    try:
+        fd, trial = tempfile.mkstemp(prefix=".bbzip-", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(trial)
+    return None
 
 
 def _train_natural(data: list[str], target: Path, force: bool, quiet: bool, options: dict,

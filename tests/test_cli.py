@@ -615,3 +615,32 @@ def test_signal_removes_partial_output(exe, tmp_path, sig, status):
     assert p.returncode == status
     assert (out, err) == (b"", b"")
     assert listing(tmp_path) == {"fifo"}  # temp file gone, no fifo.bbz, input still there
+
+
+# ------------------------------------------------------------------------------ images and models
+
+
+def _idx(count: int, seed: int = 5) -> bytes:
+    rng = random.Random(seed)
+    header = struct.pack(">IIII", 0x803, count, 28, 28)
+    return header + bytes(rng.choice((0, 0, 0, 255, 128)) for _ in range(count * 784))
+
+
+@pytest.mark.parametrize("tail", ["extra", "cut"])
+def test_forced_vae_codes_the_images_and_the_rest_with_auto(bbzip, tmp_path, tail):
+    data = _idx(2) + b"trailing bytes" if tail == "extra" else _idx(2)[:-100]
+    (tmp_path / "d.idx").write_bytes(data)
+    r = bbzip("compress", "--coder", "vae", "-k", "d.idx")
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert "vae" in bbzip("info", "d.idx.bbz").stdout.decode()
+    assert bbzip("-dc", "d.idx.bbz").stdout == data
+
+
+def test_model_given_for_other_input_is_said_with_v(bbzip, tmp_path):
+    model = Path(__file__).parent.parent / "models" / "mnist-vae.npz"
+    (tmp_path / "t").write_bytes(text_bytes(20))
+    r = bbzip("-c", "--model", str(model), "t")
+    assert (r.returncode, r.stderr) == (0, b"")
+    r = bbzip("-cv", "--model", str(model), "t")
+    assert r.returncode == 0
+    assert "t: not an image format bbzip knows; --model ignored" in r.stderr.decode()

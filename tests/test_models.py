@@ -336,3 +336,13 @@ def test_train_will_not_overwrite_without_force(exe, tmp_path):
                        timeout=60, cwd=tmp_path)
     assert r.returncode == 1 and b"exists" in r.stderr
     assert (tmp_path / "m.npz").read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("output", ["/nonexistent/m.npz", "file/m.npz"])
+def test_train_checks_the_output_path_before_training(exe, tmp_path, output):
+    (tmp_path / "file").write_bytes(b"not a directory")
+    r = subprocess.run([exe, "train", str(DATA / "digit0.pgm"), "-o", output], check=False, capture_output=True,
+                       timeout=60, cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.decode().startswith(f"bbzip: {output}: ") and len(r.stderr.splitlines()) == 1
+    assert b"training" not in r.stderr  # refused before any training started
