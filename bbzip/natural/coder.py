@@ -82,11 +82,10 @@ def encode(model, images: np.ndarray, stats: dict | None = None) -> bytes:
     mu, log_sigma = net.posterior_of_tiles(everything.pixel_inputs())
     settings = Settings(_coarse_precision(mu, log_sigma, model.tables),
                         _choose_scale_offsets(model, net, everything, tiling.to_tiles(x).astype(np.int64), mu))
-    messages = []
-    for part in lane_groups(tiling.lanes, choose_groups(tiling.lanes)):
-        message = model.new_message(part.stop - part.start)
-        push_images(model, message, tiling, x, settings, part, stats)
-        messages.append(message.to_bytes())
+    parts = lane_groups(tiling.lanes, choose_groups(tiling.lanes))
+    groups = GroupedMessage([model.new_message(part.stop - part.start) for part in parts])
+    push_images(model, groups, tiling, x, settings, stats=stats)
+    messages = [message.to_bytes() for message in groups.messages]
     lengths = b"".join(encode_varint(len(m)) for m in messages[:-1])
     offsets = bytes(o & 0xFF for o in settings.scale_offsets)
     return bytes([side // BLOCK, *settings.coarse_bits]) + offsets + bytes([len(messages)]) + lengths + b"".join(messages)
@@ -137,10 +136,35 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
     # child needs); inside thread pools the groups run here, one after another.
     if min(workers, groups) > 1 and threading.active_count() == 1 and not multiprocessing.current_process().daemon:
         tiles = _decode_in_processes(model, jobs, tiling, c, settings, min(workers, groups))
-    else:
-        tiles = [_decode_group(model, payload, tiling, c, settings, part) for payload, part in jobs]
+    else:  # every group in lockstep here: one pass of numpy calls serves them all
+        messages = [model.read_message(payload, part.stop - part.start) for payload, part in jobs]
+        tiles = [pop_images(model, GroupedMessage(messages), tiling, c, settings)]
+        if not all(model.is_initial(message) for message in messages):
+            raise CorruptError("natural-image block did not decode back to its initial state")
     x = tiling.from_tiles(np.concatenate(tiles))
     return np.ascontiguousarray(x[..., np.argsort(CODING_ORDER)] if c == 3 else x)
+
+
+class GroupedMessage:
+    """Independent rANS messages on consecutive lane ranges, used as one message of all their
+    lanes: every push, peek and pop acts on all lanes, split among the groups."""
+
+    def __init__(self, messages: list[Message]):
+        self.messages = messages
+        bounds = np.cumsum([0] + [m.lanes for m in messages])
+        self.parts = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.lanes = int(bounds[-1])
+
+    def push(self, starts: np.ndarray, freqs: np.ndarray, precision: int) -> None:
+        for message, part in zip(self.messages, self.parts):
+            message.push(starts[part], freqs[part], precision)
+
+    def peek(self, n: int, precision: int) -> np.ndarray:
+        return np.concatenate([message.peek(message.lanes, precision) for message in self.messages])
+
+    def pop(self, starts: np.ndarray, freqs: np.ndarray, precision: int) -> None:
+        for message, part in zip(self.messages, self.parts):
+            message.pop(starts[part], freqs[part], precision)
 
 
 def _decode_group(model, payload, tiling: Tiling, c: int, settings, part: slice) -> np.ndarray:
@@ -517,8 +541,12 @@ def _search_slots(slots: np.ndarray, starts, precision: int) -> tuple[np.ndarray
     return coarse * 16 + fine, bounds[fine, lanes], bounds[fine + 1, lanes]
 
 
-_WINDOW = np.arange(16, dtype=np.int64)[:, None]
+WINDOW = 8  # symbols probed around each mixture's centre
+_WINDOW = np.arange(WINDOW, dtype=np.int64)[:, None]
 _ALL = np.arange(1, 256, dtype=np.int64)[:, None]
+# Up to this many lanes outside their window, one call over all 255 symbols beats two
+# rounds of 16-ary search.
+_FULL_SCAN_LANES = 4
 
 
 def _search_near(message: Message, mixtures: Mixtures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -527,15 +555,19 @@ def _search_near(message: Message, mixtures: Mixtures) -> tuple[np.ndarray, np.n
     n = message.lanes
     lanes = np.arange(n)
     slots = message.peek(n, mixtures.precision).astype(np.int64)
-    first = np.minimum(np.maximum(mixtures.guess() - 7, 1), LEVELS - 16)
+    first = np.minimum(np.maximum(mixtures.guess() - (WINDOW // 2 - 1), 1), LEVELS - WINDOW)
     window = mixtures.interior_starts(first + _WINDOW)
     count = (window <= slots).sum(axis=0)
-    miss = np.flatnonzero((count == 0) | (count == 16))
-    inside = np.minimum(np.maximum(count, 1), 15)
+    miss = np.flatnonzero((count == 0) | (count == WINDOW))
+    inside = np.minimum(np.maximum(count, 1), WINDOW - 1)
     symbols = first + inside - 1
     low, high = window[inside - 1, lanes], window[inside, lanes]
-    if len(miss):
-        # The few lanes outside their window: every symbol's start in one call.
+    if len(miss) > _FULL_SCAN_LANES:
+        part = mixtures.subset(miss)
+        found, found_low, found_high = _search_slots(slots[miss], part.interior_starts, part.precision)
+        symbols[miss], low[miss], high[miss] = found, found_low, found_high
+    elif len(miss):
+        # A few lanes outside their window: every symbol's start in one call.
         part = mixtures.subset(miss)
         every = np.empty((LEVELS + 1, len(miss)), dtype=np.int64)
         every[0], every[LEVELS] = 0, 1 << mixtures.precision
