@@ -31,6 +31,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -152,7 +153,7 @@ class GroupedMessage:
     def __init__(self, messages: list[Message]):
         self.messages = messages
         bounds = np.cumsum([0] + [m.lanes for m in messages])
-        self.parts = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.parts = [slice(int(a), int(b)) for a, b in pairwise(bounds)]
         self.lanes = int(bounds[-1])
 
     def push(self, starts: np.ndarray, freqs: np.ndarray, precision: int) -> None:
