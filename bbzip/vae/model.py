@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,15 +97,10 @@ def shipped_dir() -> Path:
 
 
 def user_dir() -> Path:
-    """The platform's per-user data directory for bbzip models (as platformdirs would say)."""
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming")
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "bbzip" / "models"
+    """The platform's per-user data directory for bbzip models ($XDG_DATA_HOME on Linux)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("bbzip", appauthor=False) / "models"
 
 
 def search_path() -> list[Path]:
