@@ -122,6 +122,15 @@ def float_elbo(float_npz: Path, images: np.ndarray) -> float | None:
     return evaluate(model, images)[0]
 
 
+def _write(path: Path, data: bytes) -> None:
+    """Replace `path` whole or not at all: a crash mid-write must not leave a model that no
+    longer matches the manifest's hash."""
+    from bbzip.fileio import atomic_output
+
+    with atomic_output(str(path), overwrite=True) as f:
+        f.write(data)
+
+
 def main(argv: list[str] | None = None) -> None:
     from bbzip.training.mnist import binarize, read_idx_images
     from bbzip.vae import bitsback
@@ -150,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{coded:.4f} bits/pixel on {len(test)} test images ({seconds:.1f} s to encode)")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     path = args.out_dir / f"{args.name}.npz"
-    path.write_bytes(data)
+    _write(path, data)
     manifest_path = args.out_dir / "manifest.json"
     entries = json.loads(manifest_path.read_text())["models"] if manifest_path.exists() else []
     entry = {
@@ -163,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         "float_test_elbo": None if elbo is None else round(elbo, 4),
     }
     entries = [e for e in entries if e["name"] != args.name] + [entry]
-    manifest_path.write_text(json.dumps({"models": entries}, indent=2) + "\n")
+    _write(manifest_path, (json.dumps({"models": entries}, indent=2) + "\n").encode())
     print(f"wrote {path} ({len(data)} bytes, id {entry['sha256'][:16]}) and {manifest_path}")
 
 
