@@ -20,8 +20,10 @@ from bbzip import container
 from bbzip.coders import registry
 from bbzip.container import BlockHeader, StreamEnd, StreamReader
 from bbzip.errors import CorruptError, UnsupportedError
+from bbzip.streamio import read_full as _read_full
+from bbzip.streamio import write_all as _write_all
 
-CODER_NAMES = ("auto", "stored", "order0", "lzma", "vae")
+CODER_NAMES = ("auto", *registry.NAMES)
 # LZMA loses about 0.8 % of its output at every block boundary (a cold dictionary), and
 # order-0 affords more lanes per block as blocks grow; 32 MiB keeps both near their best
 # while a 2 GB pipe still runs in well under 300 MB.
@@ -32,6 +34,7 @@ SAMPLE_BYTES = 32 << 10
 LEVELS = range(1, 10)
 DEFAULT_LEVEL = 6
 
+IMAGE_CODERS = tuple(entry.name for entry in registry.ENTRIES if entry.needs_model)
 Progress = Callable[[int], None] | None
 ModelPath = str | os.PathLike
 
@@ -69,16 +72,6 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress:
             progress(len(block.data))
         del payload  # or it stays alive through the next block's read and encoding
     _write_all(dst, container.encode_stream_end(StreamEnd(total, crc)))
-
-
-def _write_all(dst: BinaryIO, data: bytes) -> None:
-    """Write everything: a raw or non-blocking stream may accept only part of a write."""
-    view = memoryview(data)
-    while view:
-        written = dst.write(view)
-        if written is None or written <= 0:
-            raise OSError("short write to the output")
-        view = view[written:]
 
 
 def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None,
@@ -150,7 +143,7 @@ def stream_info(src: BinaryIO) -> StreamInfo:
 
 def _pixels(header: BlockHeader) -> int:
     if header.coder_id != registry.VAE_CODER_ID:
-        return 0
+        return 0  # a natural-image block's pixel count is inside its payload
     from bbzip.vae.formats import pixels_in_block
 
     return pixels_in_block(header.raw_size)
@@ -160,44 +153,51 @@ def _pixels(header: BlockHeader) -> int:
 class _Block(NamedTuple):
     data: bytes
     coder: str
-    image: object = None  # an image segment description when the VAE may code this block
+    image: object = None  # an ImageSegment when the block holds whole images
     model: ModelPath | None = None
 
     def encode(self) -> tuple[int, bytes, bytes]:
-        if self.coder == "vae" or (self.coder == "auto" and self.image is not None):
-            from bbzip.vae.coder import encode_image_block
+        candidate = None
+        if self.image is not None or self.coder in IMAGE_CODERS:
+            from bbzip.images.choose import image_candidate
 
-            result = encode_image_block(self.data, self.image, forced=self.coder == "vae", model_path=self.model)
-            if result is not None:
-                return result
+            candidate = image_candidate(self.data, self.image, self.coder, self.model)
+            if self.coder != "auto":
+                return candidate
         if self.coder == "auto":
-            return _encode_auto(self.data)
+            return _encode_auto(self.data, candidate)
         chosen = registry.model_free_coder(self.coder)
         return chosen.coder_id, b"", chosen.encode(self.data)
 
 
-def _encode_auto(block: bytes) -> tuple[int, bytes, bytes]:
-    """Smallest of stored, order-0 and LZMA; order-0's size is known exactly from the counts."""
+def _encode_auto(block: bytes, candidate: tuple[int, bytes, bytes] | None = None) -> tuple[int, bytes, bytes]:
+    """The one chooser: the smallest of stored, order-0, LZMA and an image coder's
+    ``candidate`` (coder ID, model ID, payload); order-0's size is known exactly from the
+    counts, and LZMA runs in full only when its samples say it may win."""
     from bbzip.coders import order0
 
     stored = registry.model_free_coder("stored")
     best: tuple[int, int, bytes | None] = (len(block), stored.coder_id, None)
+    model_id = b""
+    if candidate is not None and len(candidate[2]) < best[0]:
+        best, model_id = (len(candidate[2]), candidate[0], candidate[2]), candidate[1]
     counts = order0.byte_counts(block)
     order0_size = order0.estimate_size(counts)
-    # LZMA has to beat the better of order-0 and stored: on incompressible data order-0
-    # is a little over 1.0 and LZMA's samples a little under it, and a full LZMA run on
-    # random data (about 0.5 s per MiB) only loses to stored.
-    if _lzma_may_win(block, min(order0_size, len(block))):
+    # LZMA has to beat the best of order-0, stored and the image coder: on incompressible
+    # data order-0 is a little over 1.0 and LZMA's samples a little under it, and a full
+    # LZMA run on random data (about 0.5 s per MiB) only loses to stored.
+    if _lzma_may_win(block, min(order0_size, best[0])):
         lzma_coder = registry.model_free_coder("lzma")
         payload = lzma_coder.encode(block)
         if len(payload) < best[0]:
-            best = (len(payload), lzma_coder.coder_id, payload)
+            best, model_id = (len(payload), lzma_coder.coder_id, payload), b""
     if order0_size < best[0]:
-        payload = registry.MODEL_FREE[order0.Order0Coder.coder_id].encode(block, counts)
+        order0_coder = registry.model_free_coder("order0")
+        payload = order0_coder.encode(block, counts)
         if len(payload) < best[0]:
-            best = (len(payload), order0.Order0Coder.coder_id, payload)
+            best, model_id = (len(payload), order0_coder.coder_id, payload), b""
     _, coder_id, payload = best
-    return coder_id, b"", block if payload is None else payload
+    return coder_id, model_id, block if payload is None else payload
 
 
 def _lzma_may_win(block: bytes, to_beat: int) -> bool:
@@ -217,43 +217,26 @@ def lzma_sample_ratio(block: bytes) -> float:
     return packed / sum(map(len, samples))
 
 
-def model_free_encode(block: bytes, name: str) -> bytes:
-    return registry.model_free_coder(name).encode(block)
-
-
 def _segments(src: BinaryIO, coder: str, model: ModelPath | None = None) -> Iterator[_Block]:
-    """Split the input into blocks; image files are split only between whole images."""
+    """Split the input into blocks; images (in image files, or tar members) are never split."""
     first = _read_full(src, BLOCK_SIZE)
-    image_reader = None
-    if coder in ("auto", "vae"):
-        from bbzip.vae.formats import ImageStream
+    images = None
+    if coder == "auto" or coder in IMAGE_CODERS:
+        from bbzip.images.blocks import split
 
-        image_reader = ImageStream.sniff(first, src, BLOCK_SIZE)
-    if image_reader is not None:
-        for data, image in image_reader:
-            # With --coder vae, what follows the images an image header promises (trailing
-            # bytes, a cut-off last image) is not an image: auto codes it.
+        images = split(first, src, BLOCK_SIZE)
+    if images is not None:
+        for data, image in images:
+            # With a forced image coder, what follows the images an image header promises
+            # (trailing bytes, a cut-off last image, tar members that are not images) is
+            # not an image: auto codes it.
             yield _Block(data, coder if image is not None else "auto", image, model)
         return
-    if coder == "vae":
-        raise UnsupportedError("input is not an image format the VAE coder knows")
+    if coder in IMAGE_CODERS:
+        raise UnsupportedError(f"input is not an image format the {coder} coder knows")
     data = first
     while data:
         yield _Block(data, coder)
         data = _read_full(src, BLOCK_SIZE)
 
 
-def _read_full(src: BinaryIO, size: int) -> bytes:
-    """Read up to ``size`` bytes, retrying short reads from pipes."""
-    first = src.read(size)
-    if not first or len(first) == size:
-        return first or b""
-    parts = [first]
-    left = size - len(first)
-    while left:
-        chunk = src.read(left)
-        if not chunk:
-            break
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)

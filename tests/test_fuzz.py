@@ -30,6 +30,13 @@ from tests.fuzz import mutate
 SMALL_PEAK = 1 << 20  # bytes: what any refused hostile input below may allocate at most
 
 
+@pytest.fixture(autouse=True)
+def natural_coder():
+    """Natural-image seeds decode in this process too (the stand-in until a model ships)."""
+    with mutate.natural_coder():
+        yield
+
+
 # ------------------------------------------------------------------------------- fuzz subset
 
 
@@ -41,7 +48,7 @@ def test_seed_files_are_valid_and_cover_every_coder():
         info = api.stream_info(io.BytesIO(s.packed))
         coders |= {b.coder for b in info.blocks}
         assert sum(1 for u in s.units if u.kind == "header") == info.streams
-    assert coders == {"stored", "order0", "lzma", "vae"}
+    assert coders == {"stored", "order0", "lzma", "vae", "natural"}
     assert any(len(s.blocks) >= 5 for s in seeds)  # multi-block
     assert any(len(s.stream_ends) >= 2 for s in seeds)  # concatenated
     assert any(s.raw == b"" for s in seeds)
@@ -54,6 +61,9 @@ def test_seed_files_are_valid_and_cover_every_coder():
     assert ("vae-ink" in kinds) == (mutate.BINARY_MODEL in shipped)
     assert any(s.vae and len(s.blocks) >= 3 for s in seeds)  # one VAE block an image
     assert any(s.vae and s.coder_ids != {mutate.VAE_CODER_ID} for s in seeds)  # mixed coders
+    natural = {f.kind for s in seeds if s.natural for f in s.fields}
+    assert {"nat-runs", "nat-height", "nat-channels", "nat-plain-coder", "nat-group-size"} <= natural
+    assert any(s.natural and len(s.coder_ids) > 1 for s in seeds)  # trailing text: mixed coders
 
 
 def test_seeds_without_the_binary_model_are_the_8bit_ones():

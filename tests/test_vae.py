@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bbzip import api, container
-from bbzip.errors import CorruptError, ModelError, UnsupportedError
-from bbzip.vae import bitsback, formats, network
+from bbzip.errors import CorruptError, ModelError
+from bbzip.vae import bitsback, network
 from bbzip.vae.coder import VaeCoder
 from tests.vae_helpers import digits, tiny_model, tiny_model_bytes
 
@@ -131,38 +131,6 @@ def _npy(array):
 def _idx(images, rows=28, cols=28):
     return bytes([0, 0, 8, 3]) + len(images).to_bytes(4, "big") + rows.to_bytes(4, "big") + \
         cols.to_bytes(4, "big") + images.tobytes()
-
-
-@pytest.mark.parametrize("data, kind", [
-    (_idx(digits(3)), "idx"),
-    (_pgm(), "pgm"),
-    (_pgm(b"P5 # comment\n28\t28 # another\n255\n"), "pgm"),
-    (_npy(digits(2)), "npy"),
-    (_npy(digits(1)[0]), "npy"),
-])
-def test_image_formats_are_recognised(data, kind):
-    layout = formats.sniff(data)
-    assert layout is not None and layout.kind == kind
-    assert data.startswith(layout.header)
-
-
-@pytest.mark.parametrize("data", [
-    _idx(np.zeros((2, 27, 28), np.uint8), rows=27),
-    _pgm(b"P5\n28 28\n65535\n", bytes(2 * 784)),
-    _pgm(b"P2\n28 28\n255\n", b"0 " * 784),
-    _pgm(b"P5\n28 27\n255\n", bytes(28 * 27)),
-    _npy(digits(2).astype(np.float32)),
-    _npy(np.zeros((3, 28, 27), np.uint8)),
-    _npy(np.asfortranarray(np.zeros((28, 28, 2), np.uint8))),
-    b"hello, world",
-])
-def test_near_miss_headers_go_to_the_other_coders(data):
-    assert formats.sniff(data) is None
-    packed = api.compress(data)
-    assert {b.coder for b in api.stream_info(io.BytesIO(packed)).blocks} <= {"stored", "order0", "lzma"}
-    assert api.decompress(packed) == data
-    with pytest.raises(UnsupportedError):
-        api.compress(data, coder="vae")
 
 
 @pytest.fixture

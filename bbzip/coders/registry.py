@@ -1,48 +1,87 @@
-"""Coder IDs as written in .bbz blocks. Assigned by hand; a retired ID is never reused.
+"""Every coder, one entry each: the ID written in .bbz blocks, the name users type, and
+where the code lives. Names and IDs everywhere else derive from this table.
 
-    0x00  reserved: the container's end-of-stream marker
-    0x01  order0   static order-0 rANS over bytes
-    0x02  lzma     raw LZMA2, xz -6e settings
-    0x03  vae      bits-back VAE coder for images (needs a model)
-    0x04  (reserved for the fast LZ coder of the compression levels)
-    0x05  (reserved for the digit VAE coder with seeded initial bits)
-    0x06  (reserved for the natural-image coder: any size, gray and RGB)
-    0x7F  stored   raw bytes
+IDs are assigned by hand; a retired ID is never reused. 0x00 is the container's
+end-of-stream marker. 0x04 (the fast LZ coder of the compression levels) and 0x05 (the
+digit VAE with seeded initial bits) are reserved.
+
+The table names modules rather than importing them, so that coders may import their IDs
+from here without a circle, and a command only loads the coders it uses.
 """
 
 from __future__ import annotations
 
-from bbzip.coders.lzma_coder import LzmaCoder
-from bbzip.coders.order0 import Order0Coder
-from bbzip.coders.stored import StoredCoder
+from importlib import import_module
+from typing import NamedTuple
+
 from bbzip.errors import UnsupportedError
 
-VAE_CODER_ID = 0x03
 
-MODEL_FREE = {coder.coder_id: coder for coder in (Order0Coder(), LzmaCoder(), StoredCoder())}
-NAMES = {0x01: "order0", 0x02: "lzma", VAE_CODER_ID: "vae", 0x7F: "stored"}
+class Entry(NamedTuple):
+    coder_id: int
+    name: str
+    home: str  # "module:attribute": a coder class (model-free) or a function(model_id, extra)
+    needs_model: bool
+
+
+ENTRIES = (
+    Entry(0x01, "order0", "bbzip.coders.order0:Order0Coder", False),
+    Entry(0x02, "lzma", "bbzip.coders.lzma_coder:LzmaCoder", False),
+    Entry(0x03, "vae", "bbzip.vae.coder:vae_coder_for_model_id", True),
+    Entry(0x06, "natural", "bbzip.images.coder:natural_coder_for_model_id", True),
+    Entry(0x7F, "stored", "bbzip.coders.stored:StoredCoder", False),
+)
+BY_ID = {entry.coder_id: entry for entry in ENTRIES}
+BY_NAME = {entry.name: entry for entry in ENTRIES}
+NAMES = tuple(BY_NAME)
+VAE_CODER_ID = BY_NAME["vae"].coder_id
+NATURAL_CODER_ID = BY_NAME["natural"].coder_id
+MODEL_CODER_IDS = frozenset(entry.coder_id for entry in ENTRIES if entry.needs_model)
+
+_instances: dict[int, object] = {}
+
+
+def _load(entry: Entry):
+    module, attribute = entry.home.split(":")
+    return getattr(import_module(module), attribute)
 
 
 def coder_name(coder_id: int) -> str:
-    return NAMES.get(coder_id, f"unknown({coder_id:#04x})")
+    entry = BY_ID.get(coder_id)
+    return entry.name if entry else f"unknown({coder_id:#04x})"
+
+
+def model_free(coder_id: int):
+    """The shared instance of a model-free coder."""
+    if coder_id not in _instances:
+        entry = BY_ID[coder_id]
+        if entry.needs_model:
+            raise UnsupportedError(f"coder {entry.name} needs a model")
+        _instances[coder_id] = _load(entry)()
+    return _instances[coder_id]
 
 
 def model_free_coder(name: str):
-    for coder in MODEL_FREE.values():
-        if coder.name == name:
-            return coder
-    raise UnsupportedError(f"unknown coder {name!r}")
+    entry = BY_NAME.get(name)
+    if entry is None or entry.needs_model:
+        raise UnsupportedError(f"unknown coder {name!r}")
+    return model_free(entry.coder_id)
+
+
+def __getattr__(name: str):
+    if name == "MODEL_FREE":  # {coder_id: instance} for every model-free coder
+        return {e.coder_id: model_free(e.coder_id) for e in ENTRIES if not e.needs_model}
+    raise AttributeError(name)
 
 
 def decoder_for(coder_id: int, model_id: bytes, extra_models=()):
     """The coder able to decode a block with these IDs, or a clear error; ``extra_models``
     are model files to search besides the installed ones."""
-    if coder_id in MODEL_FREE:
+    entry = BY_ID.get(coder_id)
+    if entry is None:
+        raise UnsupportedError(f"unknown coder ID {coder_id:#04x} (made by a newer bbzip?)")
+    if not entry.needs_model:
         if model_id:
-            raise UnsupportedError(f"coder {coder_name(coder_id)} takes no model")
-        return MODEL_FREE[coder_id]
-    if coder_id == VAE_CODER_ID:
-        from bbzip.vae.coder import vae_coder_for_model_id
-
-        return vae_coder_for_model_id(model_id, extra_models)
-    raise UnsupportedError(f"unknown coder ID {coder_id:#04x} (made by a newer bbzip?)")
+            raise UnsupportedError(f"coder {entry.name} takes no model")
+        return model_free(coder_id)
+    return _load(entry)(model_id, extra_models)

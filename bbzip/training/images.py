@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bbzip.errors import UnsupportedError
-from bbzip.vae.formats import sniff
+from bbzip.images.detect import DIGIT_SHAPE, SNIFF_BYTES, sniff
 
 SIZE = (28, 28)
 _SIZE_NOTE = "only 28x28 images can be trained on (the network's layer shapes are fixed to it)"
@@ -46,11 +46,11 @@ def _load_file(path: Path) -> np.ndarray:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
             raise UnsupportedError(f"{path}: bad gzip data ({exc})") from None
-    layout = sniff(raw[:65536 + 16])
-    if layout is None:
+    layout = sniff(raw[:SNIFF_BYTES])
+    if layout is None or layout.shape != DIGIT_SHAPE:
         raise UnsupportedError(f"{path}: not a 28x28 8-bit IDX, PGM or NPY image file; {_SIZE_NOTE}")
     start = len(layout.header)
-    count = min(layout.images, (len(raw) - start) // (SIZE[0] * SIZE[1]))
-    if count < layout.images:
-        raise UnsupportedError(f"{path}: truncated ({count} of {layout.images} images)")
+    count = min(layout.count, (len(raw) - start) // (SIZE[0] * SIZE[1]))
+    if count < layout.count:
+        raise UnsupportedError(f"{path}: truncated ({count} of {layout.count} images)")
     return np.frombuffer(raw, np.uint8, count * SIZE[0] * SIZE[1], start).reshape(count, *SIZE)

@@ -16,7 +16,7 @@ from bbzip.coders.registry import VAE_CODER_ID
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, MissingModelError, UnsupportedError
 from bbzip.vae import bitsback
-from bbzip.vae.formats import IMAGE_BYTES, ImageSegment
+from bbzip.vae.formats import IMAGE_BYTES
 from bbzip.vae.model import FrozenModel, default_model, find_model, load_model_file
 
 MAX_HEADER = 65536 + 16
@@ -107,38 +107,13 @@ def choose_model(block: bytes, header_bytes: int, model_path=None) -> FrozenMode
     return default_model()
 
 
-def encode_image_block(block: bytes, segment: ImageSegment | None, forced: bool, model_path=None):
-    """(coder_id, model_id, payload) for an image block, or None when another coder wins."""
-    if segment is None:
-        if forced:
-            raise UnsupportedError("input is not an image format the VAE coder knows")
-        return None
+def encode_image_block(block: bytes, header_bytes: int, forced: bool, model_path=None):
+    """(coder_id, model_id, payload) for a block of ``header_bytes`` of file header and whole
+    digits, or None when no model is installed (api's chooser weighs it against the rest)."""
     try:
-        coder = VaeCoder(choose_model(block, segment.header_bytes, model_path))
+        coder = VaeCoder(choose_model(block, header_bytes, model_path))
     except MissingModelError:
         if forced or model_path is not None:
             raise
         return None  # no model installed: the model-free coders still work; a damaged one is an error
-    payload = coder.encode_segment(block, segment.header_bytes)
-    if not forced and not _smaller_than_alternatives(block, len(payload)):
-        return None
-    return coder.coder_id, coder.model_id, payload
-
-
-def _smaller_than_alternatives(block: bytes, size: int) -> bool:
-    """Cheap check that no model-free coder would beat ``size`` bytes.
-
-    Order-0's size is exact from the counts; LZMA's is bounded by a fast preset on samples,
-    and LZMA is run in full only when that bound comes close.
-    """
-    from bbzip import api
-    from bbzip.coders import order0
-
-    if size >= len(block):
-        return False
-    counts = order0.byte_counts(block)
-    if order0.estimate_size(counts) <= size:
-        return False
-    if len(block) > api.SMALL_BLOCK and api.lzma_sample_ratio(block) * len(block) > 1.25 * size:
-        return True
-    return len(api.model_free_encode(block, "lzma")) > size
+    return coder.coder_id, coder.model_id, coder.encode_segment(block, header_bytes)

@@ -11,6 +11,9 @@ digit fixtures in tests/data: one PGM digit, two IDX digits in one block, three 
 blocks, a digit followed by text (a VAE block and a model-free one), two VAE streams; and,
 once models/manifest.json lists mnist-binary-vae, binary digits with that model (ink 1 and
 ink 255). VAE seeds get VAE_SHARE of the randomly drawn cases, whatever their number.
+The natural-image ones (coder 6) are made from small synthetic PGM, PPM, NPY and tar
+inputs, with the shipped natural model when there is one and otherwise with the lossless
+stand-in of tests/natural_fake.py (the block framing, docs/FORMAT.md, is the same).
 Each case mutates one seed (see CLASSES) and decodes the result.
 
 The oracle: a case must end with exactly the bytes the mutant legitimately holds (the
@@ -54,6 +57,7 @@ import sys
 import time
 import traceback
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +103,7 @@ STREAM_FIELDS = ("magic", "version", "end-marker", "end-total", "end-crc")
 # whole block costs about 0.1 s an image, so seeds hold one to three digits.)
 VAE_SHARE = 0.25
 VAE_CODER_ID = 3
+NATURAL_CODER_ID = 6
 IMAGE_BYTES = 28 * 28
 DATA = ROOT / "tests" / "data"
 BINARY_MODEL = "mnist-binary-vae"
@@ -141,6 +146,10 @@ class Seed:
     @property
     def vae(self) -> bool:
         return VAE_CODER_ID in self.coder_ids
+
+    @property
+    def natural(self) -> bool:
+        return NATURAL_CODER_ID in self.coder_ids
 
     @property
     def blocks(self) -> list[Unit]:
@@ -212,6 +221,61 @@ def _vae_inputs(binary: bool) -> list[tuple[str, bytes, str, int | None, str]]:
     return out
 
 
+def natural_stand_in() -> bool:
+    """Whether the natural seeds use the stand-in (no natural model ships); workers are told
+    the parent's answer (BBZIP_FUZZ_NATURAL_FAKE), as for the binary model."""
+    pinned = os.environ.get("BBZIP_FUZZ_NATURAL_FAKE")
+    if pinned is not None:
+        return pinned == "1"
+    from bbzip.images import coder
+
+    natural = coder.backend()
+    return natural is None or natural.default_model() is None
+
+
+@contextmanager
+def natural_coder():
+    """Within: the natural-image coder the seeds are made and decoded with."""
+    from bbzip.images import coder
+
+    saved = coder.backend
+    if natural_stand_in():
+        from tests import natural_fake
+
+        coder.backend = natural_fake.backend
+    try:
+        yield
+    finally:
+        coder.backend = saved
+
+
+def _natural_inputs() -> list[tuple[str, bytes, str]]:
+    """(name, data, coder) of the natural-image seeds: tiny images, so each decodes fast."""
+    import tarfile
+
+    import numpy as np
+
+    rng = np.random.default_rng(6)
+    gray = (np.add.outer(np.arange(7), np.arange(9)) * 9 + rng.integers(0, 4, (7, 9))).astype(np.uint8)
+    rgb = (np.arange(5 * 6 * 3).reshape(5, 6, 3) * 5 % 256).astype(np.uint8)
+    pgm = b"P5\n# gray\n9 7\n255\n" + gray.tobytes()
+    ppm = b"P6 6 5 255\n" + rgb.tobytes()
+    buffer = io.BytesIO()
+    np.save(buffer, np.stack([rgb, rgb[::-1], rgb[:, ::-1]]))
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in (("a.pgm", pgm), ("notes", b"plain text\n" * 3), ("b.ppm", ppm), ("c.pgm", pgm)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1_700_000_000
+            tar.addfile(info, io.BytesIO(data))
+    return [
+        ("pgm/natural", pgm, "natural"),  # one run, the header as stored plain bytes
+        ("ppm+text/auto", ppm + b"and some trailing text", "auto"),
+        ("npy3/natural", buffer.getvalue(), "natural"),  # one run of three RGB images
+        ("tar/natural", archive.getvalue(), "natural"),  # runs of two shapes, LZMA plain bytes
+    ]
+
+
 def _compress(data: bytes, coder: str, block_size: int | None = None) -> bytes:
     from bbzip import api
 
@@ -247,13 +311,17 @@ def build_seeds(binary: bool | None = None) -> list[Seed]:
     vae = _vae_inputs(binary_model_present() if binary is None else binary)
     for name, data, coder, block_size, _ in vae:
         made.append((name, data, _compress(data, coder, block_size)))
+    with natural_coder():
+        for name, data, coder in _natural_inputs():
+            made.append((name, data, _compress(data, coder)))
     seeds = []
     for name, raw, packed in made:
         seed = Seed(name, raw, packed)
         _layout(seed)
         seeds.append(seed)
     shipped = shipped_models()
-    for seed, (_, _, _, _, model) in zip(seeds[len(seeds) - len(vae) :], vae, strict=True):
+    vae_seeds = seeds[len(seeds) - len(vae) - len(_natural_inputs()) : len(seeds) - len(_natural_inputs())]
+    for seed, (_, _, _, _, model) in zip(vae_seeds, vae, strict=True):
         # Each VAE seed must really hold VAE blocks, of the model it is meant for.
         assert seed.vae and seed.model_ids == {shipped[model]}, (seed.name, seed.coder_ids)
     MODEL_IDS[:] = sorted(set().union(*(s.model_ids for s in seeds)))
@@ -314,6 +382,8 @@ def _layout(seed: Seed) -> None:
             if vae:
                 seed.fields += _vae_fields(packed, pos + 4, reader.consumed, item)
                 seed.model_ids.add(item.model_id)
+            if item.coder_id == NATURAL_CODER_ID:
+                seed.fields += _natural_fields(packed, pos + 4, reader.consumed)
             seed.coder_ids.add(item.coder_id)
             seed.units.append(Unit("block", start, reader.consumed))
             decoded += item.raw_size
@@ -366,6 +436,33 @@ def _vae_fields(packed: bytes, pos: int, end: int, item) -> list[Field]:
         fields.append(Field("vae-word-bottom", words, words + 4, word(words)))
     if end - words >= 4:
         fields.append(Field("vae-word-top", end - 4, end, word(end - 4)))
+    return fields
+
+
+def _natural_fields(packed: bytes, pos: int, end: int) -> list[Field]:
+    """The fields of a natural-image payload packed[pos:end] (docs/FORMAT.md): the run count,
+    the first run's gap, count, height, width and channels, the plain bytes' coder and size,
+    and the first group's size."""
+    from bbzip.coders.varint import decode_varint
+
+    runs, at = decode_varint(packed, pos)
+    fields = [Field("nat-runs", pos, at, runs)]
+    for run in range(runs):
+        for kind in ("nat-gap", "nat-count", "nat-height", "nat-width"):
+            value, after = decode_varint(packed, at)
+            if not run:
+                fields.append(Field(kind, at, after, value))
+            at = after
+        if not run:
+            fields.append(Field("nat-channels", at, at + 1, packed[at]))
+        at += 1
+    fields.append(Field("nat-plain-coder", at, at + 1, packed[at]))
+    size, after = decode_varint(packed, at + 1)
+    fields.append(Field("nat-plain-size", at + 1, after, size))
+    at = after + size
+    if at < end:
+        size, after = decode_varint(packed, at)
+        fields.append(Field("nat-group-size", at, after, size))
     return fields
 
 
@@ -467,6 +564,10 @@ def field_values(f: Field, old: bytes) -> list[bytes]:
         # endless, cut short, non-canonical
         odd = [b"\xff" * 10, b"\x80", bytes([old[0] | 0x80]) + b"\x00"]
         return _dedupe([_varint(c) for c in codes] + odd, old)
+    if f.kind.startswith("nat-") and f.kind not in ("nat-channels", "nat-plain-coder"):
+        return _dedupe(_varint_values(f.value) + [_varint(1 << 20), _varint(1 << 30)], old)
+    if f.kind in ("nat-channels", "nat-plain-coder"):  # 1|3; a model-free coder ID
+        return _dedupe(_byte_values(f.value) + [bytes([b]) for b in (1, 2, 3, 6, 0x7F)], old)
     if f.kind == "vae-ink":
         return _dedupe(_byte_values(f.value) + [b"\x01", b"\xff"], old)
     if f.kind == "vae-head":
@@ -595,7 +696,7 @@ def _pick_pair(s: Seed, rng: random.Random) -> tuple[int, int, int, int]:
         (u.end for u in s.blocks if u.start < s.fields[a].start < u.end), len(s.packed)
     )
     later = [j for j, f in enumerate(s.fields) if s.fields[a].end <= f.start < block_end]
-    inner = [j for j in later if s.fields[j].kind.startswith(("o0-", "vae-"))]
+    inner = [j for j in later if s.fields[j].kind.startswith(("o0-", "vae-", "nat-"))]
     b = rng.choice(inner or later)
     counts = [
         len(field_values(s.fields[j], s.packed[s.fields[j].start : s.fields[j].end]))
@@ -906,7 +1007,8 @@ def worker(args) -> None:
     out.flush()
     for index in range(args.start, args.stop):
         t = time.perf_counter()
-        outcome, detail = run_case(plan[index], index, seeds, args.timeout, sabotage)
+        with natural_coder():
+            outcome, detail = run_case(plan[index], index, seeds, args.timeout, sabotage)
         out.write(
             json.dumps([index, outcome, detail[:300], round(time.perf_counter() - t, 4)]) + "\n"
         )
@@ -927,6 +1029,7 @@ def _spawn(args, start: int, stop: int) -> _Worker:
     env = {
         **os.environ,
         "BBZIP_FUZZ_BINARY": "1" if args.binary else "0",  # the parent's seeds, whatever lands
+        "BBZIP_FUZZ_NATURAL_FAKE": "1" if args.natural_fake else "0",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -981,7 +1084,8 @@ def run_campaign(
     report = Report(seeds=build_seeds())
     binary = shipped_models().get(BINARY_MODEL) in set(MODEL_IDS)
     args = argparse.Namespace(
-        cases=cases, seed=seed, timeout=timeout, memory_mb=memory_mb, binary=binary
+        cases=cases, seed=seed, timeout=timeout, memory_mb=memory_mb, binary=binary,
+        natural_fake=natural_stand_in(),
     )
     report.plan = make_plan(cases, seed, report.seeds)
     if sabotage:
@@ -1170,7 +1274,8 @@ def _replay(args, seeds, plan) -> int:
         print(
             f"case {index}: {case.cls} of {seeds[case.seed].name} {case.arg}: {len(m.data)} bytes"
         )
-        outcome, detail = run_case(case, index, seeds, args.timeout)
+        with natural_coder():
+            outcome, detail = run_case(case, index, seeds, args.timeout)
         print(f"  -> {outcome} {detail}")
         if outcome in FAILURES:
             status = 1

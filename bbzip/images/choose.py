@@ -1,0 +1,37 @@
+"""Which image coder gets a block of images: 28x28 gray digits go to the digit VAE, every
+other gray or RGB image (and a tar block's mix of members) to the natural-image coder.
+
+Returns a candidate only; api's chooser weighs it against the model-free coders.
+"""
+
+from __future__ import annotations
+
+from bbzip.errors import MissingModelError, UnsupportedError
+from bbzip.images import coder as natural_block
+from bbzip.images.blocks import ImageSegment
+
+
+def image_candidate(block: bytes, segment: ImageSegment | None, coder: str = "auto",
+                    model_path=None) -> tuple[int, bytes, bytes] | None:
+    """(coder_id, model_id, payload), or None when no image model is installed. ``coder``:
+    "auto", or a forced "vae" / "natural", which raise rather than step aside."""
+    if segment is None:
+        if coder != "auto":
+            raise UnsupportedError(f"input is not an image format the {coder} coder knows")
+        return None
+    if coder == "vae" or (coder == "auto" and segment.digits):
+        if not segment.digits:
+            raise UnsupportedError("the vae coder takes 28x28 gray images only (try --coder natural)")
+        from bbzip.vae.coder import encode_image_block
+
+        found = encode_image_block(block, segment.header_bytes, coder == "vae", model_path)
+        if found is not None or coder == "vae":
+            return found
+    natural = natural_block.backend()
+    model = natural.default_model() if natural is not None else None
+    if model is None:
+        if coder == "natural":
+            raise MissingModelError("no natural-image model is installed")
+        return None
+    payload = natural_block.NaturalBlockCoder(model, natural).encode_runs(block, segment.runs)
+    return natural_block.NATURAL_CODER_ID, model.model_id, payload
