@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from bbzip.errors import CorruptError, MissingModelError
+from bbzip.errors import CorruptError, MissingModelError, UnsupportedError
 
 
 class FakeNaturalModel:
@@ -23,9 +23,14 @@ class FakeNaturalModel:
 MODEL = FakeNaturalModel()
 
 
+MIN_SIZE = 2  # as the real coder, it refuses some shapes (the real one: under 8 pixels)
+
+
 def encode(model, images: np.ndarray) -> bytes:
     assert images.dtype == np.uint8 and images.ndim == 4 and images.shape[3] in (1, 3)
     assert min(images.shape) >= 1 and model is MODEL
+    if min(images.shape[1:3]) < MIN_SIZE:
+        raise UnsupportedError("the stand-in takes images of at least 2x2")
     diffs = np.diff(images, axis=2, prepend=np.uint8(0))
     return zlib.compress(diffs.tobytes(), 9)
 

@@ -214,6 +214,20 @@ def test_the_chooser_keeps_the_model_free_coder_when_it_is_smaller(fake_natural,
     assert coders_of(api.compress(data)) <= MODEL_FREE  # the stand-in now loses to everything
 
 
+def test_images_the_model_refuses_become_plain_bytes(fake_natural):
+    thin = pnm(smooth(1, 40)[0])  # the stand-in, like the real model, refuses some shapes
+    assert round_trip(thin) <= MODEL_FREE
+    with pytest.raises(UnsupportedError):
+        api.compress(thin, coder="natural")
+    data = make_tar({"thin.pgm": thin, "fine.pgm": pnm(smooth(30, 20)[0]), "thin2.pgm": thin})
+    block, segment = next((b, s) for b, s in blocks.split(data, io.BytesIO(b""), 1 << 20) if s)
+    assert len(segment.runs) == 3
+    coder = natural_block.NaturalBlockCoder(natural_fake.MODEL, natural_fake.backend())
+    payload = coder.encode_runs(block, segment.runs)
+    assert payload[0] == 1 and coder.decode(payload, len(block)) == block  # one run kept
+    assert "natural" in round_trip(data)
+
+
 def test_forced_coders_refuse_what_they_cannot_code(fake_natural):
     with pytest.raises(UnsupportedError):
         api.compress(b"plain text", coder="natural")

@@ -33,5 +33,10 @@ def image_candidate(block: bytes, segment: ImageSegment | None, coder: str = "au
         if coder == "natural":
             raise MissingModelError("no natural-image model is installed")
         return None
-    payload = natural_block.NaturalBlockCoder(model, natural).encode_runs(block, segment.runs)
+    try:
+        payload = natural_block.NaturalBlockCoder(model, natural).encode_runs(block, segment.runs)
+    except UnsupportedError:
+        if coder == "natural":
+            raise
+        return None
     return natural_block.NATURAL_CODER_ID, model.model_id, payload

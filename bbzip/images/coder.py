@@ -22,7 +22,7 @@ import numpy as np
 from bbzip.coders import registry
 from bbzip.coders.registry import NATURAL_CODER_ID
 from bbzip.coders.varint import decode_varint, encode_varint
-from bbzip.errors import CorruptError, ModelError
+from bbzip.errors import CorruptError, ModelError, UnsupportedError
 
 _STORED, _LZMA, _ORDER0 = (registry.BY_NAME[name].coder_id for name in ("stored", "lzma", "order0"))
 # Below this, LZMA's own framing costs more than it could save.
@@ -52,23 +52,33 @@ class NaturalBlockCoder:
 
     def encode_runs(self, block: bytes, runs) -> bytes:
         """The payload for ``block`` whose images lie at ``runs`` (ImageRun: start, count,
-        height, width, channels; in order, not overlapping)."""
+        height, width, channels; in order, not overlapping). Images the model refuses (too
+        small, too many tiles) become plain bytes; UnsupportedError when it refuses all."""
+        groups: dict[tuple[int, int, int], list] = {}
+        for run in runs:
+            pixels = np.frombuffer(block, np.uint8, run.size, run.start)
+            groups.setdefault(run.shape, []).append(pixels.reshape(run.count, *run.shape))
+        payloads = {}
+        for shape, arrays in groups.items():
+            try:
+                payloads[shape] = self.natural.encode(self.model, np.concatenate(arrays))
+            except UnsupportedError:
+                continue
+        runs = [run for run in runs if run.shape in payloads]
+        if not runs:
+            raise UnsupportedError("the natural-image model takes none of these images")
         out = bytearray(encode_varint(len(runs)))
-        plain, groups, pos = [], {}, 0
+        plain, pos = [], 0
         for run in runs:
             out += b"".join(map(encode_varint, (run.start - pos, run.count, run.height, run.width)))
             out.append(run.channels)
             plain.append(block[pos : run.start])
             pos = run.start + run.size
-            pixels = np.frombuffer(block, np.uint8, run.size, run.start)
-            groups.setdefault(run.shape, []).append(pixels.reshape(run.count, *run.shape))
         plain.append(block[pos:])
         coder_id, plain_payload = _encode_plain(b"".join(plain))
         out.append(coder_id)
         out += encode_varint(len(plain_payload)) + plain_payload
-        for arrays in groups.values():
-            images = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-            payload = self.natural.encode(self.model, images)
+        for payload in payloads.values():  # in order of first appearance, as the runs list them
             out += encode_varint(len(payload)) + payload
         return bytes(out)
 

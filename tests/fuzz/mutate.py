@@ -256,10 +256,11 @@ def _natural_inputs() -> list[tuple[str, bytes, str]]:
     import numpy as np
 
     rng = np.random.default_rng(6)
-    gray = (np.add.outer(np.arange(7), np.arange(9)) * 9 + rng.integers(0, 4, (7, 9))).astype(np.uint8)
-    rgb = (np.arange(5 * 6 * 3).reshape(5, 6, 3) * 5 % 256).astype(np.uint8)
-    pgm = b"P5\n# gray\n9 7\n255\n" + gray.tobytes()
-    ppm = b"P6 6 5 255\n" + rgb.tobytes()
+    # At least 8x8: the natural-image model codes nothing smaller.
+    gray = (np.add.outer(np.arange(9), np.arange(11)) * 9 + rng.integers(0, 4, (9, 11))).astype(np.uint8)
+    rgb = (np.arange(8 * 10 * 3).reshape(8, 10, 3) * 5 % 256).astype(np.uint8)
+    pgm = b"P5\n# gray\n11 9\n255\n" + gray.tobytes()
+    ppm = b"P6 10 8 255\n" + rgb.tobytes()
     buffer = io.BytesIO()
     np.save(buffer, np.stack([rgb, rgb[::-1], rgb[:, ::-1]]))
     archive = io.BytesIO()
