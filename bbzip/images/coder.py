@@ -122,8 +122,12 @@ class NaturalBlockCoder:
             total = sum(runs[i][2] for i in members)
             images = self.natural.decode(self.model, view[pos : pos + size], (total, height, width, channels))
             pos += size
-            if images.dtype != np.uint8 or images.shape != (total, height, width, channels):
+            if images.shape != (total, height, width, channels) or images.dtype.kind not in "ui":
                 raise CorruptError("natural-image payload decoded to the wrong shape")
+            if images.dtype != np.uint8:  # pixels as wider integers: each must still be a byte
+                if images.size and (images.min() < 0 or images.max() > 255):
+                    raise CorruptError("natural-image payload decoded to values beyond 8 bits")
+                images = images.astype(np.uint8)
             flat, at = images.reshape(-1), 0
             for i in members:
                 start, end, _ = runs[i]
