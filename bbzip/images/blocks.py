@@ -152,9 +152,10 @@ def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size:
         return 0
     yield inp.take(header), None
     consumed = header
-    per_piece = max(1, block_size // layout.image_bytes)
+    room = block_size - header  # the first block holds the header too
     while count:
-        data = inp.take(min(count, per_piece) * layout.image_bytes)
+        per_piece = min(count, max(1, room // layout.image_bytes))
+        data = inp.take(per_piece * layout.image_bytes)
         whole = len(data) // layout.image_bytes
         if whole:
             yield data[: whole * layout.image_bytes], (whole, *layout.shape)
@@ -163,9 +164,9 @@ def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size:
                 yield _FLUSH  # the digit VAE's one-run blocks end with their images
             yield data[whole * layout.image_bytes :], None  # truncated pixel data: ordinary bytes
         consumed += len(data)
-        if whole < min(count, per_piece):
+        if whole < per_piece:
             break
-        count -= whole
+        count, room = count - whole, block_size
     return consumed
 
 
