@@ -417,3 +417,17 @@ def test_image_files_round_trip_through_files_pipes_and_tar(exe, shim, tmp_path,
     if script == "stand-in":
         info = subprocess.run([command, "info", str(tmp_path / "x.tar.bbz")], check=True, capture_output=True)
         assert b"natural" in info.stdout
+
+
+def test_a_digit_block_naming_a_natural_model_is_refused(tmp_path):
+    from tests.natural_helpers import random_natural_model
+
+    model, data = random_natural_model()
+    path = tmp_path / "natural.npz"
+    path.write_bytes(data)
+    with pytest.raises(ModelError, match="not a digit model"):
+        registry.decoder_for(registry.VAE_CODER_ID, model.model_id, (path,))
+    from bbzip.vae.coder import choose_model
+
+    with pytest.raises(UnsupportedError):
+        choose_model((DATA / "digit0.pgm").read_bytes(), 13, model_path=path)

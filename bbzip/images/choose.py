@@ -19,7 +19,11 @@ def image_candidate(block: bytes, segment: ImageSegment | None, coder: str = "au
         if coder != "auto":
             raise UnsupportedError(f"input is not an image format the {coder} coder knows")
         return None
-    if coder == "vae" or (coder == "auto" and segment.digits):
+    natural = natural_block.backend()
+    chosen = _natural_model_file(model_path, natural)
+    if chosen is not None:
+        model_path = None  # a natural model named with --model: it codes every image
+    if coder == "vae" or (coder == "auto" and segment.digits and chosen is None):
         if not segment.digits:
             raise UnsupportedError("the vae coder takes 28x28 gray images only (try --coder natural)")
         from bbzip.vae.coder import encode_image_block
@@ -27,8 +31,7 @@ def image_candidate(block: bytes, segment: ImageSegment | None, coder: str = "au
         found = encode_image_block(block, segment.header_bytes, coder == "vae", model_path)
         if found is not None or coder == "vae":
             return found
-    natural = natural_block.backend()
-    model = natural.default_model() if natural is not None else None
+    model = chosen or (natural.default_model() if natural is not None else None)
     if model is None:
         if coder == "natural":
             raise MissingModelError("no natural-image model is installed")
@@ -40,3 +43,13 @@ def image_candidate(block: bytes, segment: ImageSegment | None, coder: str = "au
             raise
         return None
     return natural_block.NATURAL_CODER_ID, model.model_id, payload
+
+
+def _natural_model_file(model_path, natural):
+    """The model file named with --model when it is a natural-image model, else None."""
+    if model_path is None or natural is None:
+        return None
+    from bbzip.vae.model import load_model_file
+
+    model = load_model_file(model_path)
+    return model if isinstance(model, natural.model_class) else None

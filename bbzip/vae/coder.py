@@ -14,7 +14,7 @@ import numpy as np
 
 from bbzip.coders.registry import VAE_CODER_ID
 from bbzip.coders.varint import decode_varint, encode_varint
-from bbzip.errors import CorruptError, MissingModelError, UnsupportedError
+from bbzip.errors import CorruptError, MissingModelError, ModelError, UnsupportedError
 from bbzip.vae import bitsback
 from bbzip.vae.formats import IMAGE_BYTES
 from bbzip.vae.model import FrozenModel, default_model, find_model, load_model_file
@@ -88,7 +88,10 @@ class VaeCoder:
 def vae_coder_for_model_id(model_id: bytes, extra_models=()) -> VaeCoder:
     if not model_id:
         raise CorruptError("VAE block without a model ID")
-    return VaeCoder(find_model(model_id, tuple(extra_models)))
+    model = find_model(model_id, tuple(extra_models))
+    if not isinstance(model, FrozenModel):  # model IDs name natural-image models too
+        raise ModelError(f"model {model_id.hex()} is not a digit model")
+    return VaeCoder(model)
 
 
 def choose_model(block: bytes, header_bytes: int, model_path=None) -> FrozenModel:
@@ -97,7 +100,10 @@ def choose_model(block: bytes, header_bytes: int, model_path=None) -> FrozenMode
     Without a binary model installed, binary images go to the 8-bit model, which codes
     any pixels (less well)."""
     if model_path is not None:
-        return load_model_file(model_path)
+        model = load_model_file(model_path)
+        if not isinstance(model, FrozenModel):
+            raise UnsupportedError(f"{model_path}: not a model for 28x28 digits")
+        return model
     images = np.frombuffer(block, dtype=np.uint8, offset=header_bytes)
     if binary_ink(images) is not None:
         try:
