@@ -15,9 +15,9 @@ help:  ## list the targets
 $(PY):
 	python3 -m venv $(VENV)
 
-install: $(PY)  ## create .venv, install torch (CPU) and bbzip with its test extras
+install: $(PY)  ## create .venv, install torch (CPU build) and bbzip with its test extras
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(TORCH)
+	TORCH=$(TORCH) sh scripts/install-torch-cpu.sh $(PIP)
 	$(PIP) install -q -e '.[test,train]'
 
 test:  ## fast test suite (what CI runs)
