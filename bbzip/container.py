@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, NamedTuple
 
+from bbzip.constants import MODEL_ID_BYTES
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, FormatError
 
@@ -17,7 +18,6 @@ VERSION = 1
 STREAM_HEADER = MAGIC + bytes([VERSION << 4])
 END_MARKER = 0x00
 BLOCK_FLAG_MODEL = 0x01
-MODEL_ID_BYTES = 8
 # Limits a reader enforces before allocating; writers stay far below them.
 MAX_BLOCK_RAW = 64 << 20
 MAX_BLOCK_PAYLOAD = MAX_BLOCK_RAW + (MAX_BLOCK_RAW >> 3) + 65536

@@ -14,6 +14,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import NamedTuple
 
+from bbzip.constants import VAE_CODER_ID
 from bbzip.errors import UnsupportedError
 
 
@@ -27,14 +28,13 @@ class Entry(NamedTuple):
 ENTRIES = (
     Entry(0x01, "order0", "bbzip.coders.order0:Order0Coder", False),
     Entry(0x02, "lzma", "bbzip.coders.lzma_coder:LzmaCoder", False),
-    Entry(0x03, "vae", "bbzip.vae.coder:vae_coder_for_model_id", True),
+    Entry(VAE_CODER_ID, "vae", "bbzip.vae.coder:vae_coder_for_model_id", True),
     Entry(0x06, "natural", "bbzip.images.coder:natural_coder_for_model_id", True),
     Entry(0x7F, "stored", "bbzip.coders.stored:StoredCoder", False),
 )
 BY_ID = {entry.coder_id: entry for entry in ENTRIES}
 BY_NAME = {entry.name: entry for entry in ENTRIES}
 NAMES = tuple(BY_NAME)
-VAE_CODER_ID = BY_NAME["vae"].coder_id
 NATURAL_CODER_ID = BY_NAME["natural"].coder_id
 MODEL_CODER_IDS = frozenset(entry.coder_id for entry in ENTRIES if entry.needs_model)
 

@@ -12,13 +12,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bbzip.constants import LOG_SCALE, LOG_SIGMA, MEAN_SCALE
+
 # Pixel-unit parametrisation of the mixture so the frozen model can use the same
 # numbers: mean = MEAN_SCALE * raw + 127.5, log-scale clamped to this range.
-MEAN_SCALE = 64.0
-LOG_SCALE_MIN = -4.0
-LOG_SCALE_MAX = 5.0
-LOG_SIGMA_MIN = -7.0
-LOG_SIGMA_MAX = 4.0
+LOG_SCALE_MIN, LOG_SCALE_MAX = LOG_SCALE
+LOG_SIGMA_MIN, LOG_SIGMA_MAX = LOG_SIGMA
 
 
 def context_mask(size: int = 5) -> torch.Tensor:

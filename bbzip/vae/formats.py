@@ -7,8 +7,7 @@ verbatim) followed by whole 28x28 images.
 
 from __future__ import annotations
 
-IMAGE_SHAPE = (28, 28)
-IMAGE_BYTES = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+from bbzip.constants import IMAGE_BYTES, IMAGE_SHAPE  # noqa: F401 - used through this module
 
 
 def pixels_in_block(raw_size: int) -> int:

@@ -21,15 +21,12 @@ from statistics import NormalDist
 
 import numpy as np
 
+from bbzip.constants import LOG_SCALE, LOG_SIGMA, MEAN_SCALE
 from bbzip.vae import fixed
 from bbzip.vae.network import CONTEXT_MASK
 
 LAYERS = ["enc_conv1", "enc_conv2", "enc_fc1", "enc_fc2", "dec_fc1", "dec_fc2", "head1", "head2"]
 DECONVS = ["dec_deconv1", "dec_deconv2"]
-# Must match bbzip/training/model.py.
-MEAN_SCALE = 64.0
-LOG_SCALE = (-4.0, 5.0)
-LOG_SIGMA = (-7.0, 4.0)
 
 
 def quantise_layer(weight: np.ndarray, bias: np.ndarray, out_axis: int = 0) -> dict[str, np.ndarray]:

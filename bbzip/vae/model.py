@@ -23,10 +23,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from bbzip.constants import MODEL_ID_BYTES
 from bbzip.errors import MissingModelError, ModelError
 from bbzip.vae.network import IntegerVAE
 
-MODEL_ID_BYTES = 8
 FORMAT = 1
 DEFAULT_MODEL = "mnist-vae"
 BINARY_MODEL = "mnist-binary-vae"

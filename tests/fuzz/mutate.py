@@ -61,6 +61,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bbzip.constants import IMAGE_BYTES, VAE_CODER_ID
+
 ROOT = Path(__file__).resolve().parents[2]
 
 ERROR_NAMES = ("FormatError", "CorruptError", "UnsupportedError", "ModelError")
@@ -102,9 +104,7 @@ STREAM_FIELDS = ("magic", "version", "end-marker", "end-total", "end-crc")
 # and its decoder, not the framing, is what these seeds add. (A VAE case that decodes a
 # whole block costs about 0.1 s an image, so seeds hold one to three digits.)
 VAE_SHARE = 0.25
-VAE_CODER_ID = 3
 NATURAL_CODER_ID = 6
-IMAGE_BYTES = 28 * 28
 DATA = ROOT / "tests" / "data"
 BINARY_MODEL = "mnist-binary-vae"
 # The IDs of the models the seeds use, in a fixed order (set by build_seeds): model-ID
