@@ -75,8 +75,10 @@ def test_network_batch_size_does_not_change_the_output(model, monkeypatch):
         assert bitsback.encode(model, images) == reference
 
 
-def test_same_bytes_under_one_and_two_threads(tmp_path):
-    """Encode in fresh processes with different BLAS thread counts: identical output."""
+def test_same_bytes_under_one_and_two_threads_and_any_blas_kernel(tmp_path):
+    """Encode in fresh processes with different BLAS thread counts and OpenBLAS kernels
+    (OPENBLAS_CORETYPE picks the kernel a DYNAMIC_ARCH build runs; these run on any x86-64
+    and are ignored elsewhere): identical output."""
     script = textwrap.dedent("""
         import hashlib, sys
         sys.path.insert(0, sys.argv[1])
@@ -86,8 +88,10 @@ def test_same_bytes_under_one_and_two_threads(tmp_path):
         print(hashlib.sha256(data).hexdigest())
     """)
     digests = set()
-    for threads in ("1", "2"):
+    for threads, kernel in (("1", None), ("2", None), ("1", "Prescott"), ("2", "Nehalem")):
         env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        if kernel:
+            env["OPENBLAS_CORETYPE"] = kernel
         out = subprocess.run([sys.executable, "-c", script, str(ROOT)], env=env, capture_output=True,
                              text=True, check=True)
         digests.add(out.stdout.strip())
