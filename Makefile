@@ -39,11 +39,11 @@ lint:  ## ruff
 
 model:  ## train, freeze and register the MNIST model (about 100 minutes on 2 cores)
 	$(PY) -m bbzip.training.train --data $(MNIST) --minutes 100 --out build/vae_float.npz
-	$(PY) -m bbzip.vae.freeze build/vae_float.npz --data $(MNIST) --name mnist-vae
+	$(PY) -m bbzip.training.register build/vae_float.npz --data $(MNIST) --name mnist-vae
 
 model-binary:  ## train, freeze and register the binarized-MNIST (Bernoulli) model (about 40 minutes)
 	$(PY) -m bbzip.training.train --data $(MNIST) --binarize --minutes 35 --out build/vae_binary_float.npz
-	$(PY) -m bbzip.vae.freeze build/vae_binary_float.npz --data $(MNIST) --name mnist-binary-vae
+	$(PY) -m bbzip.training.register build/vae_binary_float.npz --data $(MNIST) --name mnist-binary-vae
 
 model-natural:  ## train (seed 0, 110 min), freeze and register the natural-image model (about 2 hours on 2 cores)
 	$(PY) -m bbzip.training.natural_train --data $(NATURAL) --minutes 110 --seed 0 --out build/natural_float.npz

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -25,8 +26,12 @@ def _run(*args, **kw) -> subprocess.CompletedProcess:
 
 
 def test_core_install_without_torch_round_trips(tmp_path):
+    # Built from a copy: setuptools builds in the source tree and would leave build/ there.
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".*", "build", "dist", "*.egg-info", "__pycache__", "bench-results"))
     _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-         "-w", str(tmp_path / "wheels"), str(ROOT))
+         "-w", str(tmp_path / "wheels"), str(source))
     [wheel] = (tmp_path / "wheels").glob("bbzip-*.whl")
     venv.create(tmp_path / "v", with_pip=False)
     python = tmp_path / "v" / "bin" / "python"

@@ -1,7 +1,5 @@
-"""Freeze a trained float VAE into the integer model file the coder runs.
-
-    python -m bbzip.vae.freeze build/vae_float.npz --data ../shared/data/mnist --name mnist-vae
-    python -m bbzip.vae.freeze build/vae_binary_float.npz --name mnist-binary-vae
+"""Freeze a trained float VAE into the integer model file the coder runs (no torch here;
+`python -m bbzip.training.register` freezes, measures and registers the shipped models).
 
 Weights become integers with a power-of-two scale per output channel (so requantising is a
 shift); every nonlinearity the probabilities need becomes a table. Float maths (exp, erf)
@@ -11,11 +9,8 @@ freeze costs: the float model's ELBO against the frozen model's real coded size.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import io
 import json
-import time
 from pathlib import Path
 from statistics import NormalDist
 
@@ -104,74 +99,3 @@ def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8,
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue(), config
-
-
-def float_elbo(float_npz: Path, images: np.ndarray) -> float | None:
-    """Test ELBO of the float model in bits/pixel (needs torch; None without it)."""
-    try:
-        import torch
-
-        from bbzip.training.train import evaluate, model_from_arrays
-    except ImportError:
-        return None
-    model = model_from_arrays(dict(np.load(float_npz, allow_pickle=False)))
-    torch.manual_seed(0)
-    return evaluate(model, images)[0]
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Replace `path` whole or not at all: a crash mid-write must not leave a model that no
-    longer matches the manifest's hash."""
-    from bbzip.fileio import atomic_output
-
-    with atomic_output(str(path), overwrite=True) as f:
-        f.write(data)
-
-
-def main(argv: list[str] | None = None) -> None:
-    from bbzip.training.mnist import binarize, read_idx_images
-    from bbzip.vae import bitsback
-    from bbzip.vae.model import parse_model
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("float_npz", type=Path)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/mnist"))
-    parser.add_argument("--name", default="mnist-vae")
-    parser.add_argument("--out-dir", type=Path, default=Path("models"))
-    parser.add_argument("--eval-images", type=int, default=10000)
-    args = parser.parse_args(argv)
-
-    data, config = freeze(args.float_npz, args.name)
-    model = parse_model(data)
-    test = read_idx_images(args.data / "t10k-images-idx3-ubyte.gz")
-    if model.binary:  # binarized MNIST: the fixed-seed stochastic binarisation
-        test = binarize(test)
-    test = test[: args.eval_images]
-    start = time.perf_counter()
-    payload = bitsback.encode(model, test)
-    seconds = time.perf_counter() - start
-    coded = len(payload) * 8 / test.size
-    elbo = float_elbo(args.float_npz, test)
-    print(f"float ELBO {elbo if elbo is None else round(elbo, 4)} bits/pixel; frozen coded rate "
-          f"{coded:.4f} bits/pixel on {len(test)} test images ({seconds:.1f} s to encode)")
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    path = args.out_dir / f"{args.name}.npz"
-    _write(path, data)
-    manifest_path = args.out_dir / "manifest.json"
-    entries = json.loads(manifest_path.read_text())["models"] if manifest_path.exists() else []
-    entry = {
-        "name": args.name, "file": path.name, "sha256": hashlib.sha256(data).hexdigest(),
-        "input_shape": config["input_shape"], "likelihood": config["likelihood"],
-        "latent": config["latent"], "precisions": {key: config[key] for key in
-                                                   ("pixel_precision", "posterior_precision", "prior_precision")},
-        "test_bits_per_pixel": round(coded, 4), "test_images": len(test),
-        "test_data": f"{len(test)} {'binarized (seed 0) ' if model.binary else ''}MNIST test images",
-        "float_test_elbo": None if elbo is None else round(elbo, 4),
-    }
-    entries = [e for e in entries if e["name"] != args.name] + [entry]
-    _write(manifest_path, (json.dumps({"models": entries}, indent=2) + "\n").encode())
-    print(f"wrote {path} ({len(data)} bytes, id {entry['sha256'][:16]}) and {manifest_path}")
-
-
-if __name__ == "__main__":
-    main()
