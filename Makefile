@@ -38,12 +38,15 @@ lint:  ## ruff
 	$(VENV)/bin/ruff check bbzip tests bench
 
 model:  ## train, freeze and register the MNIST model (about 100 minutes on 2 cores)
-	$(PY) -m bbzip.training.train --data $(MNIST) --minutes 100 --out build/vae_float.npz
-	$(PY) -m bbzip.training.register build/vae_float.npz --data $(MNIST) --name mnist-vae
+	mkdir -p build
+	$(VENV)/bin/bbzip train $(MNIST)/train-images-idx3-ubyte.gz --minutes 100 --validation 5000 -f -o build/mnist-vae.npz
+	$(PY) -m bbzip.training.register build/mnist-vae.npz --data $(MNIST)
 
 model-binary:  ## train, freeze and register the binarized-MNIST (Bernoulli) model (about 40 minutes)
-	$(PY) -m bbzip.training.train --data $(MNIST) --binarize --minutes 35 --out build/vae_binary_float.npz
-	$(PY) -m bbzip.training.register build/vae_binary_float.npz --data $(MNIST) --name mnist-binary-vae
+	mkdir -p build
+	$(VENV)/bin/bbzip train $(MNIST)/train-images-idx3-ubyte.gz --binarize --minutes 35 --validation 5000 -f \
+		-o build/mnist-binary-vae.npz
+	$(PY) -m bbzip.training.register build/mnist-binary-vae.npz --data $(MNIST)
 
 model-natural:  ## train (seed 0, 110 min), freeze and register the natural-image model (about 2 hours on 2 cores)
 	$(PY) -m bbzip.training.natural_train --data $(NATURAL) --minutes 110 --seed 0 --out build/natural_float.npz

@@ -31,6 +31,8 @@ from bbzip.errors import BBZError
               help="Latent dimensions.")
 @click.option("--likelihood", type=click.Choice(["auto", "logistic", "bernoulli"]), default="auto",
               show_default=True, help="Pixel model; auto picks Bernoulli for binary images.")
+@click.option("--binarize", is_flag=True, help="Train a Bernoulli model on 8-bit images binarised afresh "
+              "every batch (the validation images once, with a fixed seed), as binarized MNIST.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def train_command(data, output, force, quiet, **options) -> int:

@@ -346,3 +346,12 @@ def test_train_checks_the_output_path_before_training(exe, tmp_path, output):
     assert r.returncode == 1
     assert r.stderr.decode().startswith(f"bbzip: {output}: ") and len(r.stderr.splitlines()) == 1
     assert b"training" not in r.stderr  # refused before any training started
+
+
+def test_train_binarize_makes_a_bernoulli_model_from_8bit_images(exe, tmp_path):
+    """`make model-binary`'s path: 8-bit digits, binarised afresh every batch."""
+    r = subprocess.run([exe, "train", str(DATA / "t10k-first8-idx3-ubyte"), "--binarize", "--epochs", "1",
+                        "--latent", "2", "-q", "-o", "b.npz"], check=False, capture_output=True, timeout=300,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    assert model_module.parse_model((tmp_path / "b.npz").read_bytes()).binary

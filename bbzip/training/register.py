@@ -1,11 +1,10 @@
-"""Freeze a trained float model, measure it on the MNIST test set, register it in models/.
+"""Measure a model that `bbzip train` wrote on the MNIST test set and ship it in models/.
 
-    python -m bbzip.training.register build/vae_float.npz --data ../shared/data/mnist --name mnist-vae
-    python -m bbzip.training.register build/vae_binary_float.npz --name mnist-binary-vae
+    bbzip train TRAIN-IDX ... -o build/mnist-vae.npz       (make model / make model-binary)
+    python -m bbzip.training.register build/mnist-vae.npz --data ../shared/data/mnist
 
-Prints the rate the freeze costs: the float model's ELBO against the frozen model's real
-coded size. Lives with training (it evaluates the float model with torch), so that the
-runtime package bbzip/vae never imports training.
+The shipped models are built by the same code path as any user's (`bbzip train`); this step
+only adds the test-set rate and the manifest entry (hash) that `models/` requires.
 """
 
 from __future__ import annotations
@@ -16,22 +15,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
-from bbzip.vae.freeze import freeze
-
-
-def float_elbo(float_npz: Path, images: np.ndarray) -> float | None:
-    """Test ELBO of the float model in bits/pixel (needs torch; None without it)."""
-    try:
-        import torch
-
-        from bbzip.training.train import evaluate, model_from_arrays
-    except ImportError:
-        return None
-    model = model_from_arrays(dict(np.load(float_npz, allow_pickle=False)))
-    torch.manual_seed(0)
-    return evaluate(model, images)[0]
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -49,15 +32,16 @@ def main(argv: list[str] | None = None) -> None:
     from bbzip.vae.model import parse_model
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("float_npz", type=Path)
+    parser.add_argument("model", type=Path, help="the model file bbzip train wrote (NAME.npz)")
     parser.add_argument("--data", type=Path, default=Path("../shared/data/mnist"))
-    parser.add_argument("--name", default="mnist-vae")
     parser.add_argument("--out-dir", type=Path, default=Path("models"))
     parser.add_argument("--eval-images", type=int, default=10000)
     args = parser.parse_args(argv)
 
-    data, config = freeze(args.float_npz, args.name)
+    data = args.model.read_bytes()
     model = parse_model(data)
+    config = model.config
+    args.name = config["name"]
     test = read_idx_images(args.data / "t10k-images-idx3-ubyte.gz")
     if model.binary:  # binarized MNIST: the fixed-seed stochastic binarisation
         test = binarize(test)
@@ -66,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     payload = bitsback.encode(model, test)
     seconds = time.perf_counter() - start
     coded = len(payload) * 8 / test.size
-    elbo = float_elbo(args.float_npz, test)
-    print(f"float ELBO {elbo if elbo is None else round(elbo, 4)} bits/pixel; frozen coded rate "
+    elbo = (config.get("evaluation") or {}).get("float_elbo")
+    print(f"float ELBO {elbo} bits/pixel (validation); frozen coded rate "
           f"{coded:.4f} bits/pixel on {len(test)} test images ({seconds:.1f} s to encode)")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     path = args.out_dir / f"{args.name}.npz"
@@ -81,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
                                                    ("pixel_precision", "posterior_precision", "prior_precision")},
         "test_bits_per_pixel": round(coded, 4), "test_images": len(test),
         "test_data": f"{len(test)} {'binarized (seed 0) ' if model.binary else ''}MNIST test images",
-        "float_test_elbo": None if elbo is None else round(elbo, 4),
+        "float_validation_elbo": elbo,
     }
     entries = [e for e in entries if e["name"] != args.name] + [entry]
     _write(manifest_path, (json.dumps({"models": entries}, indent=2) + "\n").encode())

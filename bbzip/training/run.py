@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from bbzip.training import mnist
 from bbzip.training.train import EpochHook, StepHook, evaluate, model_from_arrays, train_vae
 from bbzip.vae import bitsback
 from bbzip.vae.coder import binary_ink
@@ -61,22 +62,29 @@ def train_model(
     validation: float = 0.1,
     latent: int = 32,
     batch: int = 128,
+    binarize: bool = False,
     on_step: StepHook | None = None,
     on_epoch: EpochHook | None = None,
 ) -> TrainedModel:
-    if likelihood == "auto":
+    """``binarize``: 8-bit images, binarised afresh for every batch (dynamic binarisation) to
+    train a Bernoulli model; the validation images are binarised once, with a fixed seed."""
+    if binarize:
+        likelihood = "bernoulli"
+    elif likelihood == "auto":
         likelihood = "bernoulli" if binary_ink(images) is not None else "logistic"
-    if likelihood == "bernoulli":
+    if likelihood == "bernoulli" and not binarize:
         if binary_ink(images) is None:
             raise ValueError("a Bernoulli model needs binary images (pixels 0 and 1, or 0 and 255)")
         images = (images != 0).astype(np.uint8)
     train, valid = split(images, validation, seed)
+    if binarize:
+        valid = mnist.binarize(valid, np.random.default_rng(1))
     start = time.monotonic()
     arrays = train_vae(
         train, valid, likelihood=likelihood, latent=latent, seed=seed, batch=batch,
         seconds=math.inf if minutes is None else minutes * 60.0,
         epochs=epochs if epochs is not None else (1000 if minutes is not None else 20),
-        on_step=on_step, on_epoch=on_epoch,
+        binarize_train=binarize, on_step=on_step, on_epoch=on_epoch,
     )
     seconds = time.monotonic() - start
     meta = _meta(arrays)

@@ -1,25 +1,20 @@
 """Train a VAE on 28x28 images under a wall-clock or epoch budget (torch is needed here only).
 
-    python -m bbzip.training.train --data ../shared/data/mnist --minutes 90 --out build/vae_float.npz
-    python -m bbzip.training.train --binarize --minutes 45 --out build/vae_binary_float.npz
-
-The float weights go to an .npz (no pickle) that bbzip.vae.freeze turns into a model file;
-``bbzip train`` runs both steps on the user's own images.
+The one front end is ``bbzip train`` (training/run.py), for users and for the shipped models
+(``make model``) alike; bbzip.vae.freeze turns the float weights into a model file.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from bbzip.training.mnist import binarize, read_idx_images
+from bbzip.training.mnist import binarize
 from bbzip.training.model import VAE
 
 
@@ -49,12 +44,6 @@ def model_from_arrays(arrays: dict[str, np.ndarray]) -> VAE:
     model = VAE(latent=meta["latent"], likelihood=meta.get("likelihood", "logistic"))
     model.load_state_dict({k: torch.from_numpy(np.asarray(arrays[k])) for k in model.state_dict()})
     return model
-
-
-def save_float_npz(arrays: dict[str, np.ndarray], path: Path) -> None:
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
 
 
 StepHook = Callable[[int, float, float], None]  # (step, fraction of budget used, train bits/pixel)
@@ -129,55 +118,3 @@ def train_vae(
         if frac >= 1.0 or elapsed >= seconds:
             break
     return best_arrays
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default="../shared/data/mnist")
-    parser.add_argument("--minutes", type=float, default=90.0)
-    parser.add_argument("--epochs", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--latent", type=int, default=32)
-    parser.add_argument("--validation", type=int, default=5000)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--free-nats", type=float, default=0.5)
-    parser.add_argument("--binarize", action="store_true",
-                        help="train a Bernoulli model on stochastically binarised MNIST")
-    parser.add_argument("--out", default="build/vae_float.npz")
-    args = parser.parse_args(argv)
-
-    torch.set_num_threads(args.threads)
-    data = Path(args.data)
-    train_all = read_idx_images(data / "train-images-idx3-ubyte.gz")
-    test = read_idx_images(data / "t10k-images-idx3-ubyte.gz")
-    order = np.random.default_rng(args.seed).permutation(len(train_all))
-    valid = train_all[order[: args.validation]]
-    train = train_all[order[args.validation :]]
-    if args.binarize:
-        valid, test = binarize(valid, np.random.default_rng(1)), binarize(test)
-
-    def on_step(step: int, frac: float, bpp: float) -> None:
-        if step % 100 == 0:
-            print(f"step {step} train {bpp:.4f} budget {frac:.0%}", flush=True)
-
-    def on_epoch(epoch: int, bpp: float, seconds: float) -> None:
-        print(f"== epoch {epoch} valid {bpp:.4f} bpp at {seconds:.0f}s", flush=True)
-
-    start = time.monotonic()
-    arrays = train_vae(
-        train, valid, likelihood="bernoulli" if args.binarize else "logistic", latent=args.latent,
-        seconds=args.minutes * 60.0, epochs=args.epochs, seed=args.seed, batch=args.batch, lr=args.lr,
-        free_nats=args.free_nats, binarize_train=args.binarize, on_step=on_step, on_epoch=on_epoch,
-    )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_float_npz(arrays, out)
-    test_bpp, test_kl = evaluate(model_from_arrays(arrays), test)
-    print(f"== done: test ELBO {test_bpp:.4f} bpp (kl {test_kl:.4f}); wall {time.monotonic() - start:.0f}s "
-          f"seed {args.seed}; wrote {out}", flush=True)
-
-
-if __name__ == "__main__":
-    main()
