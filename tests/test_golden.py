@@ -41,3 +41,26 @@ def test_golden_vae_files_name_the_shipped_model_they_need(name, model):
     wanted = {e["name"]: e["sha256"][:16] for e in manifest()}[model]
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
     assert {b.model_id for b in info.blocks} == {wanted}
+
+
+def _writer_cases():
+    from tests.make_golden import inputs
+
+    return sorted(inputs().items())
+
+
+# Compression is deterministic, so today's writer must reproduce each golden file byte for
+# byte, not only read it. When a writer changes on purpose (a new coder ID, a new model), its
+# old golden stays above for decoding and leaves this list; the new output gets a golden.
+WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()}
+
+
+@pytest.mark.parametrize("name, case", _writer_cases())
+def test_compression_reproduces_the_golden_file(name, case):
+    data, coder = case
+    if name not in WRITTEN_BY_TODAYS_WRITER:
+        pytest.skip("frozen for decoding only: today's writer makes other bytes on purpose")
+    assert (GOLDEN / f"{name}.raw").read_bytes() == data
+    assert api.compress(data, coder) == (GOLDEN / f"{name}.bbz").read_bytes(), (
+        f"compress() no longer writes golden {name}.bbz: if that is on purpose, drop {name} from "
+        "WRITTEN_BY_TODAYS_WRITER (the file still must decode) and add a golden for the new output")
