@@ -134,8 +134,10 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     # Forking is safe only from a process with one thread (another could hold a lock the
-    # child needs); inside thread pools the groups run here, one after another.
-    if min(workers, groups) > 1 and threading.active_count() == 1 and not multiprocessing.current_process().daemon:
+    # child needs), and pays only with a single-threaded BLAS (the command line sets one):
+    # otherwise each child's BLAS threads fight the other's for the cores.
+    if (min(workers, groups) > 1 and threading.active_count() == 1 and not multiprocessing.current_process().daemon
+            and os.environ.get("OPENBLAS_NUM_THREADS") == "1"):
         tiles = _decode_in_processes(model, jobs, tiling, c, settings, min(workers, groups))
     else:  # every group in lockstep here: one pass of numpy calls serves them all
         messages = [model.read_message(payload, part.stop - part.start) for payload, part in jobs]
