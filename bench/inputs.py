@@ -12,8 +12,9 @@
   mnist-digit-pgm    the first 100 test digits, each its own binary PGM.
   photos             the six validation photos of ``../shared/data/natural`` (camera, coins,
                      brick: PGM; coffee, china, astronaut: PPM), each file as it is, gunzipped.
-  crops-300.npy      300 32x32 RGB crops of the three RGB photos (100 each, positions from
-                     ``default_rng(2026)``), one (300, 32, 32, 3) uint8 NPY file.
+  crops-300.npy      300 32x32 RGB crops of the three RGB photos (100 each, distinct cells of
+                     the 32-pixel grid chosen by ``default_rng(2026)``: no pixel repeats),
+                     one (300, 32, 32, 3) uint8 NPY file.
 
 ``--quick`` cuts the general inputs to 1 MiB and MNIST to its first 1337 images.
 """
@@ -255,12 +256,18 @@ def crops_input(photos: list[Input]) -> Input | None:
     rgb = [p.image for p in photos if p.image.shape[2] == 3]
     if not rgb:
         return None
+    # Distinct cells of the 32-pixel grid: crops that overlapped would repeat pixels, which
+    # measures LZ matching, not 300 small images (a CIFAR-like set has no repeats).
     rng = np.random.default_rng(2026)
+    cells = []
+    for image in rgb:
+        grid = [(y, x) for y in range(0, image.shape[0] - CROP_SIZE + 1, CROP_SIZE)
+                for x in range(0, image.shape[1] - CROP_SIZE + 1, CROP_SIZE)]
+        cells.append([grid[j] for j in rng.permutation(len(grid))])
     crops = []
     for i in range(CROPS):
         image = rgb[i % len(rgb)]
-        y = int(rng.integers(0, image.shape[0] - CROP_SIZE + 1))
-        x = int(rng.integers(0, image.shape[1] - CROP_SIZE + 1))
+        y, x = cells[i % len(rgb)][i // len(rgb)]
         crops.append(image[y : y + CROP_SIZE, x : x + CROP_SIZE])
     array = np.ascontiguousarray(np.stack(crops))
     buf = io.BytesIO()
@@ -268,6 +275,7 @@ def crops_input(photos: list[Input]) -> Input | None:
     return Input(
         CROPS_INPUT,
         buf.getvalue(),
-        f"{CROPS} random {CROP_SIZE}x{CROP_SIZE} RGB crops of the RGB validation photos (seed 2026), NPY",
+        f"{CROPS} {CROP_SIZE}x{CROP_SIZE} RGB crops of the RGB validation photos, distinct grid cells "
+        "(seed 2026), NPY",
         pixels=array.size,
     )
