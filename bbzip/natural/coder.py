@@ -144,7 +144,7 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
         tiles = [pop_images(model, GroupedMessage(messages), tiling, c, settings)]
         if not all(model.is_initial(message) for message in messages):
             raise CorruptError("natural-image block did not decode back to its initial state")
-    x = tiling.from_tiles(np.concatenate(tiles))
+    x = tiling.from_tiles(np.concatenate(tiles)).astype(np.uint8)
     return np.ascontiguousarray(x[..., np.argsort(CODING_ORDER)] if c == 3 else x)
 
 

@@ -164,11 +164,11 @@ def main(argv: list[str] | None = None) -> None:
     entries = json.loads(manifest_path.read_text())["models"] if manifest_path.exists() else []
     entry = {
         "name": args.name, "file": path.name, "sha256": hashlib.sha256(data).hexdigest(),
-        "kind": KIND, "input_shape": config["input_shape"], "likelihood": config["likelihood"],
+        "kind": KIND, "input_shape": ["H", "W"], "likelihood": "logistic mixture (4) about MED, 7x7 causal",
         "latent": config["latent"], "precisions": {key: config[key] for key in
                                                    ("pixel_precision", "posterior_precision", "prior_precision")},
         "test_bits_per_pixel": round(rate, 4), "test_images": len(images),
-        "test_data": f"the {len(images)} validation photos of ../shared/data/natural (bits/subpixel)",
+        "test_data": f"{len(images)} validation photos (per subpixel)",
         "float_test_elbo": config["training"].get("validation_bits"),
     }
     entries = [e for e in entries if e["name"] != args.name] + [entry]
