@@ -35,6 +35,10 @@ def inputs() -> dict[str, tuple[bytes, str]]:
         "digit-pgm-vae": ((FIXTURES / "digit0.pgm").read_bytes(), "vae"),
         "binarized-idx-vae": ((FIXTURES / "binarized-first8-idx3-ubyte").read_bytes(), "vae"),
         "binary-pgm-vae": ((FIXTURES / "binary255-digit1.pgm").read_bytes(), "vae"),
+        # The natural-image coder (0x06) with the shipped natural-vae: a PPM, a PGM, an NPY stack.
+        "photo-ppm-natural": ((FIXTURES / "natural-rgb-31x24.ppm").read_bytes(), "natural"),
+        "scan-pgm-natural": ((FIXTURES / "camera-crop.pgm").read_bytes(), "natural"),
+        "crops-npy-natural": ((FIXTURES / "camera-crops.npy").read_bytes(), "natural"),
     }
 
 

@@ -25,6 +25,7 @@ def test_golden_file_decodes_byte_for_byte(name):
     ("skewed-order0", "order0"), ("text-lzma", "lzma"), ("random-stored", "stored"),
     ("digits-idx-vae", "vae"), ("digit-pgm-vae", "vae"),
     ("binarized-idx-vae", "vae"), ("binary-pgm-vae", "vae"),
+    ("photo-ppm-natural", "natural"), ("scan-pgm-natural", "natural"), ("crops-npy-natural", "natural"),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
@@ -34,6 +35,7 @@ def test_golden_files_use_the_coder_they_freeze(name, coder):
 @pytest.mark.parametrize("name, model", [
     ("digits-idx-vae", "mnist-vae"), ("digit-pgm-vae", "mnist-vae"),
     ("binarized-idx-vae", "mnist-binary-vae"), ("binary-pgm-vae", "mnist-binary-vae"),
+    ("photo-ppm-natural", "natural-vae"), ("scan-pgm-natural", "natural-vae"), ("crops-npy-natural", "natural-vae"),
 ])
 def test_golden_vae_files_name_the_shipped_model_they_need(name, model):
     from bbzip.vae.model import manifest
