@@ -215,9 +215,10 @@ def _say_if_model_unused(run: _Run, name: str, src: BinaryIO) -> None:
     peek = getattr(src, "peek", None)
     if peek is None:
         return
-    from bbzip.vae.formats import sniff
+    from bbzip.images.detect import sniff
 
-    if sniff(peek(4096)) is None:
+    head = peek(4096)
+    if sniff(head) is None and head[257:262] != b"ustar":  # tar members are looked into too
         run.note(f"{display_name(name)}: not an image format bbzip knows; --model ignored")
 
 
