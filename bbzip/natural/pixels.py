@@ -1,0 +1,191 @@
+"""The pixels of every lane's tile: the canvas of network inputs, the encoder's slots of a
+row, the decoder's pops of a row, and the encoder's choice of the scale calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bbzip.ans.rans import Message
+from bbzip.natural.constants import BLOCK, HIDDEN
+from bbzip.natural.mixture import Mixtures
+from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
+from bbzip.natural.search import search_near
+from bbzip.natural.tiles import Tiling
+from bbzip.vae.fixed import ACT_BITS
+
+PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 left and right
+
+class Canvas:
+    """Per-lane tiles with margins, as network inputs: C pixel channels and validity."""
+
+    def __init__(self, tiling: Tiling, channels: int, part: slice = slice(None)):
+        self.tiling, self.channels = tiling, channels
+        self.depth = channels + 1
+        self.width = tiling.tw + 2 * PAD_SIDE
+        heights, widths = (e[part] for e in tiling.lane_extent())
+        self.lanes = len(heights)
+        self.data = np.zeros((self.lanes, tiling.th + PAD_TOP, self.width, self.depth), dtype=np.int16)
+        rows = np.arange(tiling.th)[None, :, None] < heights[:, None, None]
+        cols = np.arange(tiling.tw)[None, None, :] < widths[:, None, None]
+        self.inside = rows & cols  # (lanes, th, tw)
+        self.data[:, PAD_TOP:, PAD_SIDE : PAD_SIDE + tiling.tw, channels] = np.where(self.inside, VALID, 0)
+        self.flat = self.data.reshape(self.lanes, -1)
+        channel_major = [(dy * self.width + dx) * self.depth + ch for ch in range(self.depth) for dy, dx in CAUSAL]
+        self.taps = np.array(channel_major, dtype=np.int64)
+
+    def offset(self, row, col):
+        return ((row + PAD_TOP) * self.width + col + PAD_SIDE) * self.depth
+
+    def fill(self, tiles: np.ndarray) -> None:
+        t = self.tiling
+        values = np.where(self.inside[..., None], pixel_input(tiles), 0)
+        self.data[:, PAD_TOP:, PAD_SIDE : PAD_SIDE + t.tw, : self.channels] = values
+
+    def pixel_inputs(self) -> np.ndarray:
+        """The tiles as network inputs (lanes, th, tw, C): outside the image reads as 128."""
+        t = self.tiling
+        return self.data[:, PAD_TOP:, PAD_SIDE : PAD_SIDE + t.tw, : self.channels]
+
+    def context(self, offsets: np.ndarray) -> np.ndarray:
+        """Causal taps (channel-major) at flat offsets: (lanes, positions) -> (lanes * positions, taps)."""
+        return self.flat[:, offsets[:, None] + self.taps[None]].reshape(-1, len(self.taps))
+
+
+def _med_inputs(tiles: np.ndarray, row: int, cols: np.ndarray, corner: int = 128) -> np.ndarray:
+    """MED predictions (lanes, positions, C) for row ``row`` at columns ``cols`` of every tile."""
+    def at(r, cs):
+        if r < 0:
+            return np.full(tiles.shape[:1] + cs.shape + tiles.shape[-1:], 128, dtype=np.int64)
+        return tiles[:, r, np.maximum(cs, 0)].astype(np.int64)
+    a, b, c = at(row, cols - 1), at(row - 1, cols), at(row - 1, cols - 1)
+    r = np.full(cols.shape, row)[None, :, None]
+    return med(a, b, c, r, cols[None, :, None], corner)
+
+
+def _colour_base(pred: np.ndarray, green: np.ndarray, difference_med: np.ndarray) -> np.ndarray:
+    """Each channel's mixture centre before the network's offset: MED for G; this pixel's G
+    plus the MED prediction of the channel's difference from G for R and B, in 0..255."""
+    if pred.shape[1] == 1:
+        return pred
+    return np.concatenate([pred[:, :1], np.clip(green[:, None] + difference_med, 0, 255)], axis=1)
+
+
+def _row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int):
+    """The encoder's view of one pixel row of every tile, vectorised over the row: per channel
+    the head outputs, and the centres, residuals and true values (rows: lane-major)."""
+    t, c = canvas.tiling, canvas.channels
+    cols = np.arange(t.tw)
+    context = canvas.context(canvas.offset(row, cols)).astype(np.float64)
+    pred = _med_inputs(values, row, cols).reshape(-1, c)
+    feats = feats[:, cols // BLOCK].reshape(-1, feats.shape[-1])
+    truth = values[:, row].reshape(-1, c)
+    residual = truth - pred
+    if c > 1:
+        near = values[:, max(row - 1, 0) : row + 1]  # the rows MED reads: this one and the one above
+        difference = _med_inputs(near[..., 1:] - near[..., :1], min(row, 1), cols, corner=0).reshape(-1, c - 1)
+        base = _colour_base(pred, truth[:, 0], difference)
+    else:
+        base = pred
+    spatial = net.spatial(context)
+    outs = []
+    for k in range(c):
+        part = slice(k * HIDDEN, (k + 1) * HIDDEN)
+        point = np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
+        outs.append(net.heads[k](spatial[:, part], point, feats[:, part]))
+    return outs, base, residual, truth
+
+
+def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int,
+               offsets: np.ndarray):
+    """(start, freq) of every subpixel of one pixel row of every tile, shaped (tw * C, lanes),
+    columns then channels: the encoder's side of ``decode_row``."""
+    t, c = canvas.tiling, canvas.channels
+    precision = model.tables.pixel_precision
+    starts = np.zeros((t.tw, c, canvas.lanes), dtype=np.int64)
+    freqs = np.full((t.tw, c, canvas.lanes), 1 << precision, dtype=np.int64)
+    inside = canvas.inside[:, row].T  # (tw, lanes)
+    outs, base, residual, truth = _row_outputs(net, canvas, feats, values, row)
+    for k in range(c):
+        mixtures = Mixtures(mixture_outputs(outs[k], base[:, k], residual[:, :k], int(offsets[k])), model.tables)
+        low = mixtures.starts(truth[:, k]).reshape(canvas.lanes, t.tw).T
+        high = mixtures.starts(truth[:, k] + 1).reshape(canvas.lanes, t.tw).T
+        starts[:, k] = np.where(inside, low, 0)
+        freqs[:, k] = np.where(inside, high - low, 1 << precision)
+    return starts.reshape(-1, canvas.lanes), freqs.reshape(-1, canvas.lanes)
+
+
+# Calibration of each channel's log-scales for the whole block, in units of 1/16 (the
+# encoder's candidates; a decoder accepts any signed byte). A static model is too sharp on
+# some photos and too broad on others; one number per channel recovers a few percent.
+_OFFSET_CANDIDATES = (-8, -4, -2, 0, 2, 4, 6, 8, 11, 16, 24)
+OFFSET_UNIT = 1 << (ACT_BITS - 4)
+
+
+def choose_scale_offsets(model, net, canvas: Canvas, values: np.ndarray, mu: np.ndarray) -> tuple[int, ...]:
+    """The encoder's rule: the candidate that codes a sample of rows (one in eight, with the
+    latents at their posterior means) smallest, per channel."""
+    tables, c, t = model.tables, canvas.channels, canvas.tiling
+    fine = np.searchsorted(tables.latent_edges[1:-1], mu, side="right")
+    features = net.features(tables.latent_centres[fine])
+    costs = np.zeros((c, len(_OFFSET_CANDIDATES)))
+    for row in range(BLOCK // 2, t.th, BLOCK):
+        inside = canvas.inside[:, row].reshape(-1)
+        outs, base, residual, truth = _row_outputs(net, canvas, features[:, row // BLOCK], values, row)
+        for k in range(c):
+            for i, candidate in enumerate(_OFFSET_CANDIDATES):
+                mixtures = Mixtures(mixture_outputs(outs[k], base[:, k], residual[:, :k], candidate * OFFSET_UNIT),
+                                    tables)
+                freq = mixtures.starts(truth[:, k] + 1) - mixtures.starts(truth[:, k])
+                costs[k, i] -= float(np.log2(freq[inside]).sum())
+    chosen = [_OFFSET_CANDIDATES[int(np.argmin(row))] for row in costs]
+    return tuple(chosen + [0] * (3 - c))
+
+
+def decode_row(model, net, message: Message, canvas: Canvas, feats: np.ndarray, tiles: np.ndarray,
+                row: int, offsets: np.ndarray) -> None:
+    """Pop one pixel row of every tile, in raster then channel order, into tiles and canvas."""
+    tables = model.tables
+    precision = tables.pixel_precision
+    full = 1 << precision
+    lanes, c = len(tiles), canvas.channels
+    point = np.empty((lanes, 2 * c))  # MED inputs, then the residuals decoded so far
+    residual = np.zeros((lanes, c), dtype=np.int64)
+    for col in range(canvas.tiling.tw):
+        inside = canvas.inside[:, row, col]
+        everywhere = bool(inside.all())
+        spatial = net.spatial(canvas.context(np.array([canvas.offset(row, col)])).astype(np.float64))
+        pred = _med_at(tiles, row, col)
+        point[:, :c] = pixel_input(pred)
+        base = pred
+        block_feats = feats[:, col // BLOCK]
+        for k in range(c):
+            part = slice(k * HIDDEN, (k + 1) * HIDDEN)
+            out = net.heads[k](spatial[:, part], point[:, : c + k], block_feats[:, part])
+            mixtures = Mixtures(mixture_outputs(out, base[:, k], residual[:, :k], int(offsets[k])), tables)
+            symbols, low, high = search_near(message, mixtures)
+            if everywhere:
+                message.pop(low, high - low, precision)
+            else:
+                message.pop(np.where(inside, low, 0), np.where(inside, high - low, full), precision)
+                symbols = np.where(inside, symbols, 0)
+            tiles[:, row, col, k] = symbols
+            residual[:, k] = symbols - pred[:, k]
+            point[:, c + k] = residual_input(residual[:, k])
+            if k == 0 and c > 1:
+                difference = _med_at(tiles, row, col, corner=0, difference=True)
+                base = _colour_base(pred, symbols, difference)
+        canvas.data[:, PAD_TOP + row, PAD_SIDE + col, :c] = np.where(inside[:, None], pixel_input(tiles[:, row, col]), 0)
+
+
+def _med_at(tiles: np.ndarray, row: int, col: int, corner: int = 128, difference: bool = False) -> np.ndarray:
+    """MED predictions (lanes, C) at one position of every tile; with ``difference``, of the
+    channels after the first minus the first (corner 0)."""
+    def at(r, q):
+        return tiles[:, r, q, 1:] - tiles[:, r, q, :1] if difference else tiles[:, r, q]
+    if row == 0:
+        return at(0, col - 1) if col else np.full(at(0, 0).shape, corner, dtype=np.int64)
+    if col == 0:
+        return at(row - 1, 0)
+    a, b, c = at(row, col - 1), at(row - 1, col), at(row - 1, col - 1)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    return np.where(c >= hi, lo, np.where(c <= lo, hi, a + b - c))
