@@ -116,12 +116,8 @@ def run_pipe(
     gen = subprocess.Popen(
         [py, "-c", GENERATOR, str(total), str(unit)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    comp = subprocess.Popen(
-        [py, "-c", PEAK, str(workdir / "compress.kb"), *compress],
-        stdin=gen.stdout,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    comp = subprocess.Popen([py, "-c", PEAK, str(workdir / "compress.kb"), *compress],
+                            stdin=gen.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     gen.stdout.close()
     count = subprocess.Popen(
         [py, "-c", COUNTER, str(workdir / "compressed.bytes")],
@@ -129,12 +125,8 @@ def run_pipe(
         stdout=subprocess.PIPE,
     )
     comp.stdout.close()
-    dec = subprocess.Popen(
-        [py, "-c", PEAK, str(workdir / "decompress.kb"), *decompress],
-        stdin=count.stdout,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    dec = subprocess.Popen([py, "-c", PEAK, str(workdir / "decompress.kb"), *decompress],
+                           stdin=count.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     count.stdout.close()
     hasher = subprocess.Popen([py, "-c", HASHER], stdin=dec.stdout, stdout=subprocess.PIPE)
     dec.stdout.close()

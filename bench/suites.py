@@ -75,20 +75,10 @@ def default_label() -> str:
 def cli_has_levels(exe: str) -> bool:
     """Whether this bbzip takes -9 and -T both ways: tried on empty input, not read off --help."""
     try:
-        packed = subprocess.run(
-            [exe, "-9", "-T1", "-c"],
-            check=False,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=120,
-        )
-        back = subprocess.run(
-            [exe, "-d", "-T1", "-c"],
-            check=False,
-            input=packed.stdout,
-            capture_output=True,
-            timeout=120,
-        )
+        packed = subprocess.run([exe, "-9", "-T1", "-c"], check=False, stdin=subprocess.DEVNULL,
+                                capture_output=True, timeout=120)
+        back = subprocess.run([exe, "-d", "-T1", "-c"], check=False, input=packed.stdout,
+                              capture_output=True, timeout=120)
     except (OSError, subprocess.SubprocessError):
         return False
     return packed.returncode == 0 and back.returncode == 0 and back.stdout == b""

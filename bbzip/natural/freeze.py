@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from bbzip.natural import constants as k
 from bbzip.natural.model import DEFAULT_NAME, FORMAT, KIND, parse_natural
 from bbzip.natural.network import CAUSAL, HALF
 from bbzip.vae import fixed
-from bbzip.vae.freeze import quantise_layer
+from bbzip.vae.freeze import pack_model, quantise_layer
 
 LATENT_BITS = 8
 
@@ -89,12 +88,7 @@ def freeze_arrays(src: dict, name: str, meta: dict, evaluation: dict | None = No
         "log_scale_min": k.LOG_SCALE_MIN, "log_sigma_min": k.LOG_SIGMA_MIN, "act_bits": fixed.ACT_BITS,
         "training": meta,
     }
-    if evaluation is not None:
-        config["evaluation"] = evaluation
-    arrays["config_json"] = np.frombuffer(json.dumps(config, sort_keys=True).encode(), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue(), config
+    return pack_model(arrays, config, evaluation)
 
 
 def freeze(float_npz: Path, name: str) -> tuple[bytes, dict]:

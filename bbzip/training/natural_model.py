@@ -36,6 +36,7 @@ from bbzip.natural.constants import (
     MIXTURES,
     RESIDUAL_SCALE,
 )
+from bbzip.training.model import discretized_logistic_mixture_logp
 
 
 def context_mask() -> torch.Tensor:
@@ -177,20 +178,3 @@ class NaturalVAE(nn.Module):
 
 def to_coding_order(rgb: torch.Tensor) -> torch.Tensor:
     return rgb[:, list(CODING_ORDER)]
-
-
-def discretized_logistic_mixture_logp(x, logits, means, log_scales):
-    """log P(x) for integer pixels 0..255 under a K-mixture of logistics (PixelCNN++)."""
-    centered = x - means
-    inv_s = torch.exp(-log_scales)
-    plus = inv_s * (centered + 0.5)
-    minus = inv_s * (centered - 0.5)
-    log_cdf_plus = plus - F.softplus(plus)
-    log_one_minus_cdf_minus = -F.softplus(minus)
-    cdf_delta = torch.sigmoid(plus) - torch.sigmoid(minus)
-    mid = inv_s * centered
-    log_pdf_mid = mid - log_scales - 2.0 * F.softplus(mid)
-    inner = torch.where(cdf_delta > 1e-5, torch.log(cdf_delta.clamp(min=1e-12)), log_pdf_mid)
-    x = x.expand_as(means)
-    log_probs = torch.where(x < 0.5, log_cdf_plus, torch.where(x > 254.5, log_one_minus_cdf_minus, inner))
-    return torch.logsumexp(log_probs + F.log_softmax(logits, dim=1), dim=1, keepdim=True)

@@ -93,6 +93,12 @@ def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8,
         "prior_precision": latent_bits, "log_scale_min": LOG_SCALE[0], "log_sigma_min": LOG_SIGMA[0],
         "act_bits": fixed.ACT_BITS, "training": meta,
     }
+    return pack_model(arrays, config, evaluation)
+
+
+def pack_model(arrays: dict[str, np.ndarray], config: dict, evaluation: dict | None = None) -> tuple[bytes, dict]:
+    """A model file: the arrays and the JSON config (with the measured rate, if any) in one
+    compressed .npz, no pickle."""
     if evaluation is not None:
         config["evaluation"] = evaluation
     arrays["config_json"] = np.frombuffer(json.dumps(config, sort_keys=True).encode(), dtype=np.uint8)
