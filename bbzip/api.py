@@ -142,7 +142,7 @@ def stream_info(src: BinaryIO) -> StreamInfo:
 
 
 def _pixels(header: BlockHeader) -> int:
-    if header.coder_id != registry.VAE_CODER_ID:
+    if header.coder_id not in registry.VAE_CODER_IDS:
         return 0  # a natural-image block's pixel count is inside its payload
     from bbzip.vae.formats import pixels_in_block
 

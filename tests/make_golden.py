@@ -31,15 +31,35 @@ def inputs() -> dict[str, tuple[bytes, str]]:
         "one-byte-auto": (b"x", "auto"),
         # The VAE files need the shipped model whose ID they record: a new model must keep
         # the old one installed, or these files stop decoding (which is the point).
-        "digits-idx-vae": ((FIXTURES / "t10k-first8-idx3-ubyte").read_bytes(), "vae"),
-        "digit-pgm-vae": ((FIXTURES / "digit0.pgm").read_bytes(), "vae"),
-        "binarized-idx-vae": ((FIXTURES / "binarized-first8-idx3-ubyte").read_bytes(), "vae"),
-        "binary-pgm-vae": ((FIXTURES / "binary255-digit1.pgm").read_bytes(), "vae"),
         # The natural-image coder (0x06) with the shipped natural-vae: a PPM, a PGM, an NPY stack.
         "photo-ppm-natural": ((FIXTURES / "natural-rgb-31x24.ppm").read_bytes(), "natural"),
         "scan-pgm-natural": ((FIXTURES / "camera-crop.pgm").read_bytes(), "natural"),
         "crops-npy-natural": ((FIXTURES / "camera-crops.npy").read_bytes(), "natural"),
+        # "-vae": coder 0x03 (FROZEN below); "-vae05": coder 0x05 (seeded initial bits) for both models.
+        **{f"{name}{suffix}": (data, "vae") for suffix in ("-vae", "-vae05") for name, data in (
+            ("digits-idx", (FIXTURES / "t10k-first8-idx3-ubyte").read_bytes()),
+            ("digit-pgm", (FIXTURES / "digit0.pgm").read_bytes()),
+            ("binarized-idx", (FIXTURES / "binarized-first8-idx3-ubyte").read_bytes()),
+            ("binary-pgm", (FIXTURES / "binary255-digit1.pgm").read_bytes()),
+        )},
     }
+
+
+# The first golden VAE files (coder 0x03) stay as committed, forever: they prove old files decode.
+FROZEN = ("digits-idx-vae", "digit-pgm-vae", "binarized-idx-vae", "binary-pgm-vae")
+
+
+def _compress(name: str, data: bytes, coder: str) -> bytes:
+    """Compress as bbzip does, except that "-vae05" files use coder 0x05 for every model."""
+    from bbzip.vae import coder as vae_coder
+
+    chooser = vae_coder.seeded_by_default
+    if name.endswith("-vae05"):
+        vae_coder.seeded_by_default = lambda model: True
+    try:
+        return api.compress(data, coder)
+    finally:
+        vae_coder.seeded_by_default = chooser
 
 
 def main() -> None:
@@ -47,10 +67,12 @@ def main() -> None:
     rewrite = "--all" in sys.argv[1:]
     GOLDEN.mkdir(exist_ok=True)
     for name, (data, coder) in inputs().items():
-        if (GOLDEN / f"{name}.bbz").exists() and not rewrite:
+        if (GOLDEN / f"{name}.bbz").exists() and (not rewrite or name in FROZEN):
             continue
+        if name in FROZEN:
+            sys.exit(f"{name}.bbz (coder 0x03) is missing: restore it from git, it cannot be rewritten")
         (GOLDEN / f"{name}.raw").write_bytes(data)
-        (GOLDEN / f"{name}.bbz").write_bytes(api.compress(data, coder))
+        (GOLDEN / f"{name}.bbz").write_bytes(_compress(name, data, coder))
     # Concatenated streams must keep decoding to the concatenation.
     if rewrite or not (GOLDEN / "concatenated.bbz").exists():
         a, b = inputs()["text-lzma"][0], inputs()["skewed-order0"][0]

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from bbzip import api
+from bbzip.container import StreamEnd, StreamReader
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.bbz"))
@@ -32,10 +33,38 @@ def test_golden_files_use_the_coder_they_freeze(name, coder):
     assert {b.coder for b in info.blocks} == {coder}
 
 
+def _coder_ids(packed: bytes) -> set[int]:
+    reader = StreamReader(io.BytesIO(packed))
+    ids = set()
+    while reader.next_stream():
+        while not isinstance(item := reader.next_block(), StreamEnd):
+            ids.add(item.coder_id)
+            reader.skip_payload(item)
+    return ids
+
+
+VAE_GOLDEN = [(f"{name}{suffix}", coder_id, model) for suffix, coder_id in (("-vae", 0x03), ("-vae05", 0x05))
+              for name, model in (("digits-idx", "mnist-vae"), ("digit-pgm", "mnist-vae"),
+                                  ("binarized-idx", "mnist-binary-vae"), ("binary-pgm", "mnist-binary-vae"))]
+
+
+@pytest.mark.parametrize("name, coder_id, model", VAE_GOLDEN)
+def test_golden_vae_files_keep_their_coder_id(name, coder_id, model):
+    assert _coder_ids((GOLDEN / f"{name}.bbz").read_bytes()) == {coder_id}
+
+
+def test_compression_writes_the_smaller_vae_coder_for_each_model():
+    """0x05 for binary images, 0x03 for 8-bit ones (docs/VAE.md has the measurements)."""
+    from tests.make_golden import inputs
+
+    for name, coder_id in (("binarized-idx-vae05", 0x05), ("digits-idx-vae05", 0x03)):
+        data, coder = inputs()[name]
+        assert _coder_ids(api.compress(data, coder)) == {coder_id}
+
+
 @pytest.mark.parametrize("name, model", [
-    ("digits-idx-vae", "mnist-vae"), ("digit-pgm-vae", "mnist-vae"),
-    ("binarized-idx-vae", "mnist-binary-vae"), ("binary-pgm-vae", "mnist-binary-vae"),
     ("photo-ppm-natural", "natural-vae"), ("scan-pgm-natural", "natural-vae"), ("crops-npy-natural", "natural-vae"),
+    *((name, model) for name, _, model in VAE_GOLDEN),
 ])
 def test_golden_vae_files_name_the_shipped_model_they_need(name, model):
     from bbzip.vae.model import manifest
@@ -54,7 +83,10 @@ def _writer_cases():
 # Compression is deterministic, so today's writer must reproduce each golden file byte for
 # byte, not only read it. When a writer changes on purpose (a new coder ID, a new model), its
 # old golden stays above for decoding and leaves this list; the new output gets a golden.
-WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()}
+WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
+    "binarized-idx-vae", "binary-pgm-vae",  # binary digits: now written as 0x05 (-vae05)
+    "digits-idx-vae05", "digit-pgm-vae05",  # 8-bit digits as 0x05: decoded, written as 0x03
+}
 
 
 @pytest.mark.parametrize("name, case", _writer_cases())

@@ -2,8 +2,9 @@
 where the code lives. Names and IDs everywhere else derive from this table.
 
 IDs are assigned by hand; a retired ID is never reused. 0x00 is the container's
-end-of-stream marker. 0x04 (the fast LZ coder of the compression levels) and 0x05 (the
-digit VAE with seeded initial bits) are reserved.
+end-of-stream marker. 0x04 (the fast LZ coder of the compression levels) is reserved.
+0x03 and 0x05 are one coder, the digit VAE, with zero and with seeded initial bits: the
+table has its entry under 0x03 and VARIANTS the other ID (compression picks per model).
 
 The table names modules rather than importing them, so that coders may import their IDs
 from here without a circle, and a command only loads the coders it uses.
@@ -16,6 +17,9 @@ from typing import NamedTuple
 
 from bbzip.constants import VAE_CODER_ID
 from bbzip.errors import UnsupportedError
+
+SEEDED_VAE_CODER_ID = 0x05
+VAE_CODER_IDS = (VAE_CODER_ID, SEEDED_VAE_CODER_ID)
 
 
 class Entry(NamedTuple):
@@ -36,7 +40,9 @@ BY_ID = {entry.coder_id: entry for entry in ENTRIES}
 BY_NAME = {entry.name: entry for entry in ENTRIES}
 NAMES = tuple(BY_NAME)
 NATURAL_CODER_ID = BY_NAME["natural"].coder_id
-MODEL_CODER_IDS = frozenset(entry.coder_id for entry in ENTRIES if entry.needs_model)
+# Other IDs of a coder in ENTRIES (same name, another variant of its format).
+VARIANTS = {SEEDED_VAE_CODER_ID: Entry(SEEDED_VAE_CODER_ID, "vae", "bbzip.vae.coder:seeded_vae_coder_for_model_id", True)}
+MODEL_CODER_IDS = frozenset(entry.coder_id for entry in (*ENTRIES, *VARIANTS.values()) if entry.needs_model)
 
 _instances: dict[int, object] = {}
 
@@ -47,7 +53,7 @@ def _load(entry: Entry):
 
 
 def coder_name(coder_id: int) -> str:
-    entry = BY_ID.get(coder_id)
+    entry = BY_ID.get(coder_id) or VARIANTS.get(coder_id)
     return entry.name if entry else f"unknown({coder_id:#04x})"
 
 
@@ -77,7 +83,7 @@ def __getattr__(name: str):
 def decoder_for(coder_id: int, model_id: bytes, extra_models=()):
     """The coder able to decode a block with these IDs, or a clear error; ``extra_models``
     are model files to search besides the installed ones."""
-    entry = BY_ID.get(coder_id)
+    entry = BY_ID.get(coder_id) or VARIANTS.get(coder_id)
     if entry is None:
         raise UnsupportedError(f"unknown coder ID {coder_id:#04x} (made by a newer bbzip?)")
     if not entry.needs_model:

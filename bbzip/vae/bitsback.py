@@ -10,8 +10,13 @@ coarser prior precision q (1..8 bits a dimension, itself coded in 3 bits) makes 
 cheapest, so a lone image pays a few bits per latent rather than eight. Batch sizes then grow fourfold, 1, 4, 16, ... up to the lane count: each image
 leaves about five times the bits its latents take back, so every later pop finds real
 bits from earlier images in the message; should the message still run dry,
-the encoder borrows zero words (Message.borrow_zeros) and the decoder's final check
-requires them back. After decoding, the message must be exactly in its initial state.
+the encoder borrows words and the decoder's final check requires them back. After
+decoding, the message must be exactly in its initial state.
+
+Two initial states: coder 0x03 starts every lane's head at 2**32 and borrows zero words,
+so the first latent popped on every lane that opens is bucket 0 whatever the image;
+coder 0x05 (``seed=SEED``) starts from seeded heads and borrows seeded words
+(``Message.seeded``), so those latents are proper posterior samples too.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from bbzip.vae.distributions import (
     pop_pixels,
     push,
 )
-from bbzip.vae.network import CONTEXT, CONTEXT_MASK, IMAGE, PIXELS
+from bbzip.vae.network import IMAGE, PIXELS
+from bbzip.vae.stepper import stepper_for
 
 MAX_LANES = 512
 HEAD_IMAGES = 8
@@ -40,6 +46,7 @@ FIRST_PRECISION_BITS = 3  # the first image's latent precision q - 1, uniform in
 # (each lane costs about 5 bytes of final state, 0.003 bits/pixel at 512 lanes for
 # 10,000 digits; each step costs a fraction of a millisecond).
 TARGET_STEPS = 20_000
+SEED = 0  # the seed of coder 0x05's initial bits (docs/FORMAT.md)
 
 
 def choose_lanes(images: int) -> int:
@@ -69,11 +76,11 @@ def _pixel_codec(model):
     return (PixelBernoulli, pop_binary_pixels) if model.binary else (PixelMixtures, pop_pixels)
 
 
-def encode(model, images: np.ndarray) -> bytes:
+def encode(model, images: np.ndarray, seed: int | None = None) -> bytes:
     """Images (N, 28, 28) of pixel symbols (0..255, or 0/1 for a binary model) -> the final
-    rANS message as bytes."""
+    rANS message as bytes; with ``seed``, from seeded initial bits, else from zeros."""
     lanes = choose_lanes(len(images))
-    message = Message(lanes, borrow_zeros=True)
+    message = Message(lanes, borrow_zeros=True) if seed is None else Message.seeded(lanes, seed)
     net, tables = model.network, model.tables
     posterior = net.encode(images)
     latent = net.latent
@@ -147,19 +154,14 @@ def _push_first_image(message: Message, model, x: np.ndarray, mu: np.ndarray) ->
     _push_uniform(message, np.array([[q - 1]]), FIRST_PRECISION_BITS)
 
 
-def decode(model, data: bytes | memoryview, count: int) -> np.ndarray:
+def decode(model, data: bytes | memoryview, count: int, seed: int | None = None) -> np.ndarray:
     """Invert ``encode``; raises CorruptError unless the message ends in its initial state."""
     lanes = choose_lanes(count)
-    message = Message.from_bytes(data, lanes)
+    message = Message.from_bytes(data, lanes, seed=seed)
     net, tables = model.network, model.tables
     latent = net.latent
     images = np.zeros((count, IMAGE, IMAGE), dtype=np.uint8)
-    # Decoded pixels go into a zero-padded canvas so each position's causal context is a
-    # fixed set of 12 flat offsets.
-    width = IMAGE + CONTEXT - 1
-    rows, cols = np.nonzero(CONTEXT_MASK)
-    taps = rows * width + cols
-    distribution, pop_pixel_values = _pixel_codec(model)
+    stepper = stepper_for(model)
     for batch in reversed(schedule(count, lanes)):
         n = batch.stop - batch.start
         if batch.bits_back:
@@ -168,16 +170,7 @@ def decode(model, data: bytes | memoryview, count: int) -> np.ndarray:
         else:
             q = int(_pop_uniform(message, 1, 1, FIRST_PRECISION_BITS)[0, 0]) + 1
             z = tables.coarse_centres[(1 << q) - 1 + _pop_uniform(message, 1, latent, q)]
-        features = net.features(z)
-        canvas = np.zeros((n, width * width))
-        pixels = np.zeros((n, PIXELS), dtype=np.int64)
-        for p in range(PIXELS):
-            r, c = divmod(p, IMAGE)
-            context = canvas[:, taps + (r * width + c)]
-            values = pop_pixel_values(message, distribution(net.head(features[:, p], context), tables))
-            pixels[:, p] = values
-            canvas[:, (r + 2) * width + c + 2] = net.input_lut[values]
-        x = pixels.reshape(n, IMAGE, IMAGE).astype(np.uint8)
+        x = stepper.decode(message, net.features(z, pixel_major=True)).reshape(n, IMAGE, IMAGE).astype(np.uint8)
         images[batch.start : batch.stop] = x
         if batch.bits_back:
             posterior = net.encode(x)

@@ -142,17 +142,20 @@ class IntegerVAE:
             out[i : i + NET_BATCH] = self.enc_fc2(a, relu=False)
         return out
 
-    def features(self, z: np.ndarray) -> np.ndarray:
-        """(N, latent) fixed-point latents -> (N, 784, hidden) per-pixel decoder features."""
+    def features(self, z: np.ndarray, pixel_major: bool = False) -> np.ndarray:
+        """(N, latent) fixed-point latents -> (N, 784, hidden) per-pixel decoder features,
+        or (784, N, hidden) with ``pixel_major`` (what the decoder reads one pixel at a time)."""
         # float32 holds these integers (|a| < 2**17) exactly, at half the memory.
-        out = np.empty((len(z), PIXELS, self.hidden), dtype=np.float32)
+        out = np.empty((PIXELS, len(z), self.hidden) if pixel_major else (len(z), PIXELS, self.hidden),
+                       dtype=np.float32)
+        target = out.transpose(1, 0, 2) if pixel_major else out
         for i in range(0, len(z), NET_BATCH):
             a = self.dec_fc1(z[i : i + NET_BATCH].astype(np.float64), relu=True)
             # torch flattens (64, 7, 7) channel-first; the deconvolutions work channel-last.
             a = self.dec_fc2(a, relu=True).reshape(len(a), 64, 7, 7).transpose(0, 2, 3, 1)
             a = deconv(a, self.deconv1_w, self.dec_deconv1, relu=True)
             a = deconv(a, self.deconv2_w, self.dec_deconv2, relu=False)
-            out[i : i + NET_BATCH] = a.reshape(len(a), PIXELS, self.hidden)
+            target[i : i + NET_BATCH] = a.reshape(len(a), PIXELS, self.hidden)
         return out
 
     def context(self, images: np.ndarray) -> np.ndarray:

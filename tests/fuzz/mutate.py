@@ -105,6 +105,7 @@ STREAM_FIELDS = ("magic", "version", "end-marker", "end-total", "end-crc")
 # whole block costs about 0.1 s an image, so seeds hold one to three digits.)
 VAE_SHARE = 0.25
 NATURAL_CODER_ID = 6
+VAE_CODER_IDS = (VAE_CODER_ID, 5)  # zero and seeded initial bits (docs/FORMAT.md)
 DATA = ROOT / "tests" / "data"
 BINARY_MODEL = "mnist-binary-vae"
 # The IDs of the models the seeds use, in a fixed order (set by build_seeds): model-ID
@@ -145,7 +146,7 @@ class Seed:
 
     @property
     def vae(self) -> bool:
-        return VAE_CODER_ID in self.coder_ids
+        return bool(self.coder_ids & set(VAE_CODER_IDS))
 
     @property
     def natural(self) -> bool:
@@ -362,7 +363,7 @@ def _layout(seed: Seed) -> None:
                 seed.stream_ends.append((reader.consumed, decoded))
                 break
             pos = start + 2 + len(item.model_id)
-            vae = item.coder_id == VAE_CODER_ID
+            vae = item.coder_id in VAE_CODER_IDS
             seed.fields += [
                 Field("coder", start, start + 1, item.coder_id),
                 Field("flags", start + 1, start + 2, packed[start + 1]),
@@ -1213,7 +1214,7 @@ def summary(report: Report) -> str:
 
 
 def _vae_blocks(seeds: list[Seed]) -> int:
-    return sum(s.packed[u.start] == VAE_CODER_ID for s in seeds for u in s.blocks)
+    return sum(s.packed[u.start] in VAE_CODER_IDS for s in seeds for u in s.blocks)
 
 
 def _generic(message: str) -> str:
