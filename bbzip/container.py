@@ -9,8 +9,8 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO, NamedTuple
 
-from bbzip.constants import MODEL_ID_BYTES
 from bbzip.coders.varint import decode_varint, encode_varint
+from bbzip.constants import MODEL_ID_BYTES
 from bbzip.errors import CorruptError, FormatError
 
 MAGIC = b"\xb8BZ"
@@ -70,6 +70,9 @@ def encode_stream_end(end: StreamEnd) -> bytes:
     return bytes([END_MARKER]) + encode_varint(end.raw_size) + _CRC.pack(end.crc)
 
 
+_FIRST_READ = 64 << 10
+
+
 class _Source:
     """Exact reads from a binary stream, counting bytes consumed."""
 
@@ -78,16 +81,22 @@ class _Source:
         self.consumed = 0
 
     def read(self, size: int, what: str) -> bytes:
-        data = self.src.read(size)
-        while data is not None and len(data) < size:
-            more = self.src.read(size - len(data))
-            if not more:
+        # A buffered reader allocates whatever it is asked for before reading, so a length
+        # from the file is read in slices that double: memory follows the data really
+        # there, not the length claimed (at most twice it).
+        parts = []
+        got, step = 0, _FIRST_READ
+        while got < size:
+            part = self.src.read(min(step, size - got))
+            if not part:
                 break
-            data += more
-        if data is None or len(data) < size:
+            parts.append(part)
+            got += len(part)
+            step *= 2
+        if got < size:
             raise CorruptError(f"unexpected end of data in {what}")
         self.consumed += size
-        return data
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def read_varint(self, what: str, limit: int) -> int:
         raw = bytearray()
@@ -117,7 +126,7 @@ class StreamReader:
         if not hasattr(src, "peek"):
             import io
 
-            src = io.BufferedReader(src) if isinstance(src, io.RawIOBase) else _Peekable(src)
+            src = io.BufferedReader(src if isinstance(src, io.RawIOBase) else _Raw(src))
         self._source = _Source(src)
         self.streams = 0
 
@@ -186,20 +195,22 @@ class StreamReader:
             left -= len(self._source.read(min(left, 1 << 20), "a block payload"))
 
 
-class _Peekable:
-    """Adds peek() to file-like objects (e.g. BytesIO) that lack it."""
+class _Raw:
+    """The raw-stream face io.BufferedReader needs, over any object with read() (BytesIO,
+    a socket file, a test double), so that every source gets BufferedReader's peek()."""
+
+    closed = False
 
     def __init__(self, src: BinaryIO):
         self._src = src
-        self._buffer = b""
 
-    def peek(self, size: int = 1) -> bytes:
-        if len(self._buffer) < size:
-            self._buffer += self._src.read(size - len(self._buffer)) or b""
-        return self._buffer
+    def readable(self) -> bool:
+        return True
 
-    def read(self, size: int) -> bytes:
-        if self._buffer:
-            head, self._buffer = self._buffer[:size], self._buffer[size:]
-            return head + (self._src.read(size - len(head)) if size > len(head) else b"")
-        return self._src.read(size)
+    def readinto(self, buffer) -> int:
+        data = self._src.read(len(buffer)) or b""
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        pass  # the caller owns the source
