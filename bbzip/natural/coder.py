@@ -72,15 +72,9 @@ def encode(model, images: np.ndarray, stats: dict | None = None) -> bytes:
     if tiling.lanes > MAX_LANES:
         raise UnsupportedError("too many tiles for one block")
     x = images[..., list(CODING_ORDER)] if c == 3 else images
-    net = model.network(c)
-    everything = Canvas(tiling, c)
-    everything.fill(tiling.to_tiles(x))
-    mu, log_sigma = net.posterior_of_tiles(everything.pixel_inputs())
-    settings = Settings(coarse_precision(mu, log_sigma, model.tables),
-                        choose_scale_offsets(model, net, everything, tiling.to_tiles(x).astype(np.int64), mu))
     parts = lane_groups(tiling.lanes, choose_groups(tiling.lanes))
     groups = GroupedMessage([model.new_message(part.stop - part.start) for part in parts])
-    push_images(model, groups, tiling, x, settings, stats=stats)
+    settings = push_images(model, groups, tiling, x, stats=stats)
     messages = [message.to_bytes() for message in groups.messages]
     lengths = b"".join(encode_varint(len(m)) for m in messages[:-1])
     offsets = bytes(o & 0xFF for o in settings.scale_offsets)
@@ -197,20 +191,23 @@ def _decode_in_processes(model, jobs, tiling: Tiling, c: int, settings, workers:
         _FORKED_MODEL = None
 
 
-def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings: Settings,
-                part: slice = slice(None), stats: dict | None = None) -> None:
-    """Bits-back encode the tiles ``part`` of images x (N, H, W, C in coding order) onto
-    ``message``, one lane a tile, with the block's ``settings``."""
+def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings: Settings | None = None,
+                stats: dict | None = None) -> Settings:
+    """Bits-back encode images x (N, H, W, C in coding order) onto ``message``, one lane a
+    tile, with the block's ``settings`` (chosen here when None). Returns the settings."""
     c = x.shape[-1]
     net, tables = model.network(c), model.tables
-    tiles = tiling.to_tiles(x)[part]
-    canvas = Canvas(tiling, c, part)
+    tiles = tiling.to_tiles(x)
+    canvas = Canvas(tiling, c)
     canvas.fill(tiles)
+    values = tiles.astype(np.int64)
     mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
-    latents = Latents(tiling, tables, settings.coarse_bits, part)
+    if settings is None:
+        settings = Settings(coarse_precision(mu, log_sigma, tables),
+                            choose_scale_offsets(model, net, canvas, values, mu))
+    latents = Latents(tiling, tables, settings.coarse_bits)
     latents.set_coarse(mu)
     offsets = np.array(settings.scale_offsets) * OFFSET_UNIT
-    values = tiles.astype(np.int64)
     for j in reversed(range(latents.rows)):
         latents.push_prior(message, j + 2)
         if j >= 1:
@@ -225,6 +222,7 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
                 message.push(starts[index], freqs[index], tables.pixel_precision)
     latents.push_prior(message, 1)
     latents.push_prior(message, 0)
+    return settings
 
 
 def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settings,
