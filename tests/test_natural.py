@@ -111,14 +111,18 @@ def test_damaged_payloads_fail_cleanly():
     with pytest.raises(CorruptError):
         coder.decode(MODEL, b"", images.shape)
     rng = np.random.default_rng(0)
+    detected = 0
     for _ in range(10):
         bad = bytearray(payload)
         bad[rng.integers(1, len(bad))] ^= 1 << int(rng.integers(8))
         try:
             out = coder.decode(MODEL, bytes(bad), images.shape)
         except CorruptError:
+            detected += 1
             continue
         assert out.shape == images.shape  # undetected here; the block checksum catches it
+    # The final-state check catches most flips on its own (9 of these 10 today).
+    assert detected >= 8
 
 
 _SUBPROCESS = """
