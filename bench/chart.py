@@ -108,17 +108,16 @@ def _figure(
     return ""
 
 
+def _points(results: Results, name: str, tools: list[str], x: str, y: str) -> list[tuple]:
+    """(tool, x, y) of every tool measured on ``name`` with a usable x."""
+    return [(t, getattr(r, x), getattr(r, y)) for t in tools
+            if (r := results.get(name, t)) is not None and r.ok and getattr(r, x)]
+
+
 def levels_chart(
     path: Path, results: Results, inputs: list[str], tools: list[str], title: str
 ) -> str:
-    panels = {
-        name: [
-            (t, r.compress_mbps, r.ratio)
-            for t in tools
-            if (r := results.get(name, t)) is not None and r.ok and r.compress_mbps
-        ]
-        for name in inputs
-    }
+    panels = {name: _points(results, name, tools, "compress_mbps", "ratio") for name in inputs}
     return _figure(
         path,
         panels,
@@ -132,23 +131,12 @@ def levels_chart(
 def mnist_chart(
     path: Path, results: Results, names: dict[str, str], tools: list[str], title: str
 ) -> str:
-    panels = {
-        label: [
-            (t, r.compress_s, r.bits_per_pixel)
-            for t in tools
-            if (r := results.get(name, t)) is not None and r.ok and r.compress_s
-        ]
-        for name, label in names.items()
-    }
+    panels = {label: _points(results, name, tools, "compress_s", "bits_per_pixel") for name, label in names.items()}
     return _figure(path, panels, "compress time (s, wall clock, log scale)", "bits/pixel", title)
 
 
 def natural_chart(path: Path, results: Results, total: str, tools: list[str], title: str) -> str:
-    points = [
-        (t, r.decompress_s_per_mp, r.bits_per_pixel)
-        for t in tools
-        if (r := results.get(total, t)) is not None and r.ok and r.decompress_s_per_mp
-    ]
+    points = _points(results, total, tools, "decompress_s_per_mp", "bits_per_pixel")
     return _figure(
         path,
         {"six validation photos, total": points},
