@@ -10,27 +10,24 @@ Streams are processed block by block, so memory stays bounded whatever the input
 from __future__ import annotations
 
 import io
-import lzma
 import os
 import zlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
 
-from bbzip import container
+from bbzip import container, levels
 from bbzip.coders import registry
 from bbzip.container import BlockHeader, StreamEnd, StreamReader
 from bbzip.errors import CorruptError, UnsupportedError
+from bbzip.levels import LEARNED_MIN_LEVEL
 from bbzip.streamio import read_full as _read_full
 from bbzip.streamio import write_all as _write_all
 
 CODER_NAMES = ("auto", *registry.NAMES)
-# LZMA loses about 0.8 % of its output at every block boundary (a cold dictionary), and
-# order-0 affords more lanes per block as blocks grow; 32 MiB keeps both near their best
-# while a 2 GB pipe still runs in well under 300 MB.
+# LZ coders lose output at every block boundary (a cold dictionary), and order-0 affords
+# more lanes per block as blocks grow; 32 MiB keeps them near their best while a 2 GB pipe
+# still runs in bounded memory (workers + 1 blocks in flight).
 BLOCK_SIZE = 32 << 20
-# Below this, running LZMA outright is cheaper than deciding whether to.
-SMALL_BLOCK = 64 << 10
-SAMPLE_BYTES = 32 << 10
 LEVELS = range(1, 10)
 DEFAULT_LEVEL = 6
 
@@ -57,48 +54,85 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress:
     """``model``: a model file for image blocks instead of the shipped model for their kind.
     ``level``: 1 (fastest) .. 9 (smallest), as gzip's; ``threads``: worker count, 0 = every
     core this process may use. The output never depends on ``threads``."""
+    from bbzip import parallel
+
     if coder not in CODER_NAMES:
         raise UnsupportedError(f"unknown coder {coder!r}; choose from {', '.join(CODER_NAMES)}")
+    if level not in LEVELS:
+        raise UnsupportedError(f"unknown level {level!r}; choose from 1 to 9")
+    workers = parallel.worker_count(threads)
     _write_all(dst, container.STREAM_HEADER)
     total = crc = 0
-    for block in _segments(src, coder, model):
-        coder_id, model_id, payload = block.encode()
-        header = BlockHeader(coder_id, model_id, len(block.data), len(payload), zlib.crc32(block.data))
+    tasks = (parallel.Task(_encode_block, (block, level), len(block.data), _is_learned(block, level))
+             for block in _segments(src, coder, model))
+    for size, block_crc, (coder_id, model_id, payload) in parallel.run_ordered(tasks, workers, progress):
+        header = BlockHeader(coder_id, model_id, size, len(payload), block_crc)
         _write_all(dst, container.encode_block_header(header))
         _write_all(dst, payload)
-        total += len(block.data)
-        crc = zlib.crc32(block.data, crc)
-        if progress:
-            progress(len(block.data))
+        total += size
+        crc = container.crc32_combine(crc, block_crc, size)
         del payload  # or it stays alive through the next block's read and encoding
     _write_all(dst, container.encode_stream_end(StreamEnd(total, crc)))
 
 
+def _is_learned(block: _Block, level: int) -> bool:
+    """Image blocks for a learned coder hold the GIL most of the time: they go to processes."""
+    return block.image is not None and (block.coder != "auto" or level >= LEARNED_MIN_LEVEL)
+
+
+def _encode_block(block: _Block, level: int, workers: int, report) -> tuple[int, int, tuple[int, bytes, bytes]]:
+    return len(block.data), zlib.crc32(block.data), block.encode(level, workers, report)
+
+
 def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None,
-                      models: tuple[ModelPath, ...] = ()) -> None:
+                      models: tuple[ModelPath, ...] = (), threads: int = 1) -> None:
     """Decode every concatenated stream in ``src``; each block is verified before it is written.
 
-    ``models``: model files to search besides the installed ones."""
+    ``models``: model files to search besides the installed ones. ``threads`` as for
+    `compress_stream`; progress counts compressed bytes."""
+    from bbzip import parallel
+
     reader = StreamReader(src)
+    total = crc = 0
+    for item in parallel.run_ordered(_decode_tasks(reader, models), parallel.worker_count(threads), progress):
+        if isinstance(item, StreamEnd):
+            if item.raw_size != total or item.crc != crc:
+                raise CorruptError("stream length or checksum mismatch")
+            total = crc = 0
+            continue
+        data, block_crc = item
+        _write_all(dst, data)
+        total += len(data)
+        crc = container.crc32_combine(crc, block_crc, len(data))
+        del item, data  # or they stay alive through the next block's read and decoding
+
+
+def _decode_tasks(reader: StreamReader, models: tuple[ModelPath, ...]):
+    from bbzip.parallel import Task
+
     while reader.next_stream():
-        total = crc = 0
         while True:
             before = reader.consumed
             item = reader.next_block()
             if isinstance(item, StreamEnd):
-                if item.raw_size != total or item.crc != crc:
-                    raise CorruptError("stream length or checksum mismatch")
+                yield Task(_stream_end, (item,), reader.consumed - before, light=True)
                 break
             payload = reader.read_payload(item)
-            data = registry.decoder_for(item.coder_id, item.model_id, models).decode(payload, item.raw_size)
-            if len(data) != item.raw_size or zlib.crc32(data) != item.crc:
-                raise CorruptError("block checksum mismatch")
-            _write_all(dst, data)
-            total += len(data)
-            crc = zlib.crc32(data, crc)
-            del payload, data  # or both stay alive through the next block's read and decoding
-            if progress:
-                progress(reader.consumed - before)
+            # Coders that need a model are the learned ones, which hold the GIL.
+            yield Task(_decode_block, (item, payload, models), reader.consumed - before,
+                       process=bool(item.model_id), raw=item.raw_size)
+            del payload
+
+
+def _stream_end(item: StreamEnd, workers: int, report) -> StreamEnd:
+    return item
+
+
+def _decode_block(header: BlockHeader, payload: bytes, models, workers: int, report) -> tuple[bytes, int]:
+    data = registry.decoder_for(header.coder_id, header.model_id, models).decode(payload, header.raw_size)
+    if len(data) != header.raw_size or zlib.crc32(data) != header.crc:
+        raise CorruptError("block checksum mismatch")
+    return data, header.crc
 
 
 class BlockInfo(NamedTuple):
@@ -156,65 +190,22 @@ class _Block(NamedTuple):
     image: object = None  # an ImageSegment when the block holds whole images
     model: ModelPath | None = None
 
-    def encode(self) -> tuple[int, bytes, bytes]:
+    def encode(self, level: int = DEFAULT_LEVEL, workers: int = 1, report=None) -> tuple[int, bytes, bytes]:
         candidate = None
-        if self.image is not None or self.coder in IMAGE_CODERS:
+        learned = self.coder != "auto" or level >= LEARNED_MIN_LEVEL  # -1..-3 never run a network
+        if (self.image is not None and learned) or self.coder in IMAGE_CODERS:
             from bbzip.images.choose import image_candidate
 
             candidate = image_candidate(self.data, self.image, self.coder, self.model)
             if self.coder != "auto":
                 return candidate
         if self.coder == "auto":
-            return _encode_auto(self.data, candidate)
+            coder_id, payload = levels.encode_general(self.data, level, workers, report)
+            if candidate is not None and len(candidate[2]) < len(payload):
+                return candidate
+            return coder_id, b"", payload
         chosen = registry.model_free_coder(self.coder)
-        return chosen.coder_id, b"", chosen.encode(self.data)
-
-
-def _encode_auto(block: bytes, candidate: tuple[int, bytes, bytes] | None = None) -> tuple[int, bytes, bytes]:
-    """The one chooser: the smallest of stored, order-0, LZMA and an image coder's
-    ``candidate`` (coder ID, model ID, payload); order-0's size is known exactly from the
-    counts, and LZMA runs in full only when its samples say it may win."""
-    from bbzip.coders import order0
-
-    stored = registry.model_free_coder("stored")
-    best: tuple[int, int, bytes | None] = (len(block), stored.coder_id, None)
-    model_id = b""
-    if candidate is not None and len(candidate[2]) < best[0]:
-        best, model_id = (len(candidate[2]), candidate[0], candidate[2]), candidate[1]
-    counts = order0.byte_counts(block)
-    order0_size = order0.estimate_size(counts)
-    # LZMA has to beat the best of order-0, stored and the image coder: on incompressible
-    # data order-0 is a little over 1.0 and LZMA's samples a little under it, and a full
-    # LZMA run on random data (about 0.5 s per MiB) only loses to stored.
-    if _lzma_may_win(block, min(order0_size, best[0])):
-        lzma_coder = registry.model_free_coder("lzma")
-        payload = lzma_coder.encode(block)
-        if len(payload) < best[0]:
-            best, model_id = (len(payload), lzma_coder.coder_id, payload), b""
-    if order0_size < best[0]:
-        order0_coder = registry.model_free_coder("order0")
-        payload = order0_coder.encode(block, counts)
-        if len(payload) < best[0]:
-            best, model_id = (len(payload), order0_coder.coder_id, payload), b""
-    _, coder_id, payload = best
-    return coder_id, model_id, block if payload is None else payload
-
-
-def _lzma_may_win(block: bytes, to_beat: int) -> bool:
-    """Cheap test: does the fastest LZMA preset, on three samples, beat `to_beat` bytes?"""
-    if len(block) <= SMALL_BLOCK:
-        return True
-    # Preset 0 on samples is a pessimistic stand-in for the real thing, so no margin.
-    return lzma_sample_ratio(block) < to_beat / len(block)
-
-
-def lzma_sample_ratio(block: bytes) -> float:
-    """Compressed/raw ratio of LZMA preset 0 on three 32 KiB samples of the block."""
-    middle = len(block) // 2
-    samples = [block[:SAMPLE_BYTES], block[middle : middle + SAMPLE_BYTES], block[-SAMPLE_BYTES:]]
-    fast = [{"id": lzma.FILTER_LZMA2, "preset": 0, "dict_size": SAMPLE_BYTES}]
-    packed = sum(len(lzma.compress(s, format=lzma.FORMAT_RAW, filters=fast)) for s in samples)
-    return packed / sum(map(len, samples))
+        return chosen.coder_id, b"", levels.encode_named(self.coder, self.data, level, workers, report)
 
 
 def _segments(src: BinaryIO, coder: str, model: ModelPath | None = None) -> Iterator[_Block]:

@@ -214,3 +214,47 @@ class _Raw:
 
     def close(self) -> None:
         pass  # the caller owns the source
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-32 of A+B from crc(A), crc(B) and len(B) (zlib's crc32_combine, which Python does
+    not expose): blocks are checksummed on worker threads, the stream in order from those.
+
+    Appending len(B) zero bytes to A is linear over GF(2): a 32x32 matrix per power of two
+    of the length, each the square of the one before, applied for every set bit."""
+    if not crc1:
+        return crc2  # the operator is linear, so it maps 0 to 0
+    for k in range(len2.bit_length()):
+        if len2 >> k & 1:
+            crc1 = _gf2_times(_zero_bytes_operator(k), crc1)
+    return crc1 ^ crc2
+
+
+_ZERO_OPERATORS: list[list[int]] = []
+
+
+def _zero_bytes_operator(k: int) -> list[int]:
+    """The matrix that appends 2**k zero bytes, as 32 column words."""
+    if not _ZERO_OPERATORS:
+        operator = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit
+        for _ in range(3):  # 8 bits
+            operator = _gf2_square(operator)
+        _ZERO_OPERATORS.append(operator)
+    while len(_ZERO_OPERATORS) <= k:
+        _ZERO_OPERATORS.append(_gf2_square(_ZERO_OPERATORS[-1]))
+    return _ZERO_OPERATORS[k]
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total = 0
+    for column in matrix:
+        if not vector:
+            break
+        if vector & 1:
+            total ^= column
+        vector >>= 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, column) for column in matrix]

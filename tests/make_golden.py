@@ -26,7 +26,13 @@ def inputs() -> dict[str, tuple[bytes, str]]:
     return {
         "empty": (b"", "auto"),
         "skewed-order0": (skewed, "order0"),
+        # order-0 with one lane per 800 output bytes (was 1600): same format, other bytes
+        "skewed-order0-lanes800": (skewed, "order0"),
         "text-lzma": (text, "lzma"),
+        "text-zstd": (text, "zstd"),
+        # More than one zstd job (16 MiB) would make a big file; a level-6 frame of a few
+        # hundred KiB still freezes that level's window and overlap settings.
+        "source-zstd-level6": (_source_text(), "auto"),
         "random-stored": (rng.integers(0, 256, 700, dtype=np.uint8).tobytes(), "stored"),
         "one-byte-auto": (b"x", "auto"),
         # The VAE files need the shipped model whose ID they record: a new model must keep
@@ -60,6 +66,13 @@ def _compress(name: str, data: bytes, coder: str) -> bytes:
         return api.compress(data, coder)
     finally:
         vae_coder.seeded_by_default = chooser
+
+
+def _source_text() -> bytes:
+    """Deterministic source-like text (the stdlib varies between Pythons)."""
+    lines = [b"def f%d(x, y=%d):\n    return [x * i + y for i in range(%d)]  # item %d\n" % (i, i % 7, i % 13, i)
+             for i in range(2000)]
+    return b"".join(lines)
 
 
 def main() -> None:

@@ -9,9 +9,10 @@ from bbzip.coders import order0
 from bbzip.coders.lzma_coder import LzmaCoder
 from bbzip.coders.order0 import Order0Coder
 from bbzip.coders.stored import StoredCoder
+from bbzip.coders.zstd_coder import ZstdCoder
 from bbzip.errors import CorruptError
 
-CODERS = [Order0Coder(), LzmaCoder(), StoredCoder()]
+CODERS = [Order0Coder(), LzmaCoder(), ZstdCoder(), StoredCoder()]
 
 
 def skewed(n, seed=1):

@@ -468,13 +468,13 @@ def test_incompressible_blocks_skip_the_full_lzma_run(monkeypatch):
     lzma_coder = registry.model_free_coder("lzma")
     calls = []
     real = lzma_coder.encode
-    monkeypatch.setattr(lzma_coder, "encode", lambda block: calls.append(len(block)) or real(block))
+    monkeypatch.setattr(lzma_coder, "encode", lambda block, **kw: calls.append(len(block)) or real(block, **kw))
     data = np.random.default_rng(11).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
-    packed = api.compress(data)
+    packed = api.compress(data, level=9)  # the level that runs LZMA at all
     assert calls == []
     assert [b.coder for b in api.stream_info(io.BytesIO(packed)).blocks] == ["stored"]
     text = b"".join(b"row %d, a compressible line of text\n" % i for i in range(40_000))
-    api.compress(text)
+    api.compress(text, level=9)
     assert calls == [len(text)]  # where LZMA can win it still runs
 
 

@@ -48,7 +48,7 @@ def test_seed_files_are_valid_and_cover_every_coder():
         info = api.stream_info(io.BytesIO(s.packed))
         coders |= {b.coder for b in info.blocks}
         assert sum(1 for u in s.units if u.kind == "header") == info.streams
-    assert coders == {"stored", "order0", "lzma", "vae", "natural"}
+    assert coders == {"stored", "order0", "lzma", "zstd", "vae", "natural"}
     assert any(len(s.blocks) >= 5 for s in seeds)  # multi-block
     assert any(len(s.stream_ends) >= 2 for s in seeds)  # concatenated
     assert any(s.raw == b"" for s in seeds)

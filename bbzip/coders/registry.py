@@ -2,7 +2,7 @@
 where the code lives. Names and IDs everywhere else derive from this table.
 
 IDs are assigned by hand; a retired ID is never reused. 0x00 is the container's
-end-of-stream marker. 0x04 (the fast LZ coder of the compression levels) is reserved.
+end-of-stream marker.
 0x03 and 0x05 are one coder, the digit VAE, with zero and with seeded initial bits: the
 table has its entry under 0x03 and VARIANTS the other ID (compression picks per model).
 
@@ -32,6 +32,7 @@ class Entry(NamedTuple):
 ENTRIES = (
     Entry(0x01, "order0", "bbzip.coders.order0:Order0Coder", False),
     Entry(0x02, "lzma", "bbzip.coders.lzma_coder:LzmaCoder", False),
+    Entry(0x04, "zstd", "bbzip.coders.zstd_coder:ZstdCoder", False),
     Entry(VAE_CODER_ID, "vae", "bbzip.vae.coder:vae_coder_for_model_id", True),
     Entry(0x06, "natural", "bbzip.images.coder:natural_coder_for_model_id", True),
     Entry(0x7F, "stored", "bbzip.coders.stored:StoredCoder", False),

@@ -295,7 +295,7 @@ def build_seeds(binary: bool | None = None) -> list[Seed]:
     seeds with the binary-image model (default: when it ships)."""
     inputs = dict(_inputs())
     made: list[tuple[str, bytes, bytes]] = [("empty", b"", _compress(b"", "auto"))]
-    for coder in ("stored", "order0", "lzma"):
+    for coder in ("stored", "order0", "lzma", "zstd"):
         for name, data in inputs.items():
             made.append((f"{name}/{coder}", data, _compress(data, coder)))
     mixed = inputs["text"][:200] + inputs["random"] + bytes(300) + inputs["skewed"][:500]

@@ -1,0 +1,98 @@
+"""What each compression level does with a block of general data (not a recognised image).
+
+    1      zstd (fast settings); stored when nothing shrinks. Never a network.
+    2-7    zstd at the level's settings; static order-0 rANS instead when the byte counts
+           say it is smaller (skewed i.i.d. bytes); stored when nothing shrinks.
+    8      also LZMA (xz -6 settings) when a fast LZMA run on samples says it may win.
+    9      also LZMA with xz -6e settings: the smallest of every coder.
+
+Blocks of at most TINY_BLOCK bytes get the smallest of LZMA, order-0 and stored at every
+level. Recognised images get the learned coder from LEARNED_MIN_LEVEL up. Decompression never
+needs the level: every block names its coder.
+"""
+
+from __future__ import annotations
+
+import lzma
+from collections.abc import Callable
+
+from bbzip.coders import registry
+
+LEARNED_MIN_LEVEL = 4
+STORED_ID = 0x7F
+# Blocks this small take milliseconds with any coder, so they get the smallest of LZMA,
+# order-0 and stored at every level, and a small file never pays for importing zstd.
+TINY_BLOCK = 16 << 10
+ORDER0_MIN_LEVEL = 2
+LZMA_MIN_LEVEL = 8
+# Below this, running LZMA outright is cheaper than deciding whether to.
+SMALL_BLOCK = 64 << 10
+SAMPLE_BYTES = 32 << 10
+# Byte counts on every 16th byte predict order-0's size to well within this margin on any
+# block big enough to matter; the full count runs only when the prediction is close.
+_SAMPLE_STRIDE = 16
+_SAMPLE_MARGIN = 1.03
+
+Report = Callable[[int], None] | None
+
+
+def encode_general(block: bytes, level: int, workers: int = 1, report: Report = None) -> tuple[int, bytes]:
+    """(coder_id, payload): the smallest of the level's candidates for ``block``."""
+    if len(block) <= TINY_BLOCK:
+        best = _try_order0(block, _try_lzma(block, 9, (STORED_ID, bytes(block))))
+        return best if len(best[1]) < len(block) else (STORED_ID, bytes(block))
+    from bbzip.coders.zstd_coder import ZstdCoder
+
+    zstd = ZstdCoder()
+    best = (zstd.coder_id, zstd.encode(block, level, workers, report))
+    if level >= LZMA_MIN_LEVEL:
+        best = _try_lzma(block, level, best)
+    if level >= ORDER0_MIN_LEVEL:
+        best = _try_order0(block, best)
+    return best if len(best[1]) < len(block) else (STORED_ID, bytes(block))
+
+
+def encode_named(name: str, block: bytes, level: int, workers: int = 1, report: Report = None) -> bytes:
+    """The payload of coder ``name``, at the level's settings where the coder has any."""
+    coder = registry.model_free_coder(name)
+    if name == "zstd":
+        return coder.encode(block, level, workers, report)
+    return coder.encode(block)
+
+
+def _try_order0(block: bytes, best: tuple[int, bytes]) -> tuple[int, bytes]:
+    from bbzip.coders import order0
+
+    to_beat = min(len(best[1]), len(block))
+    if len(block) >= 64 * _SAMPLE_STRIDE:
+        import numpy as np
+
+        sample = np.frombuffer(block, dtype=np.uint8)[::_SAMPLE_STRIDE]
+        if order0.estimate_size(order0.byte_counts(sample)) * _SAMPLE_STRIDE > _SAMPLE_MARGIN * to_beat:
+            return best
+    counts = order0.byte_counts(block)
+    if order0.estimate_size(counts) >= to_beat:
+        return best
+    payload = order0.Order0Coder().encode(block, counts)
+    return (order0.Order0Coder.coder_id, payload) if len(payload) < len(best[1]) else best
+
+
+def _try_lzma(block: bytes, level: int, best: tuple[int, bytes]) -> tuple[int, bytes]:
+    """LZMA only where it may beat order-0's exact size and stored: a full run on data it
+    cannot shrink costs about 0.5 s per MiB. Preset 0 on samples is a pessimistic stand-in."""
+    from bbzip.coders import order0
+
+    to_beat = min(order0.estimate_size(order0.byte_counts(block)), len(block))
+    if len(block) > SMALL_BLOCK and lzma_sample_ratio(block) >= to_beat / len(block):
+        return best
+    payload = registry.model_free_coder("lzma").encode(block, extreme=level >= 9)
+    return (registry.model_free_coder("lzma").coder_id, payload) if len(payload) < len(best[1]) else best
+
+
+def lzma_sample_ratio(block: bytes) -> float:
+    """Compressed/raw ratio of LZMA preset 0 on three 32 KiB samples of the block."""
+    middle = len(block) // 2
+    samples = [block[:SAMPLE_BYTES], block[middle : middle + SAMPLE_BYTES], block[-SAMPLE_BYTES:]]
+    fast = [{"id": lzma.FILTER_LZMA2, "preset": 0, "dict_size": SAMPLE_BYTES}]
+    packed = sum(len(lzma.compress(s, format=lzma.FORMAT_RAW, filters=fast)) for s in samples)
+    return packed / sum(map(len, samples))

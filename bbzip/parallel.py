@@ -1,0 +1,301 @@
+"""Blocks coded in parallel and handed back in order, in bounded memory.
+
+Work that releases the GIL (zstd, LZMA, zlib, most of order-0's numpy) runs on daemon
+threads; work that holds it (the VAE's many small numpy steps) runs in worker processes.
+Neither kind of pool exists until a second block does, so a small input never pays for one.
+
+At most `workers + 1` blocks are in flight: that, not the input size, bounds memory.
+A failure in any worker is re-raised once, in the caller, after every worker has been
+stopped; worker processes ignore SIGINT (the parent handles Ctrl-C and stops them) and
+exit by themselves if the parent dies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from bbzip.errors import BBZError
+
+POLL_SECONDS = 0.2
+POOL_MIN_BYTES = 64 << 10  # less work than this is done faster than a pool starts
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(threads: int) -> int:
+    if threads < 0:
+        raise ValueError("threads must be 0 (every usable core) or more")
+    return usable_cores() if threads == 0 else threads
+
+
+class Task:
+    """One block's work: ``fn(*args, workers, report)`` on a thread, or in a process if
+    ``process``. ``workers`` is how many threads the work itself may use (all of them when
+    it runs alone); ``report(n)`` tells that n more of its ``raw`` bytes are done.
+
+    ``size`` is what progress counts for the task once it is done; ``raw`` (default: size)
+    is the unit ``report`` counts in, scaled to ``size``."""
+
+    __slots__ = ("args", "fn", "light", "process", "raw", "size")
+
+    def __init__(self, fn: Callable, args: tuple, size: int, process: bool = False, raw: int | None = None,
+                 light: bool = False):
+        self.fn, self.args, self.size, self.process = fn, args, size, process
+        self.raw = size if raw is None else raw
+        self.light = light  # bookkeeping (an end marker): runs in the caller, never asks for a pool
+
+    def reporter(self, sink: Callable[[int], None]) -> _Reporter:
+        return _Reporter(self.size, self.raw, sink)
+
+
+class _Tally:
+    """Bytes of work reported so far, from any thread (or, through a shared value, process)."""
+
+    def __init__(self, shared=None):
+        self._lock = threading.Lock()
+        self._value = 0
+        self.shared = shared
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self._value += n
+
+    @property
+    def value(self) -> int:
+        return self._value + (self.shared.value if self.shared is not None else 0)
+
+
+class _Reporter:
+    """Per-task progress: never more than the task's size, and exactly its size at the end."""
+
+    def __init__(self, size: int, raw: int, sink: Callable[[int], None]):
+        self.size, self.raw, self.sink = size, max(1, raw), sink
+        self.done_raw = self.shown = 0
+
+    def __call__(self, n: int) -> None:
+        self.done_raw += n
+        self._show(min(self.size, self.done_raw * self.size // self.raw))
+
+    def _show(self, target: int) -> None:
+        if target > self.shown:
+            self.sink(target - self.shown)
+            self.shown = target
+
+    def finish(self) -> None:
+        self._show(self.size)
+
+
+def run_ordered(tasks: Iterable[Task], workers: int, progress: Callable[[int], None] | None = None
+                ) -> Iterator[Any]:
+    """Yield each task's result in order, running up to ``workers`` at once."""
+    tasks = iter(tasks)
+    ahead: list[Task] = []
+    heavy = work = 0
+    # Look ahead for a second real block and enough work: only then is a pool worth starting.
+    while workers > 1 and (heavy < 2 or work < POOL_MIN_BYTES) and (task := next(tasks, None)) is not None:
+        ahead.append(task)
+        heavy += not task.light
+        work += 0 if task.light else task.raw
+    if heavy < 2 or work < POOL_MIN_BYTES:
+        # One block, or one worker: everything inline, in this thread, and a lone block
+        # may use every worker itself.
+        for task in itertools.chain(ahead, tasks):
+            yield _run_inline(task, workers, progress)
+        return
+    pools = _Pools(workers)
+    try:
+        yield from pools.run(itertools.chain(ahead, tasks), progress)
+    finally:
+        pools.close()
+
+
+def _run_inline(task: Task, workers: int, progress) -> Any:
+    reporter = task.reporter(progress or _ignore)
+    result = _call(task.fn, task.args, workers, reporter)
+    reporter.finish()
+    return result
+
+
+def _ignore(n: int) -> None:
+    pass
+
+
+def _call(fn, args, workers: int, report):
+    from bbzip.progress import reporting
+
+    with reporting(report):
+        return fn(*args, workers, report)
+
+
+class _Pools:
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.threads: _DaemonThreads | None = None
+        self.processes = None
+        self.tally = _Tally()
+
+    def run(self, tasks: Iterator[Task], progress) -> Iterator[Any]:
+        pending: deque = deque()
+        shown = 0
+        for task in tasks:
+            pending.append((self._submit(task), task))
+            while len(pending) > self.workers or (pending and pending[0][0].done()):
+                shown = yield from self._drain_one(pending, progress, shown)
+        while pending:
+            shown = yield from self._drain_one(pending, progress, shown)
+
+    def _drain_one(self, pending, progress, shown: int):
+        future, _ = pending[0]
+        from concurrent.futures import BrokenExecutor
+
+        while True:
+            try:
+                result = future.result(timeout=POLL_SECONDS)
+                break
+            except TimeoutError:
+                shown = self._show(progress, shown)
+            except BrokenExecutor as exc:  # a worker process died (killed, out of memory)
+                raise BBZError(f"a worker process died ({exc})") from None
+        pending.popleft()
+        shown = self._show(progress, shown)
+        yield result
+        return shown
+
+    def _show(self, progress, shown: int) -> int:
+        value = self.tally.value
+        if progress and value > shown:
+            progress(value - shown)
+        return max(value, shown)
+
+    def _submit(self, task: Task):
+        if task.light:
+            from concurrent.futures import Future
+
+            done = Future()
+            done.set_result(_run_inline(task, 1, self.tally.add))
+            return done
+        if task.process:
+            if self.processes is None:
+                self.processes = _start_processes(self.workers, self.tally)
+            return self.processes.submit(_in_process, task)
+        if self.threads is None:
+            self.threads = _DaemonThreads(self.workers)
+        return self.threads.submit(_in_thread, task, task.reporter(self.tally.add))
+
+    def close(self) -> None:
+        if self.threads is not None:
+            self.threads.shutdown()
+        if self.processes is not None:
+            _stop_processes(self.processes)
+
+
+def _in_thread(task: Task, reporter: _Reporter):
+    result = _call(task.fn, task.args, 1, reporter)
+    reporter.finish()
+    return result
+
+
+class _DaemonThreads:
+    """A minimal executor on daemon threads: unlike ThreadPoolExecutor's, they never hold
+    up interpreter exit, so Ctrl-C is not kept waiting for a block to finish."""
+
+    def __init__(self, count: int):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, daemon=True, name=f"bbzip-{i}")
+                         for i in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        future = Future()
+        self._queue.put((future, fn, args))
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 (handed to the caller, who re-raises it)
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        # Queued work still in the queue is dropped: its futures are cancelled.
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in self._threads:
+            self._queue.put(None)
+
+
+# -- processes ---------------------------------------------------------------------------
+_shared_tally = None
+
+
+def _start_processes(count: int, tally: _Tally):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: this process has threads (ours, BLAS's) whose locks a fork would copy.
+    context = multiprocessing.get_context("spawn")
+    tally.shared = context.Value("q", 0)
+    return ProcessPoolExecutor(count, mp_context=context, initializer=_process_init,
+                               initargs=(tally.shared, os.getpid()))
+
+
+def _process_init(shared, parent: int) -> None:
+    import signal
+
+    global _shared_tally
+    _shared_tally = shared
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _shared_add(n: int) -> None:
+    with _shared_tally.get_lock():
+        _shared_tally.value += n
+
+
+def _in_process(task: Task):
+    reporter = task.reporter(_shared_add)
+    result = _call(task.fn, task.args, 1, reporter)
+    reporter.finish()
+    return result
+
+
+def _stop_processes(executor) -> None:
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(5)

@@ -1,0 +1,161 @@
+"""Threads (-T): identical output for every worker count, order, progress, clean failures."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bbzip import api, parallel
+from tests import parallel_helpers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mixed(n_blocks, block):
+    """Text, skewed and random stretches: every general coder gets blocks."""
+    rng = np.random.default_rng(5)
+    parts = []
+    for i in range(n_blocks):
+        kind = i % 3
+        if kind == 0:
+            parts.append(b"".join(b"row %d, value %d\n" % (j, j * i % 1000) for j in range(block // 16))[:block])
+        elif kind == 1:
+            parts.append(np.minimum(rng.geometric(0.3, block), 255).astype(np.uint8).tobytes())
+        else:
+            parts.append(rng.bytes(block))
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_output_is_identical_for_1_2_and_3_threads(monkeypatch, level):
+    monkeypatch.setattr(api, "BLOCK_SIZE", 40_000)
+    data = mixed(7, 30_000)
+    outputs = {api.compress(data, level=level, threads=threads) for threads in (1, 2, 3)}
+    assert len(outputs) == 1
+    packed = outputs.pop()
+    assert len(api.stream_info(io.BytesIO(packed)).blocks) == 6
+    for threads in (1, 2, 3):
+        out = io.BytesIO()
+        api.decompress_stream(io.BytesIO(packed), out, threads=threads)
+        assert out.getvalue() == data
+
+
+def test_progress_adds_up_and_advances_within_a_block(monkeypatch):
+    monkeypatch.setattr(api, "BLOCK_SIZE", 300_000)
+    data = mixed(3, 250_000)
+    for threads in (1, 2):
+        calls = []
+        api.compress_stream(io.BytesIO(data), io.BytesIO(), progress=calls.append, threads=threads)
+        assert sum(calls) == len(data) and min(calls) > 0
+    # One block fed to zstd in slices: progress moves before the block is done.
+    monkeypatch.setattr(api, "BLOCK_SIZE", 32 << 20)
+    from bbzip.coders import zstd_coder
+
+    monkeypatch.setattr(zstd_coder, "_FEED", 100_000)
+    calls = []
+    api.compress_stream(io.BytesIO(data), io.BytesIO(), coder="zstd", progress=calls.append)
+    assert sum(calls) == len(data) and len(calls) >= len(data) // 100_000
+
+
+def test_small_inputs_never_start_a_pool(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("a pool was started")
+
+    monkeypatch.setattr(parallel._Pools, "__init__", refuse)
+    packed = api.compress(b"x" * 1000, threads=4)
+    out = io.BytesIO()
+    api.decompress_stream(io.BytesIO(packed + packed), out, threads=4)  # two streams, two tiny blocks
+    assert out.getvalue() == b"x" * 2000
+    assert _pool_threads() == 0
+
+
+def test_results_come_back_in_order_with_progress(monkeypatch):
+    monkeypatch.setattr(parallel, "_run_inline", None)  # a pool must run these
+    # raw: what the work counts as; enough that a pool is worth starting
+    tasks = [parallel.Task(parallel_helpers.square, (i,), i, raw=1 << 20) for i in range(20)]
+    calls = []
+    assert list(parallel.run_ordered(tasks, 3, calls.append)) == [i * i for i in range(20)]
+    assert sum(calls) == sum(range(20))
+
+
+def _pool_threads() -> int:
+    return sum(t.name.startswith("bbzip-") for t in threading.enumerate())
+
+
+def test_a_failing_worker_is_one_error_and_no_thread_is_left():
+    tasks = [parallel.Task(parallel_helpers.fail_on, (i, 5), 1, raw=1 << 20) for i in range(20)]
+    results = parallel.run_ordered(tasks, 3)
+    assert [next(results) for _ in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="block 5 failed"):
+        next(results)
+    deadline = time.monotonic() + 5
+    while _pool_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _pool_threads() == 0
+
+
+def test_a_failing_worker_process_is_one_error():
+    tasks = [parallel.Task(parallel_helpers.fail_on, (i, 2), 1, process=True, raw=1 << 20) for i in range(4)]
+    with pytest.raises(ValueError, match="block 2 failed"):
+        list(parallel.run_ordered(tasks, 2))
+
+
+def test_worker_count():
+    assert parallel.worker_count(3) == 3
+    assert parallel.worker_count(0) == parallel.usable_cores() >= 1
+    with pytest.raises(ValueError):
+        parallel.worker_count(-1)
+
+
+INTERRUPTED = """
+import sys
+from bbzip import parallel
+from tests import parallel_helpers
+process = sys.argv[2] == "process"
+tasks = [parallel.Task(parallel_helpers.sleepy, (sys.argv[1], i), 1, process=process, raw=1 << 20)
+         for i in range(6)]
+try:
+    list(parallel.run_ordered(tasks, 2))
+except KeyboardInterrupt:
+    sys.stderr.write("interrupted\\n")
+    sys.exit(130)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.parametrize("kind", ["process", "thread"])
+def test_ctrl_c_leaves_no_worker_behind(tmp_path, kind):
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED, str(tmp_path), kind], cwd=ROOT,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.iterdir())) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() else ""
+        time.sleep(0.1)
+    pids = {int(p.name.split("-")[1]) for p in tmp_path.iterdir()}
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    try:
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    stderr = proc.stderr.read().decode()
+    assert proc.returncode == 130, stderr
+    assert stderr == "interrupted\n"  # no traceback from any worker
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids - {proc.pid}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids - {proc.pid})
