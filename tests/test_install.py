@@ -16,7 +16,8 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ("numpy", "click", "tqdm", "rich", "platformdirs", "markdown_it", "mdurl", "pygments")
+CORE = ("numpy", "click", "tqdm", "rich", "platformdirs", "zstandard", "markdown_it", "mdurl",
+        "pygments")
 
 
 def _run(*args, **kw) -> subprocess.CompletedProcess:
