@@ -41,6 +41,11 @@ def inputs() -> dict[str, tuple[bytes, str]]:
         "photo-ppm-natural": ((FIXTURES / "natural-rgb-31x24.ppm").read_bytes(), "natural"),
         "scan-pgm-natural": ((FIXTURES / "camera-crop.pgm").read_bytes(), "natural"),
         "crops-npy-natural": ((FIXTURES / "camera-crops.npy").read_bytes(), "natural"),
+        # 0x06 with the calibration fields (docs/IMAGES.md): corrections (a PPM), tile deltas and
+        # corrections (a PGM and an NPY stack); the three above are frozen without them.
+        "photo-ppm-natural-calibrated": ((FIXTURES / "astronaut-crop.ppm").read_bytes(), "natural"),
+        "scan-pgm-natural-calibrated": ((FIXTURES / "camera-crop.pgm").read_bytes(), "natural"),
+        "crops-npy-natural-calibrated": ((FIXTURES / "camera-crops.npy").read_bytes(), "natural"),
         # "-vae": coder 0x03 (FROZEN below); "-vae05": coder 0x05 (seeded initial bits) for both models.
         **{f"{name}{suffix}": (data, "vae") for suffix in ("-vae", "-vae05") for name, data in (
             ("digits-idx", (FIXTURES / "t10k-first8-idx3-ubyte").read_bytes()),
@@ -53,6 +58,8 @@ def inputs() -> dict[str, tuple[bytes, str]]:
 
 # The first golden VAE files (coder 0x03) stay as committed, forever: they prove old files decode.
 FROZEN = ("digits-idx-vae", "digit-pgm-vae", "binarized-idx-vae", "binary-pgm-vae")
+# So do the first natural-image files, written before the calibration fields existed.
+FROZEN += ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
 
 
 def _compress(name: str, data: bytes, coder: str) -> bytes:
@@ -83,7 +90,7 @@ def main() -> None:
         if (GOLDEN / f"{name}.bbz").exists() and (not rewrite or name in FROZEN):
             continue
         if name in FROZEN:
-            sys.exit(f"{name}.bbz (coder 0x03) is missing: restore it from git, it cannot be rewritten")
+            sys.exit(f"{name}.bbz (frozen) is missing: restore it from git, it cannot be rewritten")
         (GOLDEN / f"{name}.raw").write_bytes(data)
         (GOLDEN / f"{name}.bbz").write_bytes(_compress(name, data, coder))
     # Concatenated streams must keep decoding to the concatenation.

@@ -62,7 +62,7 @@ def test_seed_files_are_valid_and_cover_every_coder():
     assert any(s.vae and len(s.blocks) >= 3 for s in seeds)  # one VAE block an image
     assert any(s.vae and s.coder_ids - set(mutate.VAE_CODER_IDS) for s in seeds)  # mixed coders
     natural = {f.kind for s in seeds if s.natural for f in s.fields}
-    assert {"nat-runs", "nat-height", "nat-channels", "nat-plain-coder", "nat-group-size"} <= natural
+    assert {"nat-runs", "nat-height", "nat-channels", "nat-plain-coder", "nat-group-size", "nat-tile-flags"} <= natural
     assert any(s.natural and len(s.coder_ids) > 1 for s in seeds)  # trailing text: mixed coders
 
 

@@ -22,12 +22,16 @@ def test_golden_file_decodes_byte_for_byte(name):
     assert api.decompress(packed) == (GOLDEN / f"{name}.raw").read_bytes()
 
 
+NATURAL = ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
+
+
 @pytest.mark.parametrize("name, coder", [
     ("skewed-order0", "order0"), ("text-lzma", "lzma"), ("random-stored", "stored"),
     ("text-zstd", "zstd"), ("source-zstd-level6", "zstd"),
     ("digits-idx-vae", "vae"), ("digit-pgm-vae", "vae"),
     ("binarized-idx-vae", "vae"), ("binary-pgm-vae", "vae"),
     ("photo-ppm-natural", "natural"), ("scan-pgm-natural", "natural"), ("crops-npy-natural", "natural"),
+    *((f"{name}-calibrated", "natural") for name in NATURAL),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
@@ -64,7 +68,7 @@ def test_compression_writes_the_smaller_vae_coder_for_each_model():
 
 
 @pytest.mark.parametrize("name, model", [
-    ("photo-ppm-natural", "natural-vae"), ("scan-pgm-natural", "natural-vae"), ("crops-npy-natural", "natural-vae"),
+    *((f"{name}{suffix}", "natural-vae") for name in NATURAL for suffix in ("", "-calibrated")),
     *((name, model) for name, _, model in VAE_GOLDEN),
 ])
 def test_golden_vae_files_name_the_shipped_model_they_need(name, model):
@@ -88,7 +92,26 @@ WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
     "skewed-order0",  # order-0 now takes one lane per 800 bytes (skewed-order0-lanes800)
     "binarized-idx-vae", "binary-pgm-vae",  # binary digits: now written as 0x05 (-vae05)
     "digits-idx-vae05", "digit-pgm-vae05",  # 8-bit digits as 0x05: decoded, written as 0x03
+    *NATURAL,  # natural images: now written with the calibration fields (-calibrated)
 }
+
+
+def _first_natural_byte(name: str) -> int:
+    """The first byte of the natural-image model's payload in a golden file's first block:
+    tile side and calibration flags (docs/IMAGES.md)."""
+    from tests.fuzz.mutate import _natural_fields
+
+    reader = StreamReader(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
+    reader.next_stream()
+    payload = reader.read_payload(reader.next_block())
+    group = next(f for f in _natural_fields(payload, 0, len(payload)) if f.kind == "nat-group-size")
+    return payload[group.end]
+
+
+def test_golden_natural_files_freeze_both_header_forms():
+    """The first natural files have no calibration flags; the -calibrated ones use them."""
+    assert all(_first_natural_byte(name) & 0xC0 == 0 for name in NATURAL)
+    assert {_first_natural_byte(f"{name}-calibrated") & 0xC0 for name in NATURAL} == {0x40, 0xC0}
 
 
 @pytest.mark.parametrize("name, case", _writer_cases())

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError, UnsupportedError
-from bbzip.natural import coder
+from bbzip.natural import calibration, coder
 from bbzip.natural.tiles import TARGET_TILES, Tiling, choose_side
 from tests.natural_helpers import random_natural_model, smooth_images
 
@@ -60,6 +60,46 @@ def test_message_comes_back_unchanged():
     assert not message.same_as(before)
     assert np.array_equal(tiling.from_tiles(coder.pop_images(MODEL, message, tiling, 3, settings)), images)
     assert message.same_as(before)
+
+
+def test_message_comes_back_unchanged_with_tile_deltas_and_corrections():
+    """The oracle again with every calibration field in use: the deltas ride on the lanes."""
+    images = smooth_images((1, 40, 36, 3), seed=6)
+    tiling = Tiling.of(1, 40, 36, 32)
+    rng = np.random.default_rng(2)
+    heads = rng.integers(1 << 32, 1 << 63, size=tiling.lanes, dtype=np.uint64)
+    message = Message(tiling.lanes, rng.integers(0, 1 << 32, size=50, dtype=np.uint32), heads)
+    before = message.copy()
+    deltas = rng.integers(-8, 9, size=(tiling.lanes, 3))
+    adjust = rng.integers(-6, 7, size=(3, calibration.ADJUST_SIZE))
+    settings = coder.Settings((2, 0, 2, 0), (3, -1, 5), True, deltas, adjust)
+    coder.push_images(MODEL, message, tiling, images, settings)
+    assert np.array_equal(tiling.from_tiles(coder.pop_images(MODEL, message, tiling, 3, settings)), images)
+    assert message.same_as(before)
+
+
+@pytest.mark.parametrize("deltas, corrections, flags", [(False, False, 0x00), (True, False, 0x80),
+                                                        (False, True, 0x40), (True, True, 0xC0)])
+def test_header_flags_follow_the_calibration_in_use(monkeypatch, deltas, corrections, flags):
+    """Payloads without tile deltas or corrections (every file written before them) decode
+    as before; with them, the header says so and the decoder follows."""
+    chosen = calibration.choose_calibration
+
+    def choose(*args):
+        offsets, tile_deltas, adjust = chosen(*args)
+        lanes, c = args[2].lanes, args[2].channels
+        tile_deltas = np.arange(lanes * c).reshape(lanes, c) % 17 - 8 if deltas else None
+        adjust = np.arange(c * calibration.ADJUST_SIZE).reshape(c, -1) % 9 - 4 if corrections else None
+        return offsets, tile_deltas, adjust
+
+    monkeypatch.setattr(coder, "choose_calibration", choose)
+    images = smooth_images((2, 19, 13, 3), seed=7)
+    payload = coder.encode(MODEL, images)
+    assert payload[0] & 0xC0 == flags
+    assert np.array_equal(coder.decode(MODEL, payload, images.shape), images)
+    if corrections:
+        with pytest.raises(CorruptError):
+            coder.decode(MODEL, payload[:20], images.shape)  # the corrections cut short
 
 
 def test_smooth_images_cost_less_than_noise():
@@ -129,7 +169,7 @@ _SUBPROCESS = """
 import sys, hashlib
 sys.path.insert(0, {root!r})
 from tests.natural_helpers import random_natural_model, smooth_images
-from bbzip.natural import coder
+from bbzip.natural import calibration, coder
 model, _ = random_natural_model(0)
 print(hashlib.sha256(coder.encode(model, smooth_images((2, 20, 17, 3), seed=9))).hexdigest())
 """

@@ -39,9 +39,10 @@ import numpy as np
 from bbzip.ans.rans import Message
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, UnsupportedError
+from bbzip.natural.calibration import ADJUST_SIZE, calibration, choose_calibration, pop_deltas, push_deltas
 from bbzip.natural.constants import BLOCK, CODING_ORDER, LATENT
 from bbzip.natural.latents import Latents, coarse_precision
-from bbzip.natural.pixels import OFFSET_UNIT, Canvas, choose_scale_offsets, decode_row, row_slots
+from bbzip.natural.pixels import Canvas, decode_row, row_slots
 from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, SIDES, Tiling, choose_side
 
 
@@ -50,6 +51,15 @@ class Settings(NamedTuple):
 
     coarse_bits: tuple[int, ...]  # per latent channel: precision of the latents without bits back
     scale_offsets: tuple[int, ...]  # per colour channel (3; gray uses the first): log-scale / 16
+    per_tile: bool = False  # each lane codes its tile's deltas to scale_offsets first
+    tile_deltas: np.ndarray | None = None  # the encoder's deltas (lanes, C) when per_tile
+    adjust: np.ndarray | None = None  # per colour channel, corrections of the 3K outputs
+
+
+# Flags in the header's first byte, beside the tile side: tile deltas on the lanes,
+# corrections after the offsets.
+_PER_TILE, _ADJUST = 0x80, 0x40
+_SIDE = 0x3F
 
 
 _HEADER = 1 + LATENT + 3 + 1  # side, coarse bits, scale offsets, groups
@@ -78,7 +88,10 @@ def encode(model, images: np.ndarray, stats: dict | None = None) -> bytes:
     messages = [message.to_bytes() for message in groups.messages]
     lengths = b"".join(encode_varint(len(m)) for m in messages[:-1])
     offsets = bytes(o & 0xFF for o in settings.scale_offsets)
-    return bytes([side // BLOCK, *settings.coarse_bits]) + offsets + bytes([len(messages)]) + lengths + b"".join(messages)
+    first = side // BLOCK | (_PER_TILE if settings.per_tile else 0) | (_ADJUST if settings.adjust is not None else 0)
+    adjust = b"" if settings.adjust is None else settings.adjust.astype(np.int8).tobytes()
+    return (bytes([first, *settings.coarse_bits]) + offsets + bytes([len(messages)]) + adjust + lengths
+            + b"".join(messages))
 
 
 def choose_groups(lanes: int) -> int:
@@ -99,17 +112,24 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
         raise CorruptError(f"natural-image block: {exc}") from None
     n, h, w, c = shape
     view = memoryview(data)
-    if len(view) < _HEADER or view[0] * BLOCK not in SIDES:
+    if len(view) < _HEADER or (view[0] & _SIDE) * BLOCK not in SIDES:
         raise CorruptError("natural-image block names an unknown tile size")
-    settings = Settings(tuple(view[1 : 1 + LATENT]),
-                        tuple(b - 256 if b > 127 else b for b in view[1 + LATENT : 4 + LATENT]))
+    signed = lambda raw: np.frombuffer(raw, dtype=np.int8).astype(np.int64)
+    adjust, pos = None, _HEADER
+    if view[0] & _ADJUST:
+        pos += c * ADJUST_SIZE
+        if len(view) < pos:
+            raise CorruptError("natural-image block is truncated")
+        adjust = signed(view[_HEADER:pos]).reshape(c, ADJUST_SIZE)
+    settings = Settings(tuple(view[1 : 1 + LATENT]), tuple(signed(view[1 + LATENT : 4 + LATENT]).tolist()),
+                        per_tile=bool(view[0] & _PER_TILE), adjust=adjust)
     if max(settings.coarse_bits) > model.tables.prior_precision:
         raise CorruptError("natural-image block names an impossible latent precision")
-    tiling = Tiling.of(n, h, w, view[0] * BLOCK)
+    tiling = Tiling.of(n, h, w, (view[0] & _SIDE) * BLOCK)
     groups = view[_HEADER - 1]
     if tiling.lanes > MAX_LANES or not 1 <= groups <= tiling.lanes:
         raise CorruptError("natural-image block has an impossible tile or group count")
-    pos, lengths = _HEADER, []
+    lengths = []
     for _ in range(groups - 1):
         length, pos = decode_varint(view, pos, len(view))
         lengths.append(length)
@@ -203,18 +223,19 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
     values = tiles.astype(np.int64)
     mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
     if settings is None:
-        settings = Settings(coarse_precision(mu, log_sigma, tables),
-                            choose_scale_offsets(model, net, canvas, values, mu))
+        image_offsets, deltas, adjust = choose_calibration(model, net, canvas, values, mu)
+        settings = Settings(coarse_precision(mu, log_sigma, tables), image_offsets, deltas is not None, deltas, adjust)
     latents = Latents(tiling, tables, settings.coarse_bits)
     latents.set_coarse(mu)
-    offsets = np.array(settings.scale_offsets) * OFFSET_UNIT
+    calib = calibration(settings.scale_offsets, settings.tile_deltas if settings.per_tile else None,
+                        settings.adjust, tiling.lanes, c)
     for j in reversed(range(latents.rows)):
         latents.push_prior(message, j + 2)
         if j >= 1:
             latents.pop_posterior(message, j - 1, mu, log_sigma)
         feats = latents.features(net, j)
         for row in reversed(range(BLOCK * j, min(BLOCK * (j + 1), tiling.th))):
-            starts, freqs = row_slots(model, net, canvas, feats, values, row, offsets)
+            starts, freqs = row_slots(model, net, canvas, feats, values, row, calib)
             if stats is not None:  # the pixels' share of the rate, for reports
                 stats["pixel_bits"] = stats.get("pixel_bits", 0.0) + float(
                     np.sum(tables.pixel_precision - np.log2(freqs)))
@@ -222,6 +243,8 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
                 message.push(starts[index], freqs[index], tables.pixel_precision)
     latents.push_prior(message, 1)
     latents.push_prior(message, 0)
+    if settings.per_tile:
+        push_deltas(message, settings.tile_deltas)
     return settings
 
 
@@ -232,14 +255,16 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
     net, tables = model.network(c), model.tables
     canvas = Canvas(tiling, c, part)
     latents = Latents(tiling, tables, settings.coarse_bits, part)
-    offsets = np.array(settings.scale_offsets) * OFFSET_UNIT
-    tiles = np.zeros((len(canvas.inside), tiling.th, tiling.tw, c), dtype=np.int64)
+    lanes = len(canvas.inside)
+    deltas = pop_deltas(message, lanes, c) if settings.per_tile else None
+    calib = calibration(settings.scale_offsets, deltas, settings.adjust, lanes, c)
+    tiles = np.zeros((lanes, tiling.th, tiling.tw, c), dtype=np.int64)
     latents.pop_prior(message, 0)
     latents.pop_prior(message, 1)
     for j in range(latents.rows):
         feats = latents.features(net, j)
         for row in range(BLOCK * j, min(BLOCK * (j + 1), tiling.th)):
-            decode_row(model, net, message, canvas, feats, tiles, row, offsets)
+            decode_row(model, net, message, canvas, feats, tiles, row, calib)
         if j >= 1:
             mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
             latents.push_posterior(message, j - 1, mu, log_sigma)

@@ -122,17 +122,21 @@ class NaturalNet:
         return conv_nhwc(a, self.feat2, 1, 1, 0, relu=False)
 
 
-def mixture_outputs(out: np.ndarray, med_k: np.ndarray, residuals: np.ndarray, scale_offset: int = 0) -> np.ndarray:
+def mixture_outputs(out: np.ndarray, med_k: np.ndarray, residuals: np.ndarray,
+                    scale_offset: int | np.ndarray = 0, adjust: np.ndarray | None = None) -> np.ndarray:
     """Head outputs (M, (3 + k) * K) -> (M, 3K) logits, absolute means (pixel units * 2**10)
     and log-scales, the form bbzip.vae.distributions.PixelMixtures takes.
 
     The freeze folded MEAN_SCALE into the mean rows; each earlier channel c moves every
-    component's mean by coupling * (x_c - MED_c). ``scale_offset`` (units 2**-10) is the
-    block's calibration of this channel's log-scales."""
+    component's mean by coupling * (x_c - MED_c). ``scale_offset`` (units 2**-10, one for all
+    M or one per pixel) is the calibration of this channel's log-scales; ``adjust`` (3K, the
+    same units as the outputs) the block's correction of every output of this channel."""
     k = MIXTURES
     result = out[:, : 3 * k].astype(np.int64)
-    if scale_offset:
-        result[:, 2 * k :] += scale_offset
+    if adjust is not None:
+        result += adjust
+    scale_offset = np.asarray(scale_offset, dtype=np.int64)
+    result[:, 2 * k :] += scale_offset[:, None] if scale_offset.ndim else scale_offset
     means = result[:, k : 2 * k]
     means += (med_k.astype(np.int64) << ACT_BITS)[:, None]
     for c in range(residuals.shape[1]):

@@ -1,5 +1,5 @@
 """The pixels of every lane's tile: the canvas of network inputs, the encoder's slots of a
-row, the decoder's pops of a row, and the encoder's choice of the scale calibration."""
+row and the decoder's pops of a row."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def _colour_base(pred: np.ndarray, green: np.ndarray, difference_med: np.ndarray
     return np.concatenate([pred[:, :1], np.clip(green[:, None] + difference_med, 0, 255)], axis=1)
 
 
-def _row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int):
+def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int):
     """The encoder's view of one pixel row of every tile, vectorised over the row: per channel
     the head outputs, and the centres, residuals and true values (rows: lane-major)."""
     t, c = canvas.tiling, canvas.channels
@@ -95,18 +95,20 @@ def _row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row
     return outs, base, residual, truth
 
 
-def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int,
-               offsets: np.ndarray):
+def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int, calib):
     """(start, freq) of every subpixel of one pixel row of every tile, shaped (tw * C, lanes),
-    columns then channels: the encoder's side of ``decode_row``."""
+    columns then channels: the encoder's side of ``decode_row``. ``calib``: the block's
+    bbzip.natural.calibration.Calibration."""
     t, c = canvas.tiling, canvas.channels
     precision = model.tables.pixel_precision
     starts = np.zeros((t.tw, c, canvas.lanes), dtype=np.int64)
     freqs = np.full((t.tw, c, canvas.lanes), 1 << precision, dtype=np.int64)
     inside = canvas.inside[:, row].T  # (tw, lanes)
-    outs, base, residual, truth = _row_outputs(net, canvas, feats, values, row)
+    outs, base, residual, truth = row_outputs(net, canvas, feats, values, row)
     for k in range(c):
-        mixtures = Mixtures(mixture_outputs(outs[k], base[:, k], residual[:, :k], int(offsets[k])), model.tables)
+        offset = np.repeat(calib.offsets[:, k], t.tw)  # rows are lane-major
+        params = mixture_outputs(outs[k], base[:, k], residual[:, :k], offset, calib.adjust[k])
+        mixtures = Mixtures(params, model.tables)
         low = mixtures.starts(truth[:, k]).reshape(canvas.lanes, t.tw).T
         high = mixtures.starts(truth[:, k] + 1).reshape(canvas.lanes, t.tw).T
         starts[:, k] = np.where(inside, low, 0)
@@ -114,35 +116,12 @@ def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray,
     return starts.reshape(-1, canvas.lanes), freqs.reshape(-1, canvas.lanes)
 
 
-# Calibration of each channel's log-scales for the whole block, in units of 1/16 (the
-# encoder's candidates; a decoder accepts any signed byte). A static model is too sharp on
-# some photos and too broad on others; one number per channel recovers a few percent.
-_OFFSET_CANDIDATES = (-8, -4, -2, 0, 2, 4, 6, 8, 11, 16, 24)
+# Log-scale offsets are in units of 1/16 (bbzip/natural/calibration.py chooses them).
 OFFSET_UNIT = 1 << (ACT_BITS - 4)
 
 
-def choose_scale_offsets(model, net, canvas: Canvas, values: np.ndarray, mu: np.ndarray) -> tuple[int, ...]:
-    """The encoder's rule: the candidate that codes a sample of rows (one in eight, with the
-    latents at their posterior means) smallest, per channel."""
-    tables, c, t = model.tables, canvas.channels, canvas.tiling
-    fine = np.searchsorted(tables.latent_edges[1:-1], mu, side="right")
-    features = net.features(tables.latent_centres[fine])
-    costs = np.zeros((c, len(_OFFSET_CANDIDATES)))
-    for row in range(BLOCK // 2, t.th, BLOCK):
-        inside = canvas.inside[:, row].reshape(-1)
-        outs, base, residual, truth = _row_outputs(net, canvas, features[:, row // BLOCK], values, row)
-        for k in range(c):
-            for i, candidate in enumerate(_OFFSET_CANDIDATES):
-                mixtures = Mixtures(mixture_outputs(outs[k], base[:, k], residual[:, :k], candidate * OFFSET_UNIT),
-                                    tables)
-                freq = mixtures.starts(truth[:, k] + 1) - mixtures.starts(truth[:, k])
-                costs[k, i] -= float(np.log2(freq[inside]).sum())
-    chosen = [_OFFSET_CANDIDATES[int(np.argmin(row))] for row in costs]
-    return tuple(chosen + [0] * (3 - c))
-
-
 def decode_row(model, net, message: Message, canvas: Canvas, feats: np.ndarray, tiles: np.ndarray,
-                row: int, offsets: np.ndarray) -> None:
+                row: int, calib) -> None:
     """Pop one pixel row of every tile, in raster then channel order, into tiles and canvas."""
     tables = model.tables
     precision = tables.pixel_precision
@@ -161,7 +140,8 @@ def decode_row(model, net, message: Message, canvas: Canvas, feats: np.ndarray, 
         for k in range(c):
             part = slice(k * HIDDEN, (k + 1) * HIDDEN)
             out = net.heads[k](spatial[:, part], point[:, : c + k], block_feats[:, part])
-            mixtures = Mixtures(mixture_outputs(out, base[:, k], residual[:, :k], int(offsets[k])), tables)
+            params = mixture_outputs(out, base[:, k], residual[:, :k], calib.offsets[:, k], calib.adjust[k])
+            mixtures = Mixtures(params, tables)
             symbols, low, high = search_near(message, mixtures)
             if everywhere:
                 message.pop(low, high - low, precision)

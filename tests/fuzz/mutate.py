@@ -444,7 +444,7 @@ def _vae_fields(packed: bytes, pos: int, end: int, item) -> list[Field]:
 def _natural_fields(packed: bytes, pos: int, end: int) -> list[Field]:
     """The fields of a natural-image payload packed[pos:end] (docs/FORMAT.md): the run count,
     the first run's gap, count, height, width and channels, the plain bytes' coder and size,
-    and the first group's size."""
+    the first group's size and its first byte (tile side and calibration flags)."""
     from bbzip.coders.varint import decode_varint
 
     runs, at = decode_varint(packed, pos)
@@ -465,6 +465,8 @@ def _natural_fields(packed: bytes, pos: int, end: int) -> list[Field]:
     if at < end:
         size, after = decode_varint(packed, at)
         fields.append(Field("nat-group-size", at, after, size))
+        if after < end:  # the model's payload: tile side and calibration flags (docs/IMAGES.md)
+            fields.append(Field("nat-tile-flags", after, after + 1, packed[after]))
     return fields
 
 
@@ -566,6 +568,9 @@ def field_values(f: Field, old: bytes) -> list[bytes]:
         # endless, cut short, non-canonical
         odd = [b"\xff" * 10, b"\x80", bytes([old[0] | 0x80]) + b"\x00"]
         return _dedupe([_varint(c) for c in codes] + odd, old)
+    if f.kind == "nat-tile-flags":  # sides 32..256 (4..32) with and without each flag; others
+        sides = [side | flags for side in (4, 8, 16, 32) for flags in (0, 0x40, 0x80, 0xC0)]
+        return _dedupe(_byte_values(f.value) + [bytes([b]) for b in sides + [0, 5, 0x3F, 0xFF]], old)
     if f.kind.startswith("nat-") and f.kind not in ("nat-channels", "nat-plain-coder"):
         return _dedupe(_varint_values(f.value) + [_varint(1 << 20), _varint(1 << 30)], old)
     if f.kind in ("nat-channels", "nat-plain-coder"):  # 1|3; a model-free coder ID

@@ -1,0 +1,174 @@
+"""The encoder's calibration of the pixel mixtures to the image at hand, and its decoding.
+
+A static model is too sharp on some photos and too broad on others, too sharp on a photo's
+noisy parts and too broad on its smooth ones, and its mixtures' shapes fit some photos'
+colours better than others'. So a block carries, chosen by the encoder (docs/IMAGES.md):
+
+* one log-scale offset per colour channel (units of 1/16), in the header;
+* optionally a delta to those offsets per tile and channel, which each lane codes first;
+* optionally a correction of each channel's 3K mixture outputs (logits and means in
+  quarters, log-scales in sixteenths), in the header.
+
+On the six validation photos the offsets are worth about 2 %, the tile deltas about 2 %
+more and the corrections 1 to 3 % on the colour photos.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from bbzip.natural.constants import BLOCK, MIXTURES
+from bbzip.natural.mixture import Mixtures
+from bbzip.natural.network import mixture_outputs
+from bbzip.natural.pixels import OFFSET_UNIT, Canvas, row_outputs
+
+# The encoder's candidates for the per-image offsets (a decoder accepts any signed byte).
+IMAGE_CANDIDATES = (-8, -4, -2, 0, 2, 4, 6, 8, 11, 16, 24)
+# A tile's delta d moves its offsets by DELTA_STEP * d, d in -8..8, coded under these
+# frequencies (part of the format: a two-sided geometric distribution, total 2**12).
+DELTA_STEP = 2
+DELTA_FREQS = (37, 55, 80, 118, 174, 255, 375, 550, 808, 550, 375, 255, 174, 118, 80, 55, 37)
+DELTA_PRECISION = 12
+DELTA_LIMIT = len(DELTA_FREQS) // 2
+_DELTA_STARTS = np.concatenate([[0], np.cumsum(DELTA_FREQS)[:-1]]).astype(np.int64)
+_DELTA_BITS = DELTA_PRECISION - np.log2(np.array(DELTA_FREQS, dtype=np.float64))
+# Units of a correction's signed byte per output: logits, means, log-scales (part of the format).
+ADJUST_UNITS = np.repeat(np.array([1 << 8, 1 << 8, OFFSET_UNIT], dtype=np.int64), MIXTURES)
+ADJUST_SIZE = 3 * MIXTURES  # bytes per channel
+# The encoder's samples: every row of small images; else one row in 7 for the offsets and
+# one in 5 for the deltas and corrections. Both are prime to the powers of two, so the
+# sampled rows take every position of a block and both rows of an interlaced image.
+_SMALL = 1 << 16  # pixels
+_OFFSET_SAMPLE, _TILE_SAMPLE = 7, 5
+_ADJUST_SAMPLE = 1 << 16  # at most this many subpixels per channel for the corrections
+
+
+class Calibration(NamedTuple):
+    """What the pixel loops add to the network's outputs."""
+
+    offsets: np.ndarray  # (lanes, C) log-scale offsets, network units
+    adjust: np.ndarray  # (C, 3K) corrections, network units
+
+
+def calibration(image_offsets, deltas: np.ndarray | None, adjust: np.ndarray | None, lanes: int, c: int) -> Calibration:
+    offsets = np.broadcast_to(np.array(image_offsets[:c], dtype=np.int64), (lanes, c))
+    if deltas is not None:
+        offsets = offsets + DELTA_STEP * deltas
+    corrections = np.zeros((c, ADJUST_SIZE), dtype=np.int64) if adjust is None else adjust * ADJUST_UNITS
+    return Calibration(offsets * OFFSET_UNIT, corrections)
+
+
+def _bits(tables, params: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    mixtures = Mixtures(params, tables)
+    return tables.pixel_precision - np.log2(mixtures.starts(truth + 1) - mixtures.starts(truth))
+
+
+class _Sample:
+    """One channel's sampled subpixels: head outputs, centres, residuals, truth, lane."""
+
+    def __init__(self):
+        self.parts = []
+
+    def add(self, out, base, residual, truth, lanes, keep):
+        self.parts.append((out[keep].astype(np.int32), base[keep], residual[keep], truth[keep], lanes[keep]))
+
+    def params(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out, base, residual, truth, lanes = (np.concatenate(x) for x in zip(*self.parts))
+        return mixture_outputs(out, base, residual, offsets[lanes]), truth
+
+
+def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.ndarray):
+    """The encoder's rule, on samples of rows with the latents at their posterior means:
+    per channel the image offset that codes a sample of rows smallest; per tile the delta
+    that codes a denser sample plus its own code smallest; then corrections by coordinate
+    descent on (a subset of) the same rows. Deltas and corrections are kept only when they
+    save more than they cost. Returns (three offsets, deltas (lanes, C) or None,
+    corrections (C, 3K) in ADJUST_UNITS or None)."""
+    tables, c, t = model.tables, canvas.channels, canvas.tiling
+    fine = np.searchsorted(tables.latent_edges[1:-1], mu, side="right")
+    features = net.features(tables.latent_centres[fine])
+
+    def sampled_rows(first: int, every: int):
+        for row in range(first, t.th, every):
+            inside = canvas.inside[:, row]  # (lanes, tw)
+            yield inside, row_outputs(net, canvas, features[:, row // BLOCK], values, row)
+
+    small = int(canvas.inside.sum()) <= _SMALL
+    image_costs = np.zeros((c, len(IMAGE_CANDIDATES)))
+    for inside, (outs, base, residual, truth) in sampled_rows(*((0, 1) if small else (3, _OFFSET_SAMPLE))):
+        mask = inside.reshape(-1)
+        for k in range(c):
+            for i, candidate in enumerate(IMAGE_CANDIDATES):
+                params = mixture_outputs(outs[k], base[:, k], residual[:, :k], candidate * OFFSET_UNIT)
+                image_costs[k, i] += _bits(tables, params, truth[:, k])[mask].sum()
+    offsets = [IMAGE_CANDIDATES[int(np.argmin(costs))] for costs in image_costs]
+
+    deltas = np.arange(-DELTA_LIMIT, DELTA_LIMIT + 1)
+    tile_costs = np.zeros((canvas.lanes, c, len(deltas)))
+    samples = [_Sample() for _ in range(c)]
+    first, every = (0, 1) if small else (1, _TILE_SAMPLE)
+    stride = max(1, -(-int(canvas.inside[:, first::every].sum()) // _ADJUST_SAMPLE))
+    lane_of = np.repeat(np.arange(canvas.lanes), t.tw)
+    for row_index, (inside, (outs, base, residual, truth)) in enumerate(sampled_rows(first, every)):
+        keep = inside.reshape(-1) & (np.arange(inside.size) % stride == row_index % stride)
+        for k in range(c):
+            samples[k].add(outs[k], base[:, k], residual[:, :k], truth[:, k], lane_of, keep)
+            for i, delta in enumerate(deltas):
+                params = mixture_outputs(outs[k], base[:, k], residual[:, :k],
+                                         (offsets[k] + DELTA_STEP * int(delta)) * OFFSET_UNIT)
+                bits = _bits(tables, params, truth[:, k]).reshape(inside.shape)
+                tile_costs[:, k, i] += every * np.where(inside, bits, 0).sum(axis=1)
+    tile_costs += _DELTA_BITS
+    chosen = deltas[np.argmin(tile_costs, axis=2)]
+    saving = tile_costs[:, :, DELTA_LIMIT].sum() - _DELTA_BITS[DELTA_LIMIT] * chosen.size - tile_costs.min(axis=2).sum()
+    tile_deltas = chosen if saving > 0 else None
+
+    lane_offsets = calibration(offsets, tile_deltas, None, canvas.lanes, c).offsets
+    adjust = np.zeros((c, ADJUST_SIZE), dtype=np.int64)
+    saving = 0.0
+    for k in range(c):
+        params, truth = samples[k].params(lane_offsets[:, k])
+        adjust[k], saved = _descend(tables, params, truth)
+        saving += saved * every * stride
+    keep_adjust = saving > 8 * adjust.size and adjust.any()
+    return tuple(offsets + [0] * (3 - c)), tile_deltas, (adjust if keep_adjust else None)
+
+
+def _descend(tables, params: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, float]:
+    """Coordinate descent of one channel's corrections (ADJUST_UNITS, each a signed byte)
+    on the sampled subpixels' total bits, in strides of 4 units then 1. Returns
+    (corrections, bits saved)."""
+    adjust = np.zeros(ADJUST_SIZE, dtype=np.int64)
+    start = best = _bits(tables, params, truth).sum()
+    for stride in (4, 1):
+        for j in range(ADJUST_SIZE):
+            for sign in (stride, -stride):
+                while abs(adjust[j] + sign) <= 127:
+                    trial = adjust.copy()
+                    trial[j] += sign
+                    cost = _bits(tables, params + trial * ADJUST_UNITS, truth).sum()
+                    if cost >= best:
+                        break
+                    best, adjust = cost, trial
+    return adjust, float(start - best)
+
+
+def push_deltas(message, deltas: np.ndarray) -> None:
+    """The encoder's last pushes (so the decoder's first pops): channel C-1 first."""
+    freqs = np.array(DELTA_FREQS, dtype=np.int64)
+    for k in reversed(range(deltas.shape[1])):
+        index = deltas[:, k] + DELTA_LIMIT
+        message.push(_DELTA_STARTS[index], freqs[index], DELTA_PRECISION)
+
+
+def pop_deltas(message, lanes: int, c: int) -> np.ndarray:
+    deltas = np.zeros((lanes, c), dtype=np.int64)
+    freqs = np.array(DELTA_FREQS, dtype=np.int64)
+    for k in range(c):
+        slots = message.peek(lanes, DELTA_PRECISION).astype(np.int64)
+        index = np.searchsorted(_DELTA_STARTS, slots, side="right") - 1
+        message.pop(_DELTA_STARTS[index], freqs[index], DELTA_PRECISION)
+        deltas[:, k] = index - DELTA_LIMIT
+    return deltas
