@@ -18,6 +18,20 @@ GOLDEN = Path(__file__).parent / "golden"
 FIXTURES = Path(__file__).parent / "data"
 
 
+def _pair_npy() -> bytes:
+    """Two 48x64 gray images unlike each other: the camera crop, and it upside down with noise."""
+    import io
+
+    from bbzip.natural.images import load_image_file
+
+    crop = load_image_file(FIXTURES / "camera-crop.pgm")[..., 0]
+    noise = np.random.default_rng(5).integers(-12, 13, size=crop.shape)
+    pair = np.stack([crop, np.clip(crop[::-1].astype(int) + noise, 0, 255).astype(np.uint8)])
+    out = io.BytesIO()
+    np.save(out, pair)
+    return out.getvalue()
+
+
 def inputs() -> dict[str, tuple[bytes, str]]:
     rng = np.random.default_rng(20261123)
     p = 0.7 ** np.arange(256)
@@ -46,6 +60,8 @@ def inputs() -> dict[str, tuple[bytes, str]]:
         "photo-ppm-natural-calibrated": ((FIXTURES / "astronaut-crop.ppm").read_bytes(), "natural"),
         "scan-pgm-natural-calibrated": ((FIXTURES / "camera-crop.pgm").read_bytes(), "natural"),
         "crops-npy-natural-calibrated": ((FIXTURES / "camera-crops.npy").read_bytes(), "natural"),
+        # Settings per image (written with the size threshold lifted: see _compress).
+        "pair-npy-natural-per-image": (_pair_npy(), "natural"),
         # "-vae": coder 0x03 (FROZEN below); "-vae05": coder 0x05 (seeded initial bits) for both models.
         **{f"{name}{suffix}": (data, "vae") for suffix in ("-vae", "-vae05") for name, data in (
             ("digits-idx", (FIXTURES / "t10k-first8-idx3-ubyte").read_bytes()),
@@ -63,16 +79,21 @@ FROZEN += ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
 
 
 def _compress(name: str, data: bytes, coder: str) -> bytes:
-    """Compress as bbzip does, except that "-vae05" files use coder 0x05 for every model."""
+    """Compress as bbzip does, except that "-vae05" files use coder 0x05 for every model and
+    "-per-image" files may get natural-image settings per image however small."""
     from bbzip.vae import coder as vae_coder
 
-    chooser = vae_coder.seeded_by_default
+    from bbzip.natural import coder as natural_coder
+
+    chooser, threshold = vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS
     if name.endswith("-vae05"):
         vae_coder.seeded_by_default = lambda model: True
+    if name.endswith("-per-image"):  # small images, so that the golden file stays small
+        natural_coder.PER_IMAGE_PIXELS = 0
     try:
         return api.compress(data, coder)
     finally:
-        vae_coder.seeded_by_default = chooser
+        vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS = chooser, threshold
 
 
 def _source_text() -> bytes:

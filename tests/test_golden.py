@@ -31,7 +31,7 @@ NATURAL = ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
     ("digits-idx-vae", "vae"), ("digit-pgm-vae", "vae"),
     ("binarized-idx-vae", "vae"), ("binary-pgm-vae", "vae"),
     ("photo-ppm-natural", "natural"), ("scan-pgm-natural", "natural"), ("crops-npy-natural", "natural"),
-    *((f"{name}-calibrated", "natural") for name in NATURAL),
+    *((f"{name}-calibrated", "natural") for name in NATURAL), ("pair-npy-natural-per-image", "natural"),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
@@ -69,6 +69,7 @@ def test_compression_writes_the_smaller_vae_coder_for_each_model():
 
 @pytest.mark.parametrize("name, model", [
     *((f"{name}{suffix}", "natural-vae") for name in NATURAL for suffix in ("", "-calibrated")),
+    ("pair-npy-natural-per-image", "natural-vae"),
     *((name, model) for name, _, model in VAE_GOLDEN),
 ])
 def test_golden_vae_files_name_the_shipped_model_they_need(name, model):
@@ -93,6 +94,7 @@ WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
     "binarized-idx-vae", "binary-pgm-vae",  # binary digits: now written as 0x05 (-vae05)
     "digits-idx-vae05", "digit-pgm-vae05",  # 8-bit digits as 0x05: decoded, written as 0x03
     *NATURAL,  # natural images: now written with the calibration fields (-calibrated)
+    "pair-npy-natural-per-image",  # written with the per-image size threshold lifted
 }
 
 
@@ -111,7 +113,8 @@ def _first_natural_byte(name: str) -> int:
 def test_golden_natural_files_freeze_both_header_forms():
     """The first natural files have no calibration flags; the -calibrated ones use them."""
     assert all(_first_natural_byte(name) & 0xC0 == 0 for name in NATURAL)
-    assert {_first_natural_byte(f"{name}-calibrated") & 0xC0 for name in NATURAL} == {0x40, 0xC0}
+    assert {_first_natural_byte(f"{name}-calibrated") & 0xC1 for name in NATURAL} == {0x40, 0xC0}
+    assert _first_natural_byte("pair-npy-natural-per-image") & 0x01
 
 
 @pytest.mark.parametrize("name, case", _writer_cases())

@@ -86,11 +86,10 @@ def test_header_flags_follow_the_calibration_in_use(monkeypatch, deltas, correct
     chosen = calibration.choose_calibration
 
     def choose(*args):
-        offsets, tile_deltas, adjust = chosen(*args)
         lanes, c = args[2].lanes, args[2].channels
         tile_deltas = np.arange(lanes * c).reshape(lanes, c) % 17 - 8 if deltas else None
         adjust = np.arange(c * calibration.ADJUST_SIZE).reshape(c, -1) % 9 - 4 if corrections else None
-        return offsets, tile_deltas, adjust
+        return chosen(*args)._replace(deltas=tile_deltas, adjust=adjust)
 
     monkeypatch.setattr(coder, "choose_calibration", choose)
     images = smooth_images((2, 19, 13, 3), seed=7)
@@ -100,6 +99,38 @@ def test_header_flags_follow_the_calibration_in_use(monkeypatch, deltas, correct
     if corrections:
         with pytest.raises(CorruptError):
             coder.decode(MODEL, payload[:20], images.shape)  # the corrections cut short
+
+
+@pytest.mark.parametrize("corrections", [False, True])
+def test_settings_per_image(monkeypatch, corrections):
+    """Offsets and corrections per image (flag 0x01): the oracle, and a round trip through
+    the payload with two lane groups."""
+    images = smooth_images((3, 40, 24, 3), seed=10)
+    rng = np.random.default_rng(3)
+    tiling = Tiling.of(3, 40, 24, 32)
+    offsets = rng.integers(-20, 30, size=(3, 3))
+    adjust = rng.integers(-8, 9, size=(3, 3, calibration.ADJUST_SIZE)) if corrections else None
+    deltas = rng.integers(-8, 9, size=(tiling.lanes, 3))
+    settings = coder.Settings((2, 0, 0, 2), offsets, True, deltas, adjust)
+    assert settings.per_image
+    message = Message(tiling.lanes, rng.integers(0, 1 << 32, size=40, dtype=np.uint32),
+                      rng.integers(1 << 32, 1 << 63, size=tiling.lanes, dtype=np.uint64))
+    before = message.copy()
+    coder.push_images(MODEL, message, tiling, images, settings)
+    assert np.array_equal(tiling.from_tiles(coder.pop_images(MODEL, message, tiling, 3, settings)), images)
+    assert message.same_as(before)
+
+    many = smooth_images((70, 8, 9, 1), seed=11)  # 70 lanes: two lane groups
+    monkeypatch.setattr(coder, "_choose_settings", lambda model, net, tiling, *rest: coder.Settings(
+        (0, 2, 0, 0), rng.integers(-9, 9, size=(tiling.n, 3)), False, None,
+        rng.integers(-5, 6, size=(tiling.n, 1, calibration.ADJUST_SIZE)) if corrections else None))
+    payload = coder.encode(MODEL, many)
+    assert payload[0] & 0x01 and bool(payload[0] & 0x40) == corrections
+    assert np.array_equal(coder.decode(MODEL, payload, many.shape), many)
+    with pytest.raises(CorruptError):  # per-image settings for one image: not a payload
+        coder.decode(MODEL, payload, (1, 8, 9, 1))
+    with pytest.raises(CorruptError):  # the per-image bytes cut short
+        coder.decode(MODEL, payload[:12], many.shape)
 
 
 def test_smooth_images_cost_less_than_noise():
@@ -143,7 +174,7 @@ def test_damaged_payloads_fail_cleanly():
     with pytest.raises(CorruptError):
         coder.decode(MODEL, payload[:-3], images.shape)
     with pytest.raises(CorruptError):
-        coder.decode(MODEL, b"\x05" + payload[1:], images.shape)  # tile side 40: not a side
+        coder.decode(MODEL, b"\x06" + payload[1:], images.shape)  # side 48 or a flag: neither exists
     with pytest.raises(CorruptError):
         coder.decode(MODEL, payload[:1] + b"\x09" + payload[2:], images.shape)  # 9 bits: too fine
     with pytest.raises(CorruptError):

@@ -46,18 +46,40 @@ _ADJUST_SAMPLE = 1 << 16  # at most this many subpixels per channel for the corr
 
 
 class Calibration(NamedTuple):
-    """What the pixel loops add to the network's outputs."""
+    """What the pixel loops add to the network's outputs, per lane."""
 
     offsets: np.ndarray  # (lanes, C) log-scale offsets, network units
-    adjust: np.ndarray  # (C, 3K) corrections, network units
+    adjust: np.ndarray  # (lanes, C, 3K) corrections, network units
 
 
-def calibration(image_offsets, deltas: np.ndarray | None, adjust: np.ndarray | None, lanes: int, c: int) -> Calibration:
-    offsets = np.broadcast_to(np.array(image_offsets[:c], dtype=np.int64), (lanes, c))
+class Choice(NamedTuple):
+    """The encoder's calibration of a set of images, and what its sample says it costs."""
+
+    offsets: tuple[int, ...]  # three
+    deltas: np.ndarray | None  # (lanes, C)
+    adjust: np.ndarray | None  # (C, 3K) in ADJUST_UNITS
+    bits: float  # the estimated cost of the pixels and of the deltas and corrections
+    # Each tile's best delta, and the cost with those deltas, kept or not (a set with
+    # settings per image codes deltas for every image or for none).
+    best_deltas: np.ndarray
+    bits_with_deltas: float
+
+
+def calibration(offsets, deltas: np.ndarray | None, adjust: np.ndarray | None, lane_images: np.ndarray,
+                c: int) -> Calibration:
+    """Each lane's calibration from the header's offsets ((3,) or per image (N, 3)) and
+    corrections ((C, 3K) or (N, C, 3K)), and the lanes' deltas; ``lane_images``: the
+    image of each lane."""
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 3)[:, :c]
+    index = lane_images if len(offsets) > 1 else np.zeros_like(lane_images)
+    lane_offsets = offsets[index]
     if deltas is not None:
-        offsets = offsets + DELTA_STEP * deltas
-    corrections = np.zeros((c, ADJUST_SIZE), dtype=np.int64) if adjust is None else adjust * ADJUST_UNITS
-    return Calibration(offsets * OFFSET_UNIT, corrections)
+        lane_offsets = lane_offsets + DELTA_STEP * deltas
+    if adjust is None:
+        corrections = np.zeros((len(index), c, ADJUST_SIZE), dtype=np.int64)
+    else:
+        corrections = np.asarray(adjust, dtype=np.int64).reshape(-1, c, ADJUST_SIZE)[index] * ADJUST_UNITS
+    return Calibration(lane_offsets * OFFSET_UNIT, corrections)
 
 
 def _bits(tables, params: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -79,13 +101,12 @@ class _Sample:
         return mixture_outputs(out, base, residual, offsets[lanes]), truth
 
 
-def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.ndarray):
+def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.ndarray) -> Choice:
     """The encoder's rule, on samples of rows with the latents at their posterior means:
     per channel the image offset that codes a sample of rows smallest; per tile the delta
     that codes a denser sample plus its own code smallest; then corrections by coordinate
     descent on (a subset of) the same rows. Deltas and corrections are kept only when they
-    save more than they cost. Returns (three offsets, deltas (lanes, C) or None,
-    corrections (C, 3K) in ADJUST_UNITS or None)."""
+    save more than they cost."""
     tables, c, t = model.tables, canvas.channels, canvas.tiling
     fine = np.searchsorted(tables.latent_edges[1:-1], mu, side="right")
     features = net.features(tables.latent_centres[fine])
@@ -103,7 +124,7 @@ def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.nd
             for i, candidate in enumerate(IMAGE_CANDIDATES):
                 params = mixture_outputs(outs[k], base[:, k], residual[:, :k], candidate * OFFSET_UNIT)
                 image_costs[k, i] += _bits(tables, params, truth[:, k])[mask].sum()
-    offsets = [IMAGE_CANDIDATES[int(np.argmin(costs))] for costs in image_costs]
+    offsets = [IMAGE_CANDIDATES[int(np.argmin(costs))] for costs in image_costs] + [0] * (3 - c)
 
     deltas = np.arange(-DELTA_LIMIT, DELTA_LIMIT + 1)
     tile_costs = np.zeros((canvas.lanes, c, len(deltas)))
@@ -124,8 +145,11 @@ def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.nd
     chosen = deltas[np.argmin(tile_costs, axis=2)]
     saving = tile_costs[:, :, DELTA_LIMIT].sum() - _DELTA_BITS[DELTA_LIMIT] * chosen.size - tile_costs.min(axis=2).sum()
     tile_deltas = chosen if saving > 0 else None
+    with_deltas = float(tile_costs.min(axis=2).sum())
+    bits = with_deltas if tile_deltas is not None else float(
+        tile_costs[:, :, DELTA_LIMIT].sum() - _DELTA_BITS[DELTA_LIMIT] * chosen.size)
 
-    lane_offsets = calibration(offsets, tile_deltas, None, canvas.lanes, c).offsets
+    lane_offsets = calibration(offsets, tile_deltas, None, np.zeros(canvas.lanes, dtype=np.int64), c).offsets
     adjust = np.zeros((c, ADJUST_SIZE), dtype=np.int64)
     saving = 0.0
     for k in range(c):
@@ -133,7 +157,10 @@ def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.nd
         adjust[k], saved = _descend(tables, params, truth)
         saving += saved * every * stride
     keep_adjust = saving > 8 * adjust.size and adjust.any()
-    return tuple(offsets + [0] * (3 - c)), tile_deltas, (adjust if keep_adjust else None)
+    if keep_adjust:
+        bits -= saving - 8 * adjust.size
+        with_deltas -= saving - 8 * adjust.size
+    return Choice(tuple(offsets), tile_deltas, adjust if keep_adjust else None, bits, chosen, with_deltas)
 
 
 def _descend(tables, params: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, float]:

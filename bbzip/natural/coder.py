@@ -37,32 +37,18 @@ from typing import NamedTuple
 import numpy as np
 
 from bbzip.ans.rans import Message
-from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, UnsupportedError
+from bbzip.natural import header
 from bbzip.natural.calibration import ADJUST_SIZE, calibration, choose_calibration, pop_deltas, push_deltas
-from bbzip.natural.constants import BLOCK, CODING_ORDER, LATENT
+from bbzip.natural.constants import BLOCK, CODING_ORDER
+from bbzip.natural.header import Settings
 from bbzip.natural.latents import Latents, coarse_precision
 from bbzip.natural.pixels import Canvas, decode_row, row_slots
-from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, SIDES, Tiling, choose_side
+from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, Tiling, choose_side
 
-
-class Settings(NamedTuple):
-    """What the encoder chose for a block, in its header."""
-
-    coarse_bits: tuple[int, ...]  # per latent channel: precision of the latents without bits back
-    scale_offsets: tuple[int, ...]  # per colour channel (3; gray uses the first): log-scale / 16
-    per_tile: bool = False  # each lane codes its tile's deltas to scale_offsets first
-    tile_deltas: np.ndarray | None = None  # the encoder's deltas (lanes, C) when per_tile
-    adjust: np.ndarray | None = None  # per colour channel, corrections of the 3K outputs
-
-
-# Flags in the header's first byte, beside the tile side: tile deltas on the lanes,
-# corrections after the offsets.
-_PER_TILE, _ADJUST = 0x80, 0x40
-_SIDE = 0x3F
-
-
-_HEADER = 1 + LATENT + 3 + 1  # side, coarse bits, scale offsets, groups
+# Sets of images this large or larger may get settings per image (when that pays): a few
+# big photos of one size, not hundreds of crops.
+PER_IMAGE_PIXELS = 1 << 16
 
 
 def check_shape(shape: tuple[int, int, int, int]) -> None:
@@ -85,13 +71,7 @@ def encode(model, images: np.ndarray, stats: dict | None = None) -> bytes:
     parts = lane_groups(tiling.lanes, choose_groups(tiling.lanes))
     groups = GroupedMessage([model.new_message(part.stop - part.start) for part in parts])
     settings = push_images(model, groups, tiling, x, stats=stats)
-    messages = [message.to_bytes() for message in groups.messages]
-    lengths = b"".join(encode_varint(len(m)) for m in messages[:-1])
-    offsets = bytes(o & 0xFF for o in settings.scale_offsets)
-    first = side // BLOCK | (_PER_TILE if settings.per_tile else 0) | (_ADJUST if settings.adjust is not None else 0)
-    adjust = b"" if settings.adjust is None else settings.adjust.astype(np.int8).tobytes()
-    return (bytes([first, *settings.coarse_bits]) + offsets + bytes([len(messages)]) + adjust + lengths
-            + b"".join(messages))
+    return header.pack(side, settings, [message.to_bytes() for message in groups.messages])
 
 
 def choose_groups(lanes: int) -> int:
@@ -111,35 +91,12 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
     except UnsupportedError as exc:
         raise CorruptError(f"natural-image block: {exc}") from None
     n, h, w, c = shape
-    view = memoryview(data)
-    if len(view) < _HEADER or (view[0] & _SIDE) * BLOCK not in SIDES:
-        raise CorruptError("natural-image block names an unknown tile size")
-    signed = lambda raw: np.frombuffer(raw, dtype=np.int8).astype(np.int64)
-    adjust, pos = None, _HEADER
-    if view[0] & _ADJUST:
-        pos += c * ADJUST_SIZE
-        if len(view) < pos:
-            raise CorruptError("natural-image block is truncated")
-        adjust = signed(view[_HEADER:pos]).reshape(c, ADJUST_SIZE)
-    settings = Settings(tuple(view[1 : 1 + LATENT]), tuple(signed(view[1 + LATENT : 4 + LATENT]).tolist()),
-                        per_tile=bool(view[0] & _PER_TILE), adjust=adjust)
-    if max(settings.coarse_bits) > model.tables.prior_precision:
-        raise CorruptError("natural-image block names an impossible latent precision")
-    tiling = Tiling.of(n, h, w, (view[0] & _SIDE) * BLOCK)
-    groups = view[_HEADER - 1]
-    if tiling.lanes > MAX_LANES or not 1 <= groups <= tiling.lanes:
+    side, settings, payloads = header.unpack(memoryview(data), n, c, model.tables.prior_precision)
+    tiling = Tiling.of(n, h, w, side)
+    if tiling.lanes > MAX_LANES or len(payloads) > tiling.lanes:
         raise CorruptError("natural-image block has an impossible tile or group count")
-    lengths = []
-    for _ in range(groups - 1):
-        length, pos = decode_varint(view, pos, len(view))
-        lengths.append(length)
-    lengths.append(len(view) - pos - sum(lengths))
-    if lengths[-1] < 0:
-        raise CorruptError("natural-image block is truncated")
-    jobs = []
-    for part, length in zip(lane_groups(tiling.lanes, groups), lengths):
-        jobs.append((view[pos : pos + length], part))
-        pos += length
+    jobs = list(zip(payloads, lane_groups(tiling.lanes, len(payloads))))
+    groups = len(jobs)
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     # Forking is safe only from a process with one thread (another could hold a lock the
@@ -223,12 +180,11 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
     values = tiles.astype(np.int64)
     mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
     if settings is None:
-        image_offsets, deltas, adjust = choose_calibration(model, net, canvas, values, mu)
-        settings = Settings(coarse_precision(mu, log_sigma, tables), image_offsets, deltas is not None, deltas, adjust)
+        settings = _choose_settings(model, net, tiling, tiles, canvas, values, mu, log_sigma)
     latents = Latents(tiling, tables, settings.coarse_bits)
     latents.set_coarse(mu)
     calib = calibration(settings.scale_offsets, settings.tile_deltas if settings.per_tile else None,
-                        settings.adjust, tiling.lanes, c)
+                        settings.adjust, tiling.lane_origins()[0], c)
     for j in reversed(range(latents.rows)):
         latents.push_prior(message, j + 2)
         if j >= 1:
@@ -248,6 +204,33 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
     return settings
 
 
+def _choose_settings(model, net, tiling: Tiling, tiles, canvas: Canvas, values, mu, log_sigma) -> Settings:
+    """The encoder's rule: one calibration for the set, or one per image when the images
+    are large and their sampled costs say that pays for the extra header bytes."""
+    coarse_bits = coarse_precision(mu, log_sigma, model.tables)
+    shared = choose_calibration(model, net, canvas, values, mu)
+    settings = Settings(coarse_bits, shared.offsets, shared.deltas is not None, shared.deltas, shared.adjust)
+    if tiling.n < 2 or tiling.height * tiling.width < PER_IMAGE_PIXELS:
+        return settings
+    each, per = [], tiling.rows * tiling.cols
+    for i in range(tiling.n):
+        part = slice(i * per, (i + 1) * per)
+        sub = Canvas(tiling, canvas.channels, part)
+        sub.fill(tiles[part])
+        each.append(choose_calibration(model, net, sub, values[part], mu[part]))
+    with_adjust = any(choice.adjust is not None for choice in each)
+    per_tile = any(choice.deltas is not None for choice in each)
+    header_bits = 8 * (tiling.n - 1) * (3 + (canvas.channels * ADJUST_SIZE if with_adjust else 0))
+    bits = sum(choice.bits_with_deltas if per_tile else choice.bits for choice in each)
+    if bits + header_bits >= shared.bits:
+        return settings
+    zeros = np.zeros((canvas.channels, ADJUST_SIZE), dtype=np.int64)
+    adjust = np.stack([zeros if choice.adjust is None else choice.adjust for choice in each])
+    return Settings(coarse_bits, np.array([choice.offsets for choice in each]), per_tile,
+                    np.concatenate([choice.best_deltas for choice in each]) if per_tile else None,
+                    adjust if with_adjust else None)
+
+
 def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settings,
                part: slice = slice(None)) -> np.ndarray:
     """The inverse of ``push_images``: the tiles ``part`` (lanes, th, tw, C in coding order),
@@ -257,7 +240,7 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
     latents = Latents(tiling, tables, settings.coarse_bits, part)
     lanes = len(canvas.inside)
     deltas = pop_deltas(message, lanes, c) if settings.per_tile else None
-    calib = calibration(settings.scale_offsets, deltas, settings.adjust, lanes, c)
+    calib = calibration(settings.scale_offsets, deltas, settings.adjust, tiling.lane_origins()[0][part], c)
     tiles = np.zeros((lanes, tiling.th, tiling.tw, c), dtype=np.int64)
     latents.pop_prior(message, 0)
     latents.pop_prior(message, 1)

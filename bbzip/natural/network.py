@@ -129,8 +129,8 @@ def mixture_outputs(out: np.ndarray, med_k: np.ndarray, residuals: np.ndarray,
 
     The freeze folded MEAN_SCALE into the mean rows; each earlier channel c moves every
     component's mean by coupling * (x_c - MED_c). ``scale_offset`` (units 2**-10, one for all
-    M or one per pixel) is the calibration of this channel's log-scales; ``adjust`` (3K, the
-    same units as the outputs) the block's correction of every output of this channel."""
+    M or one per pixel) is the calibration of this channel's log-scales; ``adjust`` ((3K,) or
+    (M, 3K), the outputs' units) the correction of every output of this channel."""
     k = MIXTURES
     result = out[:, : 3 * k].astype(np.int64)
     if adjust is not None:

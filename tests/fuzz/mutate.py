@@ -569,8 +569,8 @@ def field_values(f: Field, old: bytes) -> list[bytes]:
         odd = [b"\xff" * 10, b"\x80", bytes([old[0] | 0x80]) + b"\x00"]
         return _dedupe([_varint(c) for c in codes] + odd, old)
     if f.kind == "nat-tile-flags":  # sides 32..256 (4..32) with and without each flag; others
-        sides = [side | flags for side in (4, 8, 16, 32) for flags in (0, 0x40, 0x80, 0xC0)]
-        return _dedupe(_byte_values(f.value) + [bytes([b]) for b in sides + [0, 5, 0x3F, 0xFF]], old)
+        sides = [side | flags for side in (4, 8, 16, 32) for flags in (0, 0x01, 0x40, 0x80, 0xC1)]
+        return _dedupe(_byte_values(f.value) + [bytes([b]) for b in sides + [0, 6, 0x3F, 0xFF]], old)
     if f.kind.startswith("nat-") and f.kind not in ("nat-channels", "nat-plain-coder"):
         return _dedupe(_varint_values(f.value) + [_varint(1 << 20), _varint(1 << 30)], old)
     if f.kind in ("nat-channels", "nat-plain-coder"):  # 1|3; a model-free coder ID
