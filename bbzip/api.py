@@ -166,10 +166,15 @@ def stream_info(src: BinaryIO) -> StreamInfo:
             if isinstance(item, StreamEnd):
                 info.raw_size += item.raw_size
                 break
-            reader.skip_payload(item)
+            if item.coder_id == registry.NATURAL_CODER_ID:  # its pixel count is inside its payload
+                from bbzip.images.coder import pixels_in_payload
+
+                pixels = pixels_in_payload(reader.read_payload(item), item.raw_size)
+            else:
+                reader.skip_payload(item)
+                pixels = _pixels(item)
             info.blocks.append(BlockInfo(registry.coder_name(item.coder_id), item.model_id.hex(),
-                                         item.raw_size, item.payload_size,
-                                         _pixels(item)))
+                                         item.raw_size, item.payload_size, pixels))
     info.streams = reader.streams
     info.compressed_size = reader.consumed
     return info
@@ -177,7 +182,7 @@ def stream_info(src: BinaryIO) -> StreamInfo:
 
 def _pixels(header: BlockHeader) -> int:
     if header.coder_id not in registry.VAE_CODER_IDS:
-        return 0  # a natural-image block's pixel count is inside its payload
+        return 0
     from bbzip.vae.formats import pixels_in_block
 
     return pixels_in_block(header.raw_size)

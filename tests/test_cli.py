@@ -644,3 +644,19 @@ def test_model_given_for_other_input_is_said_with_v(bbzip, tmp_path):
     r = bbzip("-cv", "--model", str(model), "t")
     assert r.returncode == 0
     assert "t: not an image format bbzip knows; --model ignored" in r.stderr.decode()
+
+
+def test_a_natural_model_given_with_coder_natural_is_used(bbzip, tmp_path):
+    """--coder natural --model FILE codes with that file (what `bbzip train photos/` makes),
+    and -v does not call it ignored."""
+    from bbzip.vae.model import manifest
+
+    model = Path(__file__).parent.parent / "models" / "natural-vae.npz"
+    photo = (Path(__file__).parent / "data" / "natural-rgb-31x24.ppm").read_bytes()
+    (tmp_path / "p.ppm").write_bytes(photo)
+    r = bbzip("-cv", "--coder", "natural", "--model", str(model), "p.ppm")
+    assert r.returncode == 0 and "ignored" not in r.stderr.decode()
+    (tmp_path / "p.ppm.bbz").write_bytes(r.stdout)
+    wanted = {e["name"]: e["sha256"][:16] for e in manifest()}["natural-vae"]
+    assert wanted in bbzip("info", "--json", "p.ppm.bbz").stdout.decode()
+    assert bbzip("-dc", "p.ppm.bbz").stdout == photo

@@ -312,6 +312,15 @@ def test_the_payload_layout_is_the_one_docs_format_specifies(fake_natural):
     assert api.stream_info(io.BytesIO(packed)).blocks[0].payload_size == len(expected)
 
 
+def test_info_counts_the_pixels_of_natural_blocks(fake_natural):
+    """`bbzip info` and `-l` read the runs of a natural block: pixels are height x width,
+    whatever the channels; a damaged payload counts none instead of failing the listing."""
+    data = make_tar({"a.ppm": pnm(smooth(20, 30, 3)[0]), "b.pgm": pnm(smooth(12, 16)[0]), "c.txt": b"x" * 900})
+    info = api.stream_info(io.BytesIO(api.compress(data, coder="natural")))
+    assert [b.pixels for b in info.blocks] == [20 * 30 + 12 * 16]
+    assert natural_block.pixels_in_payload(b"\x05\x00", 1000) == 0
+
+
 def test_hostile_lengths_are_refused_before_allocating(fake_natural):
     from bbzip.coders.varint import encode_varint
 

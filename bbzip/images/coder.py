@@ -84,29 +84,7 @@ class NaturalBlockCoder:
 
     def decode(self, payload: bytes, raw_size: int) -> bytes:
         view = memoryview(payload)
-        # Every length is checked against raw_size (the container's bound) before anything
-        # is allocated; each run costs at least 5 payload bytes, so the loop ends with them.
-        count, pos = decode_varint(view, 0, raw_size)
-        if count < 1:
-            raise CorruptError("natural-image block has no images")
-        runs, offset, shapes = [], 0, {}
-        for _ in range(count):
-            gap, pos = decode_varint(view, pos, raw_size)
-            images, pos = decode_varint(view, pos, raw_size)
-            height, pos = decode_varint(view, pos, raw_size)
-            width, pos = decode_varint(view, pos, raw_size)
-            if pos >= len(view):
-                raise CorruptError("natural-image block is truncated")
-            channels = view[pos]
-            pos += 1
-            if channels not in (1, 3) or not images or not height or not width:
-                raise CorruptError("natural-image block has an invalid image shape")
-            start = offset + gap
-            offset = start + images * height * width * channels
-            if offset > raw_size:
-                raise CorruptError("natural-image block's images exceed its size")
-            runs.append((start, offset, images))
-            shapes.setdefault((height, width, channels), []).append(len(runs) - 1)
+        runs, shapes, pos = read_runs(view, raw_size)
         plain_size = raw_size - sum(end - start for start, end, _ in runs)
         if pos >= len(view) or view[pos] not in (_STORED, _LZMA, _ORDER0):
             raise CorruptError("natural-image block names no valid coder for its other bytes")
@@ -141,6 +119,46 @@ class NaturalBlockCoder:
             taken, last = taken + start - last, end
         out.append(plain[taken:])
         return b"".join(out)
+
+
+def read_runs(view: memoryview, raw_size: int) -> tuple[list[tuple[int, int, int]], dict, int]:
+    """The runs of a payload: [(start, end, images)] in the raw block, the run indices of
+    each (height, width, channels), and the position after the runs."""
+    # Every length is checked against raw_size (the container's bound) before anything
+    # is allocated; each run costs at least 5 payload bytes, so the loop ends with them.
+    count, pos = decode_varint(view, 0, raw_size)
+    if count < 1:
+        raise CorruptError("natural-image block has no images")
+    runs, offset, shapes = [], 0, {}
+    for _ in range(count):
+        gap, pos = decode_varint(view, pos, raw_size)
+        images, pos = decode_varint(view, pos, raw_size)
+        height, pos = decode_varint(view, pos, raw_size)
+        width, pos = decode_varint(view, pos, raw_size)
+        if pos >= len(view):
+            raise CorruptError("natural-image block is truncated")
+        channels = view[pos]
+        pos += 1
+        if channels not in (1, 3) or not images or not height or not width:
+            raise CorruptError("natural-image block has an invalid image shape")
+        start = offset + gap
+        offset = start + images * height * width * channels
+        if offset > raw_size:
+            raise CorruptError("natural-image block's images exceed its size")
+        runs.append((start, offset, images))
+        shapes.setdefault((height, width, channels), []).append(len(runs) - 1)
+    return runs, shapes, pos
+
+
+def pixels_in_payload(payload: bytes, raw_size: int) -> int:
+    """The image pixels (height x width, whatever the channels) a payload holds; 0 if it
+    is damaged (`bbzip info` reads no further; decoding says what is wrong)."""
+    try:
+        runs, shapes, _ = read_runs(memoryview(payload), raw_size)
+    except CorruptError:
+        return 0
+    return sum((end - start) // shape[2] for shape, members in shapes.items()
+               for start, end, _ in (runs[i] for i in members))
 
 
 def _encode_plain(plain: bytes) -> tuple[int, bytes]:
