@@ -274,6 +274,22 @@ def test_a_tar_of_images_is_no_larger_than_its_images_coded_one_by_one(fake_natu
     assert len(api.compress(make_tar(photos))) <= alone
 
 
+def test_the_bytes_around_the_images_take_the_smallest_model_free_coder(fake_natural):
+    """A tar's headers go to zstd when it beats lzma (it does on a folder of photos' headers),
+    and such a block decodes."""
+    from bbzip.coders import registry
+
+    photos = {f"photos/photo-{i:02d}.pgm": pnm(smooth(30, 20 + i, seed=i)[0]) for i in range(8)}
+    data = make_tar(photos)
+    (block, segment), = [b for b in blocks.split(data, io.BytesIO(b""), 1 << 20) if b[1]]
+    ends = [0] + [run.start + run.size for run in segment.runs]
+    plain = b"".join(block[end:start] for end, start in zip(ends, [run.start for run in segment.runs] + [len(block)]))
+    coder_id, payload = natural_block._encode_plain(plain)
+    sizes = {name: len(registry.model_free(registry.BY_NAME[name].coder_id).encode(plain)) for name in ("lzma", "zstd")}
+    assert len(payload) == min(sizes.values()) and coder_id == registry.BY_NAME[min(sizes, key=sizes.get)].coder_id
+    assert api.decompress(api.compress(data, coder="natural")) == data
+
+
 def test_a_tar_without_images_is_blocked_as_plain_data(fake_natural, monkeypatch):
     monkeypatch.setattr(api, "BLOCK_SIZE", 4096)
     data = make_tar({f"t{i}.txt": b"line %d\n" % i * 300 for i in range(20)})

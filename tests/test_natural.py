@@ -121,7 +121,7 @@ def test_settings_per_image(monkeypatch, corrections):
     assert message.same_as(before)
 
     many = smooth_images((70, 8, 9, 1), seed=11)  # 70 lanes: two lane groups
-    monkeypatch.setattr(coder, "_choose_settings", lambda model, net, tiling, *rest: coder.Settings(
+    monkeypatch.setattr(coder, "_choose_settings", lambda model, tiling, prepared: coder.Settings(
         (0, 2, 0, 0), rng.integers(-9, 9, size=(tiling.n, 3)), False, None,
         rng.integers(-5, 6, size=(tiling.n, 1, calibration.ADJUST_SIZE)) if corrections else None))
     payload = coder.encode(MODEL, many)
@@ -131,6 +131,23 @@ def test_settings_per_image(monkeypatch, corrections):
         coder.decode(MODEL, payload, (1, 8, 9, 1))
     with pytest.raises(CorruptError):  # the per-image bytes cut short
         coder.decode(MODEL, payload[:12], many.shape)
+
+
+def test_a_few_images_with_settings_each_keep_their_own_lane_groups(monkeypatch):
+    """Each image's lanes form the groups they would alone (so a set codes as its images
+    one by one, less the shared framing), and any number of workers decodes them alike."""
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what lets the decoder fork
+    monkeypatch.setattr(coder, "PER_IMAGE_PIXELS", 0)
+    tiling = Tiling.of(3, 64, 64, 32)
+    assert coder.choose_groups(tiling, per_image=True) == 3 and coder.choose_groups(tiling) == 1
+    assert coder.choose_groups(Tiling.of(3, 256, 256, 32), per_image=True) == 6
+    assert coder.choose_groups(Tiling.of(9, 256, 256, 32), per_image=True) == 2  # over 16: two
+    images = np.concatenate([smooth_images((1, 64, 64, 1), seed=12),
+                             np.random.default_rng(4).integers(0, 256, size=(1, 64, 64, 1), dtype=np.uint8)])
+    payload = coder.encode(MODEL, images)
+    assert payload[0] & 0x01 and payload[1 + 4 + 3] == 2  # settings per image, a group each
+    for workers in (1, 2, 3):
+        assert np.array_equal(coder.decode(MODEL, payload, images.shape, workers=workers), images)
 
 
 def test_smooth_images_cost_less_than_noise():

@@ -24,7 +24,7 @@ from bbzip.coders.registry import NATURAL_CODER_ID
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, ModelError, UnsupportedError
 
-_STORED, _LZMA, _ORDER0 = (registry.BY_NAME[name].coder_id for name in ("stored", "lzma", "order0"))
+_STORED, _LZMA, _ORDER0, _ZSTD = (registry.BY_NAME[name].coder_id for name in ("stored", "lzma", "order0", "zstd"))
 # Below this, LZMA's own framing costs more than it could save.
 _PLAIN_LZMA_MIN = 48
 _PLAIN_ORDER0_MIN = 64 << 10
@@ -86,7 +86,7 @@ class NaturalBlockCoder:
         view = memoryview(payload)
         runs, shapes, pos = read_runs(view, raw_size)
         plain_size = raw_size - sum(end - start for start, end, _ in runs)
-        if pos >= len(view) or view[pos] not in (_STORED, _LZMA, _ORDER0):
+        if pos >= len(view) or view[pos] not in (_STORED, _LZMA, _ORDER0, _ZSTD):
             raise CorruptError("natural-image block names no valid coder for its other bytes")
         plain_coder = registry.model_free(view[pos])
         size, pos = decode_varint(view, pos + 1, len(view) - pos - 1)
@@ -164,7 +164,8 @@ def pixels_in_payload(payload: bytes, raw_size: int) -> int:
 def _encode_plain(plain: bytes) -> tuple[int, bytes]:
     """The smallest model-free coding of the bytes around the images."""
     best = (_STORED, plain)
-    candidates = [_LZMA] if len(plain) >= _PLAIN_LZMA_MIN else []
+    # zstd beats lzma on a tar's headers (233 against 258 bytes for six photos' members).
+    candidates = [_LZMA, _ZSTD] if len(plain) >= _PLAIN_LZMA_MIN else []
     if len(plain) >= _PLAIN_ORDER0_MIN:
         candidates.append(_ORDER0)
     for coder_id in candidates:

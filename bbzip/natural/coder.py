@@ -49,6 +49,7 @@ from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, Tiling, choose_side
 # Sets of images this large or larger may get settings per image (when that pays): a few
 # big photos of one size, not hundreds of crops.
 PER_IMAGE_PIXELS = 1 << 16
+_MAX_GROUPS = 16  # lane groups of a set with settings per image, at most (else two)
 
 
 def check_shape(shape: tuple[int, int, int, int]) -> None:
@@ -68,15 +69,23 @@ def encode(model, images: np.ndarray, stats: dict | None = None) -> bytes:
     if tiling.lanes > MAX_LANES:
         raise UnsupportedError("too many tiles for one block")
     x = images[..., list(CODING_ORDER)] if c == 3 else images
-    parts = lane_groups(tiling.lanes, choose_groups(tiling.lanes))
+    prepared = _prepare(model, tiling, x)
+    settings = _choose_settings(model, tiling, prepared)
+    parts = lane_groups(tiling.lanes, choose_groups(tiling, settings.per_image))
     groups = GroupedMessage([model.new_message(part.stop - part.start) for part in parts])
-    settings = push_images(model, groups, tiling, x, stats=stats)
+    push_images(model, groups, tiling, x, settings, stats, prepared)
     return header.pack(side, settings, [message.to_bytes() for message in groups.messages])
 
 
-def choose_groups(lanes: int) -> int:
-    """The encoder's rule: two independent lane groups (two cores' worth) from 64 lanes."""
-    return 2 if lanes >= 64 else 1
+def choose_groups(tiling: Tiling, per_image: bool = False) -> int:
+    """The encoder's rule: two independent lane groups (two cores' worth) from 64 lanes;
+    with settings per image (a few images), each image's lanes as if it were alone, so that
+    a set codes no larger than its images one by one."""
+    lanes_per_image = tiling.lanes // tiling.n
+    each = 2 if lanes_per_image >= 64 else 1
+    if per_image and tiling.n * each <= _MAX_GROUPS:
+        return tiling.n * each
+    return 2 if tiling.lanes >= 64 else 1
 
 
 def lane_groups(lanes: int, groups: int) -> list[slice]:
@@ -96,20 +105,16 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
     if tiling.lanes > MAX_LANES or len(payloads) > tiling.lanes:
         raise CorruptError("natural-image block has an impossible tile or group count")
     jobs = list(zip(payloads, lane_groups(tiling.lanes, len(payloads))))
-    groups = len(jobs)
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     # Forking is safe only from a process with one thread (another could hold a lock the
     # child needs), and pays only with a single-threaded BLAS (the command line sets one):
     # otherwise each child's BLAS threads fight the other's for the cores.
-    if (min(workers, groups) > 1 and threading.active_count() == 1 and not multiprocessing.current_process().daemon
+    if (min(workers, len(jobs)) > 1 and threading.active_count() == 1 and not multiprocessing.current_process().daemon
             and os.environ.get("OPENBLAS_NUM_THREADS") == "1"):
-        tiles = _decode_in_processes(model, jobs, tiling, c, settings, min(workers, groups))
+        tiles = _decode_in_processes(model, jobs, tiling, c, settings, min(workers, len(jobs)))
     else:  # every group in lockstep here: one pass of numpy calls serves them all
-        messages = [model.read_message(payload, part.stop - part.start) for payload, part in jobs]
-        tiles = [pop_images(model, GroupedMessage(messages), tiling, c, settings)]
-        if not all(model.is_initial(message) for message in messages):
-            raise CorruptError("natural-image block did not decode back to its initial state")
+        tiles = [_decode_groups(model, jobs, tiling, c, settings)]
     x = tiling.from_tiles(np.concatenate(tiles)).astype(np.uint8)
     return np.ascontiguousarray(x[..., np.argsort(CODING_ORDER)] if c == 3 else x)
 
@@ -136,10 +141,12 @@ class GroupedMessage:
             message.pop(starts[part], freqs[part], precision)
 
 
-def _decode_group(model, payload, tiling: Tiling, c: int, settings, part: slice) -> np.ndarray:
-    message = model.read_message(payload, part.stop - part.start)
-    tiles = pop_images(model, message, tiling, c, settings, part)
-    if not model.is_initial(message):
+def _decode_groups(model, jobs, tiling: Tiling, c: int, settings) -> np.ndarray:
+    """Consecutive lane groups [(payload, lanes)] decoded in lockstep: their tiles."""
+    messages = [model.read_message(payload, part.stop - part.start) for payload, part in jobs]
+    part = slice(jobs[0][1].start, jobs[-1][1].stop)
+    tiles = pop_images(model, GroupedMessage(messages) if len(messages) > 1 else messages[0], tiling, c, settings, part)
+    if not all(model.is_initial(message) for message in messages):
         raise CorruptError("natural-image block did not decode back to its initial state")
     return tiles
 
@@ -147,40 +154,58 @@ def _decode_group(model, payload, tiling: Tiling, c: int, settings, part: slice)
 _FORKED_MODEL = None  # the model, inherited by forked workers instead of pickled
 
 
-def _decode_forked(payload: bytes, tiling: Tiling, c: int, settings, part: slice) -> np.ndarray:
-    return _decode_group(_FORKED_MODEL, payload, tiling, c, settings, part)
+def _decode_forked(jobs, tiling: Tiling, c: int, settings) -> np.ndarray:
+    return _decode_groups(_FORKED_MODEL, jobs, tiling, c, settings)
 
 
 def _decode_in_processes(model, jobs, tiling: Tiling, c: int, settings, workers: int) -> list[np.ndarray]:
     """The lane groups decoded in forked processes (numpy's per-call overhead holds the GIL,
-    so threads would not overlap). The first group runs here while the others run there."""
+    so threads would not overlap), in ``workers`` runs of consecutive groups, each in
+    lockstep. The first run is decoded here while the others are decoded there."""
     global _FORKED_MODEL
     from concurrent.futures import ProcessPoolExecutor
 
+    runs = [jobs[w * len(jobs) // workers : (w + 1) * len(jobs) // workers] for w in range(workers)]
     _FORKED_MODEL = model
     try:
         with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_decode_forked, bytes(payload), tiling, c, settings, part)
-                       for payload, part in jobs[1:]]
-            first = _decode_group(model, jobs[0][0], tiling, c, settings, jobs[0][1])
+            futures = [pool.submit(_decode_forked, [(bytes(payload), part) for payload, part in run], tiling, c, settings)
+                       for run in runs[1:]]
+            first = _decode_groups(model, runs[0], tiling, c, settings)
             return [first] + [future.result() for future in futures]
     finally:
         _FORKED_MODEL = None
 
 
+class _Prepared(NamedTuple):
+    """The encoder's view of the tiles before any coding."""
+
+    tiles: np.ndarray
+    canvas: Canvas
+    values: np.ndarray
+    mu: np.ndarray
+    log_sigma: np.ndarray
+
+
+def _prepare(model, tiling: Tiling, x: np.ndarray) -> _Prepared:
+    net = model.network(x.shape[-1])
+    tiles = tiling.to_tiles(x)
+    canvas = Canvas(tiling, x.shape[-1])
+    canvas.fill(tiles)
+    mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
+    return _Prepared(tiles, canvas, tiles.astype(np.int64), mu, log_sigma)
+
+
 def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings: Settings | None = None,
-                stats: dict | None = None) -> Settings:
+                stats: dict | None = None, prepared: _Prepared | None = None) -> Settings:
     """Bits-back encode images x (N, H, W, C in coding order) onto ``message``, one lane a
     tile, with the block's ``settings`` (chosen here when None). Returns the settings."""
     c = x.shape[-1]
     net, tables = model.network(c), model.tables
-    tiles = tiling.to_tiles(x)
-    canvas = Canvas(tiling, c)
-    canvas.fill(tiles)
-    values = tiles.astype(np.int64)
-    mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
+    prepared = prepared or _prepare(model, tiling, x)
+    canvas, values, mu, log_sigma = prepared.canvas, prepared.values, prepared.mu, prepared.log_sigma
     if settings is None:
-        settings = _choose_settings(model, net, tiling, tiles, canvas, values, mu, log_sigma)
+        settings = _choose_settings(model, tiling, prepared)
     latents = Latents(tiling, tables, settings.coarse_bits)
     latents.set_coarse(mu)
     calib = calibration(settings.scale_offsets, settings.tile_deltas if settings.per_tile else None,
@@ -204,9 +229,11 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
     return settings
 
 
-def _choose_settings(model, net, tiling: Tiling, tiles, canvas: Canvas, values, mu, log_sigma) -> Settings:
+def _choose_settings(model, tiling: Tiling, prepared: _Prepared) -> Settings:
     """The encoder's rule: one calibration for the set, or one per image when the images
     are large and their sampled costs say that pays for the extra header bytes."""
+    tiles, canvas, values, mu, log_sigma = prepared
+    net = model.network(canvas.channels)
     coarse_bits = coarse_precision(mu, log_sigma, model.tables)
     shared = choose_calibration(model, net, canvas, values, mu)
     settings = Settings(coarse_bits, shared.offsets, shared.deltas is not None, shared.deltas, shared.adjust)

@@ -574,7 +574,7 @@ def field_values(f: Field, old: bytes) -> list[bytes]:
     if f.kind.startswith("nat-") and f.kind not in ("nat-channels", "nat-plain-coder"):
         return _dedupe(_varint_values(f.value) + [_varint(1 << 20), _varint(1 << 30)], old)
     if f.kind in ("nat-channels", "nat-plain-coder"):  # 1|3; a model-free coder ID
-        return _dedupe(_byte_values(f.value) + [bytes([b]) for b in (1, 2, 3, 6, 0x7F)], old)
+        return _dedupe(_byte_values(f.value) + [bytes([b]) for b in (1, 2, 3, 4, 5, 6, 0x7F)], old)
     if f.kind == "vae-ink":
         return _dedupe(_byte_values(f.value) + [b"\x01", b"\xff"], old)
     if f.kind == "vae-head":
