@@ -150,6 +150,18 @@ def test_a_few_images_with_settings_each_keep_their_own_lane_groups(monkeypatch)
         assert np.array_equal(coder.decode(MODEL, payload, images.shape, workers=workers), images)
 
 
+@pytest.mark.parametrize("c, h, w", [(1, 32, 32), (3, 64, 32), (1, 16, 24), (3, 8, 8), (1, 256, 40)])
+def test_the_decoders_posterior_of_one_block_row_equals_the_encoders(c, h, w):
+    """The decoder computes each block row's posterior from its receptive field only; the
+    values must be the encoder's, from the whole tile, exactly."""
+    net = MODEL.network(c)
+    inputs = (np.random.default_rng(h * w + c).integers(0, 256, size=(5, h, w, c)) - 128) * 16
+    mu, log_sigma = net.posterior_of_tiles(inputs)
+    for row in range(h // 8):
+        row_mu, row_log_sigma = net.posterior_of_block_row(inputs, row)
+        assert np.array_equal(row_mu[:, row], mu[:, row]) and np.array_equal(row_log_sigma[:, row], log_sigma[:, row])
+
+
 def test_smooth_images_cost_less_than_noise():
     """The model is used: correlated pixels must code smaller than uniform noise would."""
     smooth = smooth_images((1, 24, 24, 1), seed=2)

@@ -275,8 +275,8 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
         feats = latents.features(net, j)
         for row in range(BLOCK * j, min(BLOCK * (j + 1), tiling.th)):
             decode_row(model, net, message, canvas, feats, tiles, row, calib)
-        if j >= 1:
-            mu, log_sigma = net.posterior_of_tiles(canvas.pixel_inputs())
+        if j >= 1 and latents.coded[j - 1].any():
+            mu, log_sigma = net.posterior_of_block_row(canvas.pixel_inputs(), j - 1)
             latents.push_posterior(message, j - 1, mu, log_sigma)
         latents.pop_prior(message, j + 2)
     return tiles

@@ -46,11 +46,13 @@ def med(a: np.ndarray, b: np.ndarray, c: np.ndarray, row: np.ndarray, col: np.nd
     return np.where((row == 0) & (col == 0), corner, pred)
 
 
-def conv_nhwc(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int, relu: bool) -> np.ndarray:
-    """Convolution by im2col on NHWC; columns in torch's (Cin, kh, kw) order."""
+def conv_nhwc(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int, relu: bool,
+              rows: slice = slice(None)) -> np.ndarray:
+    """Convolution by im2col on NHWC; columns in torch's (Cin, kh, kw) order. ``rows``: the
+    output rows wanted (each is computed from its own window, so the values are the same)."""
     n = x.shape[0]
     padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    windows = sliding_window_view(padded, (kernel, kernel), axis=(1, 2))[:, ::stride, ::stride]
+    windows = sliding_window_view(padded, (kernel, kernel), axis=(1, 2))[:, ::stride, ::stride][:, rows]
     h, w = windows.shape[1:3]
     cols = windows.reshape(n * h * w, -1)  # (C, kh, kw) per row: channels outermost
     return layer(cols, relu=relu).reshape(n, h, w, -1)
@@ -115,6 +117,31 @@ class NaturalNet:
         a = conv_nhwc(a, self.enc[1], 4, 2, 1, relu=True)
         a = conv_nhwc(a, self.enc[2], 4, 2, 1, relu=False).astype(np.int64)
         return a[..., :LATENT], a[..., LATENT:]
+
+    def posterior_of_block_row(self, inputs: np.ndarray, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """``posterior_of_tiles``'s block row ``row`` alone, from its receptive field (pixel
+        rows 8 row - 7 .. 8 row + 14): the decoder's per-row need. Same values; the arrays
+        have the full grid's shape, zero in the other rows."""
+        n, h, w, _ = inputs.shape
+        heights = (h // 2, h // 4)
+        # Rows of layers 1 and 2 that the wanted row reads (4x4 windows, stride 2, pad 1).
+        second = (max(2 * row - 1, 0), min(2 * row + 3, heights[1]))
+        first = (max(2 * second[0] - 1, 0), min(2 * second[1] + 1, heights[0]))
+
+        def layer(x, k, relu, wanted, height):
+            out = conv_nhwc(x, self.enc[k], 4, 2, 1, relu=relu, rows=slice(*wanted))
+            if height is None:
+                return out
+            full = np.zeros((n, height) + out.shape[2:])  # rows not computed are never read
+            full[:, wanted[0] : wanted[1]] = out
+            return full
+
+        a = layer(inputs.astype(np.float64), 0, True, first, heights[0])
+        a = layer(a, 1, True, second, heights[1])
+        a = layer(a, 2, False, (row, row + 1), None).astype(np.int64)
+        grid = np.zeros((n, h // 8, w // 8, 2 * LATENT), dtype=np.int64)
+        grid[:, row : row + 1] = a
+        return grid[..., :LATENT], grid[..., LATENT:]
 
     def features(self, z: np.ndarray) -> np.ndarray:
         """(N, Hb, Wb, LATENT) fixed-point latents -> (N, Hb, Wb, C * HIDDEN) per-block features."""
