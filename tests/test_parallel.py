@@ -159,3 +159,43 @@ def test_ctrl_c_leaves_no_worker_behind(tmp_path, kind):
     while any(_alive(pid) for pid in pids - {proc.pid}) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids - {proc.pid})
+
+
+
+def _idx(images: np.ndarray) -> bytes:
+    import struct
+
+    return struct.pack(">HBBIII", 0, 8, 3, len(images), 28, 28) + images.tobytes()
+
+
+def test_digit_files_are_cut_into_fixed_blocks_whatever_the_threads(monkeypatch, tmp_path):
+    from bbzip.vae import coder
+    from tests.vae_helpers import digits, tiny_model_bytes
+
+    monkeypatch.setattr(coder, "PARALLEL_BLOCK_IMAGES", {False: 5, True: None})
+    monkeypatch.setattr(parallel, "POOL_MIN_BYTES", 0)  # a pool for this little work too
+    model = tmp_path / "tiny.npz"
+    model.write_bytes(tiny_model_bytes())
+    data = _idx(digits(12, seed=3))
+    # The VAE forced, and a tiny model: the point is the blocking, and that the VAE's
+    # blocks go to worker processes.
+    outputs = {api.compress(data, coder="vae", model=model, threads=threads) for threads in (1, 2, 3)}
+    assert len(outputs) == 1
+    packed = outputs.pop()
+    blocks = api.stream_info(io.BytesIO(packed)).blocks
+    sizes = [16 + 5 * 784, 5 * 784, 2 * 784]
+    assert [(b.coder, b.raw_size) for b in blocks] == [("vae", size) for size in sizes]
+    out = io.BytesIO()
+    api.decompress_stream(io.BytesIO(packed), out, models=(model,), threads=3)
+    assert out.getvalue() == data
+
+
+def test_binary_digit_files_stay_in_one_block(monkeypatch):
+    from bbzip.vae import coder
+    from tests.vae_helpers import digits
+
+    monkeypatch.setattr(coder, "PARALLEL_BLOCK_IMAGES", {False: 5, True: None})
+    data = _idx(np.where(digits(12, seed=3) > 127, 255, 0).astype(np.uint8))
+    packed = api.compress(data, level=1)  # the blocking does not depend on the level
+    assert [b.raw_size for b in api.stream_info(io.BytesIO(packed)).blocks] == [len(data)]
+    assert api.decompress(packed) == data

@@ -172,7 +172,7 @@ def decode_symbols(message: memoryview, lanes: int, freqs: np.ndarray, precision
     out = np.empty(count, dtype=np.uint8)
     mask, shift = np.uint32((1 << precision) - 1), np.uint32(precision)
     low16, word_shift = np.uint32(0xFFFF), np.uint32(WORD_BITS)
-    slots = np.empty(lanes, dtype=np.uint32)
+    slots = np.empty(lanes, dtype=np.intp)  # take() would convert any other index type first
     packed = np.empty(lanes, dtype=np.uint32)
     scratch = np.empty(lanes, dtype=np.uint32)
     under = np.empty(lanes, dtype=bool)
@@ -180,17 +180,17 @@ def decode_symbols(message: memoryview, lanes: int, freqs: np.ndarray, precision
         n = min(lanes, count - offset)
         h, s, p, t, u = head[:n], slots[:n], packed[:n], scratch[:n], under[:n]
         np.bitwise_and(h, mask, out=s)
-        np.take(slot_symbol, s, out=out[offset : offset + n])
-        np.take(slot_packed, s, out=p)
+        slot_symbol.take(s, out=out[offset : offset + n])
+        slot_packed.take(s, out=p)
         np.right_shift(h, shift, out=h)
         np.multiply(h, np.bitwise_and(p, low16, out=t), out=h)
         np.add(h, np.right_shift(p, word_shift, out=t), out=h)
         np.less(h, LOW, out=u)
-        k = np.count_nonzero(u)
+        idx = u.nonzero()[0]  # nearly every step has some lanes to refill
+        k = len(idx)
         if k:
             if k > top:
                 raise CorruptError("compressed data ends early (rANS tail exhausted)")
-            idx = np.flatnonzero(u)
             # Lanes refill in ascending order, the lowest lane taking the deepest word.
             h[idx] = (h[idx] << word_shift) | words[top - k : top]
             top -= k

@@ -153,12 +153,20 @@ def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size:
     yield inp.take(header), None
     consumed = header
     room = block_size - header  # the first block holds the header too
+    per_block = None
+    if limit is None and layout.shape == DIGIT_SHAPE and count > 1:
+        # Digit files are cut every `per_block` images so that their blocks code in parallel;
+        # the images the first block would hold decide (binary ones are not cut).
+        first = inp.peek(min(count, max(1, room // layout.image_bytes)) * layout.image_bytes)
+        per_block = _digits_per_block(first[: len(first) - len(first) % layout.image_bytes])
     while count:
-        per_piece = min(count, max(1, room // layout.image_bytes))
+        per_piece = min(count, max(1, room // layout.image_bytes), per_block or count)
         data = inp.take(per_piece * layout.image_bytes)
         whole = len(data) // layout.image_bytes
         if whole:
             yield data[: whole * layout.image_bytes], (whole, *layout.shape)
+            if per_block:
+                yield _FLUSH
         if whole * layout.image_bytes < len(data):
             if limit is None:
                 yield _FLUSH  # the digit VAE's one-run blocks end with their images
@@ -168,6 +176,16 @@ def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size:
             break
         count, room = count - whole, block_size
     return consumed
+
+
+def _digits_per_block(images: bytes) -> int | None:
+    """Images per block for a digit file whose first piece is ``images`` (None: uncut); a
+    fixed count, never one that depends on the thread count, so the output does not."""
+    import numpy as np
+
+    from bbzip.vae.coder import binary_ink, parallel_block_images
+
+    return parallel_block_images(binary_ink(np.frombuffer(images, np.uint8)) is not None)
 
 
 def _rest(inp: _Input, block_size: int) -> Iterator[Piece]:
