@@ -14,6 +14,7 @@ needs the level: every block names its coder.
 from __future__ import annotations
 
 import lzma
+import math
 from collections.abc import Callable
 
 from bbzip.coders import registry
@@ -61,9 +62,11 @@ def encode_named(name: str, block: bytes, level: int, workers: int = 1, report: 
 
 
 def _try_order0(block: bytes, best: tuple[int, bytes]) -> tuple[int, bytes]:
+    to_beat = min(len(best[1]), len(block))
+    if len(block) <= TINY_BLOCK and _order0_floor(block) >= to_beat:
+        return best  # decided without numpy, whose import is most of a small file's time
     from bbzip.coders import order0
 
-    to_beat = min(len(best[1]), len(block))
     if len(block) >= 64 * _SAMPLE_STRIDE:
         import numpy as np
 
@@ -80,13 +83,24 @@ def _try_order0(block: bytes, best: tuple[int, bytes]) -> tuple[int, bytes]:
 def _try_lzma(block: bytes, level: int, best: tuple[int, bytes]) -> tuple[int, bytes]:
     """LZMA only where it may beat order-0's exact size and stored: a full run on data it
     cannot shrink costs about 0.5 s per MiB. Preset 0 on samples is a pessimistic stand-in."""
-    from bbzip.coders import order0
+    if len(block) > SMALL_BLOCK:
+        from bbzip.coders import order0
 
-    to_beat = min(order0.estimate_size(order0.byte_counts(block)), len(block))
-    if len(block) > SMALL_BLOCK and lzma_sample_ratio(block) >= to_beat / len(block):
-        return best
+        to_beat = min(order0.estimate_size(order0.byte_counts(block)), len(block))
+        if lzma_sample_ratio(block) >= to_beat / len(block):
+            return best
     payload = registry.model_free_coder("lzma").encode(block, extreme=level >= 9)
     return (registry.model_free_coder("lzma").coder_id, payload) if len(payload) < len(best[1]) else best
+
+
+def _order0_floor(block: bytes) -> float:
+    """A lower bound on order-0's payload bytes (its estimate, and its size): the 34 bytes of
+    lanes, precision and bitmap it always writes, and the block's empirical entropy, which no
+    quantised table codes below (one byte of slack for the float sum)."""
+    from collections import Counter
+
+    n = len(block)
+    return 33 + sum(c * math.log2(n / c) for c in Counter(block).values()) / 8
 
 
 def lzma_sample_ratio(block: bytes) -> float:

@@ -144,3 +144,22 @@ def test_a_frame_lying_about_its_size_is_stopped_without_holding_its_data():
     finally:
         tracemalloc.stop()
     assert peak < 2 << 20, peak
+
+
+def test_a_small_text_file_is_compressed_without_numpy():
+    """Start-up: numpy's import is most of a small file's time, and order-0 cannot win here."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from bbzip import api; data = b'The quick brown fox. ' * 50; "
+             "assert api.decompress(api.compress(data)) == data; print('numpy' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True)
+    assert r.stdout.strip() == b"False"
+
+
+def test_order0_floor_is_below_its_estimate():
+    from bbzip.coders import order0
+
+    rng = np.random.default_rng(7)
+    for block in (b"a", b"ab" * 300, text(2000), skewed(5000), rng.bytes(3000), bytes(16 << 10)):
+        assert levels._order0_floor(block) <= order0.estimate_size(order0.byte_counts(block))
