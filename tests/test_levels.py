@@ -53,6 +53,27 @@ def test_order0_still_wins_on_skewed_iid_bytes_at_the_default_level():
     assert len(api.compress(data)) < len(api.compress(data, "zstd"))
 
 
+def test_zstd_is_not_run_where_samples_say_order0_wins(monkeypatch):
+    data = skewed(1 << 20) + text(20_000)[: 1 << 19]  # skewed, then text the samples see
+    levels_run = []
+    encode = ZstdCoder.encode
+
+    def spy(self, block, level=6, *args):
+        levels_run.append((len(block), level))
+        return encode(self, block, level, *args)
+
+    monkeypatch.setattr(ZstdCoder, "encode", spy)
+    assert coders_of(api.compress(skewed(2 << 20))) == {"order0"}
+    assert {level for _, level in levels_run} == {1}  # the samples only
+    assert max(size for size, _ in levels_run) == levels.LZ_SAMPLE_BYTES
+    levels_run.clear()
+    assert coders_of(api.compress(data)) == {"zstd"}
+    assert (len(data), 6) in levels_run
+    levels_run.clear()
+    api.compress(skewed(2 << 20), level=9)  # the smallest of everything: zstd runs too
+    assert (2 << 20, 9) in levels_run
+
+
 def test_default_level_is_zstd_on_text_and_level_9_the_smallest():
     data = text()
     assert coders_of(api.compress(data)) == {"zstd"}
