@@ -51,7 +51,8 @@ def inputs() -> dict[str, tuple[bytes, str]]:
         "one-byte-auto": (b"x", "auto"),
         # The VAE files need the shipped model whose ID they record: a new model must keep
         # the old one installed, or these files stop decoding (which is the point).
-        # The natural-image coder (0x06) with the shipped natural-vae: a PPM, a PGM, an NPY stack.
+        # The natural-image coder (0x06): a PPM, a PGM, an NPY stack (frozen, written with the first
+        # natural model, now shipped as natural-vae-1), then the same with today's natural-vae.
         "photo-ppm-natural": ((FIXTURES / "natural-rgb-31x24.ppm").read_bytes(), "natural"),
         "scan-pgm-natural": ((FIXTURES / "camera-crop.pgm").read_bytes(), "natural"),
         "crops-npy-natural": ((FIXTURES / "camera-crops.npy").read_bytes(), "natural"),
