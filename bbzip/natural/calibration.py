@@ -32,8 +32,9 @@ DELTA_STEP = 2
 DELTA_FREQS = (37, 55, 80, 118, 174, 255, 375, 550, 808, 550, 375, 255, 174, 118, 80, 55, 37)
 DELTA_PRECISION = 12
 DELTA_LIMIT = len(DELTA_FREQS) // 2
-_DELTA_STARTS = np.concatenate([[0], np.cumsum(DELTA_FREQS)[:-1]]).astype(np.int64)
-_DELTA_BITS = DELTA_PRECISION - np.log2(np.array(DELTA_FREQS, dtype=np.float64))
+_DELTA_FREQS = np.array(DELTA_FREQS, dtype=np.int64)
+_DELTA_STARTS = np.concatenate([[0], np.cumsum(_DELTA_FREQS)[:-1]])
+_DELTA_BITS = DELTA_PRECISION - np.log2(_DELTA_FREQS)
 # Units of a correction's signed byte per output: logits, means, log-scales (part of the format).
 ADJUST_UNITS = np.repeat(np.array([1 << 8, 1 << 8, OFFSET_UNIT], dtype=np.int64), MIXTURES)
 ADJUST_SIZE = 3 * MIXTURES  # bytes per channel
@@ -49,7 +50,13 @@ class Calibration(NamedTuple):
     """What the pixel loops add to the network's outputs, per lane."""
 
     offsets: np.ndarray  # (lanes, C) log-scale offsets, network units
-    adjust: np.ndarray  # (lanes, C, 3K) corrections, network units
+    adjust: np.ndarray | None  # (lanes, C, 3K) corrections, network units; None: none
+
+    def channel_adjust(self, k: int, repeat: int = 1) -> np.ndarray | None:
+        """Channel k's corrections per lane, each repeated for ``repeat`` pixels in a row."""
+        if self.adjust is None:
+            return None
+        return self.adjust[:, k] if repeat == 1 else np.repeat(self.adjust[:, k], repeat, axis=0)
 
 
 class Choice(NamedTuple):
@@ -75,11 +82,9 @@ def calibration(offsets, deltas: np.ndarray | None, adjust: np.ndarray | None, l
     lane_offsets = offsets[index]
     if deltas is not None:
         lane_offsets = lane_offsets + DELTA_STEP * deltas
-    if adjust is None:
-        corrections = np.zeros((len(index), c, ADJUST_SIZE), dtype=np.int64)
-    else:
-        corrections = np.asarray(adjust, dtype=np.int64).reshape(-1, c, ADJUST_SIZE)[index] * ADJUST_UNITS
-    return Calibration(lane_offsets * OFFSET_UNIT, corrections)
+    if adjust is not None:
+        adjust = np.asarray(adjust, dtype=np.int64).reshape(-1, c, ADJUST_SIZE)[index] * ADJUST_UNITS
+    return Calibration(lane_offsets * OFFSET_UNIT, adjust)
 
 
 def _bits(tables, params: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -141,13 +146,12 @@ def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.nd
                                          (offsets[k] + DELTA_STEP * int(delta)) * OFFSET_UNIT)
                 bits = _bits(tables, params, truth[:, k]).reshape(inside.shape)
                 tile_costs[:, k, i] += every * np.where(inside, bits, 0).sum(axis=1)
+    without_deltas = float(tile_costs[:, :, DELTA_LIMIT].sum())
     tile_costs += _DELTA_BITS
     chosen = deltas[np.argmin(tile_costs, axis=2)]
-    saving = tile_costs[:, :, DELTA_LIMIT].sum() - _DELTA_BITS[DELTA_LIMIT] * chosen.size - tile_costs.min(axis=2).sum()
-    tile_deltas = chosen if saving > 0 else None
     with_deltas = float(tile_costs.min(axis=2).sum())
-    bits = with_deltas if tile_deltas is not None else float(
-        tile_costs[:, :, DELTA_LIMIT].sum() - _DELTA_BITS[DELTA_LIMIT] * chosen.size)
+    tile_deltas = chosen if with_deltas < without_deltas else None
+    bits = with_deltas if tile_deltas is not None else without_deltas
 
     lane_offsets = calibration(offsets, tile_deltas, None, np.zeros(canvas.lanes, dtype=np.int64), c).offsets
     adjust = np.zeros((c, ADJUST_SIZE), dtype=np.int64)
@@ -184,18 +188,16 @@ def _descend(tables, params: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray,
 
 def push_deltas(message, deltas: np.ndarray) -> None:
     """The encoder's last pushes (so the decoder's first pops): channel C-1 first."""
-    freqs = np.array(DELTA_FREQS, dtype=np.int64)
     for k in reversed(range(deltas.shape[1])):
         index = deltas[:, k] + DELTA_LIMIT
-        message.push(_DELTA_STARTS[index], freqs[index], DELTA_PRECISION)
+        message.push(_DELTA_STARTS[index], _DELTA_FREQS[index], DELTA_PRECISION)
 
 
 def pop_deltas(message, lanes: int, c: int) -> np.ndarray:
     deltas = np.zeros((lanes, c), dtype=np.int64)
-    freqs = np.array(DELTA_FREQS, dtype=np.int64)
     for k in range(c):
         slots = message.peek(lanes, DELTA_PRECISION).astype(np.int64)
         index = np.searchsorted(_DELTA_STARTS, slots, side="right") - 1
-        message.pop(_DELTA_STARTS[index], freqs[index], DELTA_PRECISION)
+        message.pop(_DELTA_STARTS[index], _DELTA_FREQS[index], DELTA_PRECISION)
         deltas[:, k] = index - DELTA_LIMIT
     return deltas

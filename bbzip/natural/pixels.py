@@ -107,8 +107,7 @@ def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray,
     outs, base, residual, truth = row_outputs(net, canvas, feats, values, row)
     for k in range(c):
         offset = np.repeat(calib.offsets[:, k], t.tw)  # rows are lane-major
-        adjust = np.repeat(calib.adjust[:, k], t.tw, axis=0)
-        params = mixture_outputs(outs[k], base[:, k], residual[:, :k], offset, adjust)
+        params = mixture_outputs(outs[k], base[:, k], residual[:, :k], offset, calib.channel_adjust(k, t.tw))
         mixtures = Mixtures(params, model.tables)
         low = mixtures.starts(truth[:, k]).reshape(canvas.lanes, t.tw).T
         high = mixtures.starts(truth[:, k] + 1).reshape(canvas.lanes, t.tw).T
@@ -141,7 +140,7 @@ def decode_row(model, net, message: Message, canvas: Canvas, feats: np.ndarray, 
         for k in range(c):
             part = slice(k * HIDDEN, (k + 1) * HIDDEN)
             out = net.heads[k](spatial[:, part], point[:, : c + k], block_feats[:, part])
-            params = mixture_outputs(out, base[:, k], residual[:, :k], calib.offsets[:, k], calib.adjust[:, k])
+            params = mixture_outputs(out, base[:, k], residual[:, :k], calib.offsets[:, k], calib.channel_adjust(k))
             mixtures = Mixtures(params, tables)
             symbols, low, high = search_near(message, mixtures)
             if everywhere:
