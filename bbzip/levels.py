@@ -47,7 +47,7 @@ Report = Callable[[int], None] | None
 def encode_general(block: bytes, level: int, workers: int = 1, report: Report = None) -> tuple[int, bytes]:
     """(coder_id, payload): the smallest of the level's candidates for ``block``."""
     if len(block) <= TINY_BLOCK:
-        best = _try_order0(block, _try_lzma(block, 9, (STORED_ID, bytes(block))))
+        best = _try_order0(block, _try_lzma(block, 9, (STORED_ID, bytes(block)))[0])
         return best if len(best[1]) < len(block) else (STORED_ID, bytes(block))
     from bbzip.coders.zstd_coder import ZstdCoder
 
@@ -56,10 +56,11 @@ def encode_general(block: bytes, level: int, workers: int = 1, report: Report = 
         best = (STORED_ID, block)  # order-0 is tried below, against stored only
     else:
         best = (zstd.coder_id, zstd.encode(block, level, workers, report))
+    counts = None  # the block's byte counts, when LZMA's test has taken them (one pass, not two)
     if level >= LZMA_MIN_LEVEL:
-        best = _try_lzma(block, level, best)
+        best, counts = _try_lzma(block, level, best)
     if level >= ORDER0_MIN_LEVEL:
-        best = _try_order0(block, best)
+        best = _try_order0(block, best, counts)
     return best if len(best[1]) < len(block) else (STORED_ID, bytes(block))
 
 
@@ -71,36 +72,41 @@ def encode_named(name: str, block: bytes, level: int, workers: int = 1, report: 
     return coder.encode(block)
 
 
-def _try_order0(block: bytes, best: tuple[int, bytes]) -> tuple[int, bytes]:
+def _try_order0(block: bytes, best: tuple[int, bytes], counts=None) -> tuple[int, bytes]:
     to_beat = min(len(best[1]), len(block))
     if len(block) <= TINY_BLOCK and _order0_floor(block) >= to_beat:
         return best  # decided without numpy, whose import is most of a small file's time
     from bbzip.coders import order0
 
-    if len(block) >= 64 * _SAMPLE_STRIDE:
+    if counts is None and len(block) >= 64 * _SAMPLE_STRIDE:
         import numpy as np
 
         sample = np.frombuffer(block, dtype=np.uint8)[::_SAMPLE_STRIDE]
         if order0.estimate_size(order0.byte_counts(sample)) * _SAMPLE_STRIDE > _SAMPLE_MARGIN * to_beat:
             return best
-    counts = order0.byte_counts(block)
+    if counts is None:
+        counts = order0.byte_counts(block)
     if order0.estimate_size(counts) >= to_beat:
         return best
     payload = order0.Order0Coder().encode(block, counts)
     return (order0.Order0Coder.coder_id, payload) if len(payload) < len(best[1]) else best
 
 
-def _try_lzma(block: bytes, level: int, best: tuple[int, bytes]) -> tuple[int, bytes]:
+def _try_lzma(block: bytes, level: int, best: tuple[int, bytes]) -> tuple[tuple[int, bytes], object]:
     """LZMA only where it may beat order-0's exact size and stored: a full run on data it
-    cannot shrink costs about 0.5 s per MiB. Preset 0 on samples is a pessimistic stand-in."""
+    cannot shrink costs about 0.5 s per MiB. Preset 0 on samples is a pessimistic stand-in.
+    Returns (the better of LZMA and ``best``, the block's byte counts if they were taken)."""
+    counts = None
     if len(block) > SMALL_BLOCK:
         from bbzip.coders import order0
 
-        to_beat = min(order0.estimate_size(order0.byte_counts(block)), len(block))
+        counts = order0.byte_counts(block)
+        to_beat = min(order0.estimate_size(counts), len(block))
         if lzma_sample_ratio(block) >= to_beat / len(block):
-            return best
-    payload = registry.model_free_coder("lzma").encode(block, extreme=level >= 9)
-    return (registry.model_free_coder("lzma").coder_id, payload) if len(payload) < len(best[1]) else best
+            return best, counts
+    lzma_coder = registry.model_free_coder("lzma")
+    payload = lzma_coder.encode(block, extreme=level >= 9)
+    return ((lzma_coder.coder_id, payload) if len(payload) < len(best[1]) else best), counts
 
 
 def _order0_floor(block: bytes) -> float:
