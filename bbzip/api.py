@@ -63,8 +63,7 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress:
     workers = parallel.worker_count(threads)
     _write_all(dst, container.STREAM_HEADER)
     total = crc = 0
-    tasks = (parallel.Task(_encode_block, (block, level), len(block.data), _is_learned(block, level))
-             for block in _segments(src, coder, model))
+    tasks = _encode_tasks(_segments(src, coder, model), level)
     for size, block_crc, (coder_id, model_id, payload) in parallel.run_ordered(tasks, workers, progress):
         header = BlockHeader(coder_id, model_id, size, len(payload), block_crc)
         _write_all(dst, container.encode_block_header(header))
@@ -73,6 +72,18 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress:
         crc = container.crc32_combine(crc, block_crc, size)
         del payload  # or it stays alive through the next block's read and encoding
     _write_all(dst, container.encode_stream_end(StreamEnd(total, crc)))
+
+
+def _encode_tasks(blocks: Iterator[_Block], level: int):
+    from bbzip.parallel import Task
+
+    for block in blocks:
+        task = Task(_encode_block, (block, level), len(block.data), _is_learned(block, level))
+        # Only the task holds the block: it is let go as soon as its worker is done, not
+        # kept here through the next block's read.
+        del block
+        yield task
+        del task
 
 
 def _is_learned(block: _Block, level: int) -> bool:
@@ -230,9 +241,12 @@ def _segments(src: BinaryIO, coder: str, model: ModelPath | None = None) -> Iter
         return
     if coder in IMAGE_CODERS:
         raise UnsupportedError(f"input is not an image format the {coder} coder knows")
+    # Each block is let go before the next is read: only its task holds it by then.
     data = first
+    del first
     while data:
         yield _Block(data, coder)
+        del data
         data = _read_full(src, BLOCK_SIZE)
 
 

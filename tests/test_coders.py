@@ -71,6 +71,40 @@ def test_wrong_length_or_truncation_is_corruption(coder):
         coder.decode(payload, len(data) + 1)
 
 
+def _through_message(data: bytes) -> tuple[tuple, bytes]:
+    """Order-0's plan for ``data`` and its rANS message made with the generic `Message`, as
+    the encoder once made it."""
+    from bbzip.ans.quantise import cumulative
+    from bbzip.ans.rans import Message
+
+    symbols = np.frombuffer(data, dtype=np.uint8)
+    plan = order0._plan(order0.byte_counts(data))
+    precision, freqs, lanes, _ = plan
+    starts, freq_of = cumulative(freqs)[:-1].astype(np.uint64), freqs.astype(np.uint64)
+    message = Message(lanes, word_bits=order0.WORD_BITS)
+    if (freqs > 0).sum() > 1:
+        for offset in range(((len(symbols) - 1) // lanes) * lanes, -1, -lanes):
+            chunk = symbols[offset : offset + lanes]
+            message.push(starts[chunk], freq_of[chunk], precision)
+    return plan, message.to_bytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(min_size=1, max_size=5000), narrow=st.integers(0, 3))
+def test_order0_in_place_encoder_writes_what_the_rans_message_would(data, narrow):
+    data = bytes(b >> (2 * narrow) for b in data)  # fewer symbols: other precisions and lanes
+    _, message = _through_message(data)
+    assert bytes(Order0Coder().encode(data)).endswith(message)
+
+
+@pytest.mark.parametrize("hint", [0, 10, 10**6])
+def test_order0_encoder_fits_its_buffer_to_any_estimate(hint):
+    data = skewed(200_000) + bytes(range(256)) * 50
+    (precision, freqs, lanes, _), message = _through_message(data)
+    symbols = np.frombuffer(data, np.uint8)
+    assert bytes(order0.encode_symbols(symbols, freqs, precision, lanes, b"", hint)) == message
+
+
 def test_order0_rejects_hostile_headers():
     data = skewed(5000)
     payload = bytearray(Order0Coder().encode(data))

@@ -1,5 +1,6 @@
 """Threads (-T): identical output for every worker count, order, progress, clean failures."""
 
+import gc
 import io
 import os
 import signal
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +85,98 @@ def test_results_come_back_in_order_with_progress(monkeypatch):
     calls = []
     assert list(parallel.run_ordered(tasks, 3, calls.append)) == [i * i for i in range(20)]
     assert sum(calls) == sum(range(20))
+
+
+class _Block(bytearray):
+    """A block whose lifetime a test can watch (bytes cannot be weakly referenced)."""
+
+
+class _Watch:
+    def __init__(self):
+        self.refs, self.seen = [], []
+
+    def note(self) -> None:
+        """How many of the blocks made so far are alive now."""
+        gc.collect()
+        self.seen.append(sum(ref() is not None for ref in self.refs))
+
+    def add(self, block: _Block) -> _Block:
+        self.refs.append(weakref.ref(block))
+        return block
+
+
+def _watched_tasks(watch: _Watch, count: int, size: int = 1 << 20):
+    """Tasks over fresh blocks; before making each, note how many earlier blocks live."""
+    for _ in range(count):
+        watch.note()
+        block = watch.add(_Block(16))
+        task = parallel.Task(_touch, (block,), 1, raw=size)
+        del block
+        yield task
+        del task
+
+
+def _touch(block, workers: int, report) -> int:
+    time.sleep(0.002)  # long enough for blocks to overlap
+    return len(block)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_at_most_workers_blocks_are_held_while_the_next_is_made(workers):
+    # The bound on memory, as a count: blocks whose results were handed on are let go
+    # (a looked-ahead block, or a done task, once stayed alive to the end of the input).
+    watch = _Watch()
+    assert list(parallel.run_ordered(_watched_tasks(watch, 12), workers)) == [16] * 12
+    assert len(watch.seen) == 12 and max(watch.seen) <= (0 if workers == 1 else workers)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_compress_stream_lets_each_block_go_before_reading_the_next(monkeypatch, threads):
+    watch = _Watch()
+    data = mixed(6, 50_000)
+
+    def read(src, size):
+        watch.note()
+        start = 40_000 * (len(watch.seen) - 1)
+        return watch.add(_Block(data[start : start + size]))
+
+    monkeypatch.setattr(api, "BLOCK_SIZE", 40_000)
+    monkeypatch.setattr(api, "_read_full", read)
+    out = io.BytesIO()
+    api.compress_stream(io.BytesIO(), out, level=1, threads=threads)
+    assert api.decompress(out.getvalue()) == data
+    assert len(watch.seen) == 9 and max(watch.seen) <= (0 if threads == 1 else threads)
+
+
+def _turn(state: dict, index: int, workers: int, report) -> int:
+    with parallel.exclusive(workers) as threads:
+        with state["lock"]:
+            state["inside"] += 1
+            state["most"] = max(state["most"], state["inside"])
+        time.sleep(0.005)
+        with state["lock"]:
+            state["inside"] -= 1
+    return threads
+
+
+def test_exclusive_work_takes_turns_with_every_thread_of_the_pool():
+    state = {"lock": threading.Lock(), "inside": 0, "most": 0}
+    tasks = [parallel.Task(_turn, (state, i), 1, raw=1 << 20) for i in range(8)]
+    assert list(parallel.run_ordered(tasks, 3)) == [3] * 8
+    assert state["most"] == 1
+    with parallel.exclusive(2) as threads:  # outside a pool: what the caller allows
+        assert threads == 2
+
+
+def test_zstd_blocks_of_several_jobs_take_turns_with_the_same_output(monkeypatch):
+    from bbzip.coders import zstd_coder
+
+    monkeypatch.setattr(zstd_coder, "JOB_BYTES", 1 << 20)  # several jobs per 3 MiB block
+    monkeypatch.setattr(api, "BLOCK_SIZE", 3 << 20)
+    data = mixed(10, 1 << 20)
+    outputs = {api.compress(data, level=level, threads=threads) for level in (1, 6) for threads in (1, 2)}
+    assert len(outputs) == 2
+    assert {api.decompress(packed) for packed in outputs} == {data}
 
 
 def _pool_threads() -> int:

@@ -13,7 +13,6 @@ import math
 import numpy as np
 
 from bbzip.ans.quantise import counts_to_freqs, cumulative
-from bbzip.ans.rans import Message
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError
 
@@ -91,29 +90,19 @@ class Order0Coder:
     name = "order0"
     model_id = b""
 
-    def encode(self, block: bytes, counts: np.ndarray | None = None) -> bytes:
+    def encode(self, block: bytes, counts: np.ndarray | None = None) -> bytearray:
+        """The payload, built in place: a block's output is written once, into one buffer."""
         data = np.frombuffer(block, dtype=np.uint8)
         if counts is None:
             counts = byte_counts(block)
-        precision, freqs, lanes, _ = _plan(counts)
-        start_of = cumulative(freqs)[:-1].astype(np.uint64)
-        freq_of = freqs.astype(np.uint64)
-        message = Message(lanes, word_bits=WORD_BITS)
-        # A lone symbol has freq 2**precision: coding it leaves the state unchanged.
-        single = int((freqs > 0).sum()) == 1
-        # The decoder pops chunk 0 first, so chunks are pushed last-to-first.
-        for offset in range(((len(data) - 1) // lanes) * lanes, -1, -lanes) if not single else ():
-            chunk = data[offset : offset + lanes]
-            message.push(start_of[chunk], freq_of[chunk], precision)
-        present = np.flatnonzero(freqs)
+        precision, freqs, lanes, size = _plan(counts)
         header = bytearray(encode_varint(lanes))
         header.append(precision)
         header += np.packbits(freqs > 0, bitorder="little").tobytes()
-        for f in freqs[present[:-1]]:
+        for f in freqs[np.flatnonzero(freqs)[:-1]]:
             header += encode_varint(int(f))
-        message_bytes = message.to_bytes()
-        del message  # its word buffer is as large as the output
-        return bytes(header) + message_bytes
+        words = max(0, size - len(header) - HEAD_BYTES * lanes) // 2
+        return encode_symbols(data, freqs, precision, lanes, header, words)
 
     def decode(self, payload: bytes, raw_size: int) -> bytes:
         view = memoryview(payload)
@@ -141,6 +130,74 @@ class Order0Coder:
             if (freqs[present] < 1).any():
                 raise CorruptError("order-0 frequency table does not sum to its precision")
         return decode_symbols(view[pos:], lanes, freqs, precision, raw_size)
+
+
+def encode_symbols(data: np.ndarray, freqs: np.ndarray, precision: int, lanes: int, header: bytes,
+                   words_hint: int = 0) -> bytearray:
+    """``header`` then the rANS message of ``data``: heads, then 16-bit tail words, as
+    `Message.to_bytes` writes them.
+
+    The mirror of `decode_symbols`, and like it not written through `Message`: heads stay in
+    uint32 (they are < 2**32 by the format), and the tail words go straight into the
+    payload, sized from ``words_hint`` (the plan's estimate), so that a block's output
+    exists once: through `Message`, it existed three times at the end (a word buffer grown
+    by doubling, its bytes, then header + bytes)."""
+    present = np.flatnonzero(freqs)
+    # A lone symbol has freq 2**precision: coding it leaves the state unchanged.
+    coded = len(present) > 1 and len(data)
+    # The estimate is within about 0.05 % of the words; going past it costs a copy.
+    capacity = words_hint * 1025 // 1024 + 1024 if coded else 0
+    words_at = len(header) + 4 * lanes
+    out = bytearray(words_at + 2 * capacity)
+    out[: len(header)] = header
+    head = np.full(lanes, LOW, dtype=np.uint32)
+    if coded:
+        out = _push_all(data, freqs, precision, head, out, words_at)
+    out[len(header) : words_at] = head.astype("<u4").tobytes()
+    return out
+
+
+def _push_all(data: np.ndarray, freqs: np.ndarray, precision: int, head: np.ndarray, out: bytearray,
+              words_at: int) -> bytearray:
+    """Push every symbol, last chunk of lanes first (the decoder pops chunk 0 first); the
+    tail words go to ``out`` from ``words_at`` on, which is cut to size at the end."""
+    lanes = len(head)
+    words = np.frombuffer(out, dtype="<u2", offset=words_at)
+    total = 0
+    freq_of = freqs.astype(np.uint32)
+    start_of = cumulative(freqs)[:-1].astype(np.uint32)
+    scale, shift = np.uint32(1 << precision), np.uint32(2 * WORD_BITS - precision)
+    f_all, s_all, t_all = (np.empty(lanes, dtype=np.uint32) for _ in range(3))
+    u_all = np.empty(lanes, dtype=bool)
+    for offset in range(((len(data) - 1) // lanes) * lanes, -1, -lanes):
+        chunk = data[offset : offset + lanes].astype(np.intp)  # take() converts any other type
+        n = len(chunk)
+        h, f, s, t, u = head[:n], f_all[:n], s_all[:n], t_all[:n], u_all[:n]
+        freq_of.take(chunk, out=f)
+        start_of.take(chunk, out=s)
+        # Renormalise first so the update lands back in [2**16, 2**32): a head must be
+        # < freq * 2**(32 - precision) to code a symbol of that freq.
+        np.greater_equal(np.right_shift(h, shift, out=t), f, out=u)
+        idx = u.nonzero()[0]
+        k = len(idx)
+        if k:
+            if total + k > len(words):
+                del words  # a bytearray with a view on it cannot grow
+                out.extend(bytes(2 * max(k, len(out) // 8)))
+                words = np.frombuffer(out, dtype="<u2", offset=words_at)
+            words[total : total + k] = h[idx]  # the low 16 bits, lowest lane first
+            total += k
+            h[idx] >>= np.uint32(WORD_BITS)
+        # (h // f) * 2**precision + h % f + start, written as h + (h // f) * (2**precision - f)
+        # + start: no remainder needed, and no term leaves uint32, the sum being a head.
+        np.floor_divide(h, f, out=t)
+        np.subtract(scale, f, out=f)
+        np.multiply(t, f, out=t)
+        np.add(h, t, out=h)
+        np.add(h, s, out=h)
+    del words
+    del out[words_at + 2 * total :]
+    return out
 
 
 def decode_symbols(message: memoryview, lanes: int, freqs: np.ndarray, precision: int, count: int) -> bytes:

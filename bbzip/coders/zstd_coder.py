@@ -14,14 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bbzip.coders.feed import FEED_BYTES, compress_in_slices
+from bbzip.coders.feed import FEED_BYTES, gather_in_slices
 from bbzip.errors import CorruptError
+from bbzip.parallel import exclusive
 
 # zstd cannot code a window below 2**10; blocks are at most 64 MiB, so a decoder never needs
 # more than 2**26, and refusing larger windows bounds a hostile frame's memory.
 MAX_WINDOW_LOG = 26
 JOB_BYTES = 16 << 20
 _FEED = FEED_BYTES
+# The chunker hands output back in pieces of this size; compressobj gathers each 16 MiB
+# job's output into one bytes first, which costs a block's output once more in memory.
+_CHUNK = 256 << 10
 
 # (strategy, window_log, hash_log, chain_log, search_log, min_match, target_length,
 #  overlap_log) per bbzip level: zstd's own levels 1, 3, 5 and 7 with wider windows for
@@ -62,12 +66,16 @@ class ZstdCoder:
     model_id = b""
 
     def encode(self, block: bytes, level: int = 6, workers: int = 1,
-               report: Callable[[int], None] | None = None) -> bytes:
+               report: Callable[[int], None] | None = None) -> bytearray:
         """``workers``: zstd threads for this block; the output does not depend on it."""
         import zstandard
 
-        compressor = zstandard.ZstdCompressor(compression_params=parameters(level, workers, len(block)))
-        return compress_in_slices(compressor.compressobj(size=len(block)), block, report, _FEED)
+        if len(block) <= JOB_BYTES:  # one job: one thread, and little memory
+            return _compress(zstandard, block, level, workers, report)
+        # A pool's blocks take turns with every thread rather than each taking one: memory
+        # for one block's zstd context instead of one per worker, at the same speed.
+        with exclusive(workers) as threads:
+            return _compress(zstandard, block, level, threads, report)
 
     def decode(self, payload: bytes, raw_size: int) -> bytes:
         import zstandard
@@ -86,3 +94,9 @@ class ZstdCoder:
         if len(out) != raw_size:
             raise CorruptError("zstd block does not match its declared length")
         return out
+
+
+def _compress(zstandard, block: bytes, level: int, workers: int, report) -> bytearray:
+    compressor = zstandard.ZstdCompressor(compression_params=parameters(level, workers, len(block)))
+    chunker = compressor.chunker(size=len(block), chunk_size=_CHUNK)
+    return gather_in_slices(chunker.compress, chunker.finish, block, report, _FEED)
