@@ -26,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from bbzip import api, cli
+from bbzip.cli import files as cli_files
 from bbzip.cli import listing as cli_listing
 from bbzip.cli.output import PROGRESS_DELAY_S
 
@@ -98,6 +99,9 @@ def listing(d: Path) -> set[str]:
         (["compress", "-c", "info"], cli.Job(mode="compress", files=("info",), to_stdout=True)),
         (["decompress", "-k", "a.bbz"], cli.Job(mode="decompress", files=("a.bbz",), keep=True)),
         (["test", "a.bbz"], cli.Job(mode="test", files=("a.bbz",))),
+        (["decompress", "-T", "2", "a.bbz"], cli.Job(mode="decompress", files=("a.bbz",), threads=2)),
+        (["-dT3", "a.bbz"], cli.Job(mode="decompress", files=("a.bbz",), threads=3)),
+        (["test", "-T1", "a.bbz"], cli.Job(mode="test", files=("a.bbz",), threads=1)),
         (["info", "a.bbz", "b.bbz"], cli.Job(mode="info", files=("a.bbz", "b.bbz"))),
     ],
 )
@@ -113,6 +117,18 @@ def test_parse(argv, expected):
 def test_parse_rejects_bad_arguments_with_status_1(argv, capsys):
     assert cli.parse(argv) == 1
     assert "Error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "expected"), [(["-d"], None), (["-d", "-T", "3"], 3), (["-t", "-T2"], 2)])
+def test_decoding_runs_on_the_threads_asked_for(monkeypatch, tmp_path, argv, expected):
+    # Decoding blocks in parallel is what makes a two-block image file decode in half the time.
+    packed = tmp_path / "x.bbz"
+    packed.write_bytes(api.compress(b"some bytes " * 100))
+    seen = []
+    real = api.decompress_stream
+    monkeypatch.setattr(api, "decompress_stream", lambda *a, **k: seen.append(k["threads"]) or real(*a, **k))
+    assert cli_files.run(cli.parse([*argv, "-k", str(packed)])) == 0
+    assert seen == [expected or cli_files.usable_cores()]
 
 
 def test_clirunner_gzip_options_make_a_job():

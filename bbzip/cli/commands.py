@@ -134,14 +134,14 @@ def compress_command(files: tuple[str, ...], **opts) -> Job:
 
 
 @click.command("decompress", context_settings=CONTEXT_SETTINGS)
-@options(*_CODING, "model", "suffix", "files")
+@options(*_CODING, "threads", "model", "suffix", "files")
 def decompress_command(files: tuple[str, ...], **opts) -> Job:
     """Decompress FILEs: FILE.bbz becomes FILE (no FILE or -: stdin to stdout)."""
     return _job("decompress", files, **opts)
 
 
 @click.command("test", context_settings=CONTEXT_SETTINGS)
-@options("force", "quiet", "verbose", "recursive", "model", "suffix", "files")
+@options("force", "quiet", "verbose", "recursive", "threads", "model", "suffix", "files")
 def test_command(files: tuple[str, ...], **opts) -> Job:
     """Decode FILEs completely and verify every checksum; write nothing."""
     return _job("test", files, **opts)

@@ -179,7 +179,8 @@ def _code(run: _Run, name: str, src: BinaryIO, st: os.stat_result | None, dst,
                                 level=job.level, threads=job.threads or usable_cores())
         else:
             try:
-                api.decompress_stream(src, out, progress=progress, models=job.models)
+                api.decompress_stream(src, out, progress=progress, models=job.models,
+                                      threads=job.threads or usable_cores())
             except container.OtherData as e:
                 # As gzip -dcf (zcat -f): data that is not .bbz goes to stdout as it is.
                 if not (to_stdout and job.force and job.mode == "decompress"):
