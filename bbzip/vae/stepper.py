@@ -1,16 +1,22 @@
 """The decoder's per-pixel loop: one raster position of every image in a batch per step.
 
-Decoding is sequential in raster order (each pixel's context holds earlier pixels), so a
-batch of n images takes 784 steps, each on arrays of only n (<= 512) rows. At that size
-numpy's cost is the number of calls, not the arithmetic, so this module computes exactly
-what ``IntegerVAE.head`` and ``distributions`` compute, with as few calls as it can:
+Decoding is sequential in raster order (each pixel's context holds earlier pixels, and
+each lane pops one symbol at a time), so a batch of n images takes 784 steps, each on
+arrays of only n (<= 512) lanes. At that size numpy's cost is the number of calls and
+their per-call overhead, not the arithmetic, so this module computes exactly what
+``IntegerVAE.head`` and ``distributions`` compute, in as few and as cheap calls as it can:
 
-* each 1x1 layer's power-of-two scale is folded into its weights and offset, and the
-  context layer's offset into an extra input that is always 1 (scaling by a power of two
-  and adding integers stay exact in float64, so every floor sees the same value);
-* features come pixel-major, so each step reads one contiguous (n, hidden) slice;
+* arrays are lane-minor, (rows, lanes): a pixel's context is a gather of 13 canvas rows,
+  the layers are (out, in) @ (in, lanes) products, and sums over mixture components
+  reduce over a leading axis (numpy reduces a trailing axis of 5 several times slower);
+* each 1x1 layer's power-of-two scale and offset are folded into its weights, the offset
+  against an input row that is always 1 (scaling by a power of two and adding integers
+  stay exact in float64, so every floor sees the same value);
+* table lookups that clip their index first read extended tables instead, whose entries
+  past the ends repeat the end values, and a centred logistic table that negative
+  indices wrap into: one gather instead of a subtract, a shift and two clips;
 * an 8-bit pixel is settled by the mixture CDF at symbols 1 and 255 when it is black or
-  white (most are), and the rest by a search over 1..254 in two or three rounds;
+  white (most are), and the rest by a search over 1..254 in rounds of probes;
 * the rANS pop is inlined on the message's heads.
 
 ``tests/test_vae.py`` checks it against the reference path symbol for symbol.
@@ -33,35 +39,52 @@ from bbzip.vae.fixed import (
 )
 from bbzip.vae.network import CONTEXT, CONTEXT_MASK, IMAGE, OUTPUT_LIMIT, PIXELS
 
+try:  # the clip ufunc itself: np.clip's Python wrapper costs more than small arrays' work
+    from numpy._core.umath import clip as _clip
+except ImportError:  # numpy < 2
+    from numpy.core.umath import clip as _clip
+
 _WIDTH = IMAGE + CONTEXT - 1  # the zero-padded canvas: 2 pixels each side
-_ONE = _WIDTH * _WIDTH  # index of the canvas cell that always holds 1 (the bias input)
+_ONE = _WIDTH * _WIDTH  # index of the canvas row that always holds 1 (the bias input)
 _ROWS, _COLS = np.nonzero(CONTEXT_MASK)
 # For step p, the canvas cells of pixel p's causal context, then the constant cell.
 CONTEXT_INDEX = np.array([np.append(_ROWS * _WIDTH + _COLS + (p // IMAGE) * _WIDTH + p % IMAGE, _ONE)
                           for p in range(PIXELS)])
 CANVAS_CELL = np.array([(p // IMAGE + 2) * _WIDTH + p % IMAGE + 2 for p in range(PIXELS)])
 
+# t = (edge - mean) * inv_scale >> _T_SHIFT, clipped to [-T_RANGE, T_RANGE) and offset,
+# then >> _LOOKUP_SHIFT, indexes the logistic table. Shifting first and clipping after
+# gives the same index (the shifts are floors, monotone, and the bounds are multiples of
+# 2**_LOOKUP_SHIFT), so one shift by _INDEX_SHIFT and a clip to +-_HALF_TABLE do it.
 _T_SHIFT = ACT_BITS + EXP_BITS - T_BITS
-_T_OFFSET = T_RANGE << T_BITS
-_T_MAX = (T_RANGE << T_BITS) - 1
 _LOOKUP_SHIFT = T_BITS - CDF_STEP_BITS
+_INDEX_SHIFT = _T_SHIFT + _LOOKUP_SHIFT
+_HALF_TABLE = T_RANGE << CDF_STEP_BITS
+_TABLE_SHIFT = ACT_BITS - TABLE_STEP_BITS  # fixed-point log-scales and logits -> table steps
 _FULL = 1 << CDF_BITS
-# Searches over the symbols 1..254 (0 and 255 are settled first): (step, probe offsets)
-# per round. A middle lane has start(1) <= slot < start(255), so probes reach 255 at
-# most, whose start is ``top``, and every lane ends at a symbol of at least 1.
-_NARROW_ROUNDS = [(16, np.arange(16, 256, 16, dtype=np.int64)[:, None]),
-                  (1, np.arange(1, 16, dtype=np.int64)[:, None])]
-_WIDE_ROUNDS = [(64, np.arange(64, 256, 64, dtype=np.int64)[:, None]),
-                (8, np.arange(8, 64, 8, dtype=np.int64)[:, None]),
-                (1, np.arange(1, 8, dtype=np.int64)[:, None])]
-_MANY_LANES = 64
 
 
-def _folded(layer, ones_column: bool) -> np.ndarray:
-    """The layer's (in, out) weights times its scale, with the scaled offset as an extra
-    last input row (the input's always-1 column)."""
-    weight = layer.weight_t * layer.scale
-    return np.vstack([weight, layer.offset * layer.scale]) if ones_column else weight
+def _edges(symbols: np.ndarray) -> np.ndarray:
+    """Lower edges of the symbols' bins in activation units, shaped (probes, 1) to
+    broadcast against (components, 1, lanes)."""
+    return ((symbols.astype(np.int64) << ACT_BITS) - (1 << (ACT_BITS - 1)))[:, None]
+
+
+_EXTREMES = np.array([1, PIXEL_VALUES - 1])
+_EXTREME_EDGES = _edges(_EXTREMES)
+
+
+def _folded(layer) -> np.ndarray:
+    """The layer as (out, in + 1) weights times its scale, the last column its scaled
+    offset (the input's always-1 row)."""
+    return np.hstack([layer.weight_t.T * layer.scale[:, None], (layer.offset * layer.scale)[:, None]])
+
+
+def _extended(table: np.ndarray, first: int, length: int) -> np.ndarray:
+    """``table[clip(j - first, 0, len - 1)]`` for j in [-length/2, length/2), laid out so
+    that a negative j wraps to its entry (numpy's negative indexing)."""
+    j = np.concatenate([np.arange(length // 2), np.arange(-(length // 2), 0)])
+    return table[np.clip(j - first, 0, len(table) - 1)]
 
 
 class PixelStepper:
@@ -71,71 +94,74 @@ class PixelStepper:
         net, tables = model.network, model.tables
         self.binary = model.binary
         self.hidden = net.hidden
-        self.w_ctx = _folded(net.ctx, True)  # (13, hidden)
-        # Contiguous (n, hidden) arrays run faster than views of wider ones: these two
-        # layers add their offsets separately.
-        self.w_head1, self.b_head1 = _folded(net.head1, False), net.head1.offset * net.head1.scale
-        self.w_head2, self.b_head2 = _folded(net.head2, False), net.head2.offset * net.head2.scale
+        self.w_ctx = _folded(net.ctx)  # (hidden, 13): the context's last row is the constant 1
+        self.w_head1 = _folded(net.head1)  # (hidden, hidden + 1)
+        self.w_head2 = _folded(net.head2)  # (outputs, hidden + 1)
         self.input_lut = net.input_lut
-        self.sigmoid = tables.sigmoid
         self.precision = tables.pixel_precision
         self.mask = np.uint64((1 << self.precision) - 1)
         self.spare = (1 << self.precision) - (2 if self.binary else PIXEL_VALUES)
+        # Centred logistic table: entry u (negative u wraps) is sigmoid[u + _HALF_TABLE].
+        self.sigmoid = np.roll(tables.sigmoid, -_HALF_TABLE)
         if not self.binary:
-            self.inv_scale = tables.inv_scale
-            self.neg_exp = tables.neg_exp
-            self.scale_base = round(tables.log_scale_min * (1 << ACT_BITS))
-            self.gap_cap = (len(tables.neg_exp) << (ACT_BITS - TABLE_STEP_BITS)) - 1
             self.k = net.head2.weight_t.shape[1] // 3
+            # Head outputs are clipped to +-OUTPUT_LIMIT, so after the table shift every
+            # index lies in +-(OUTPUT_LIMIT >> _TABLE_SHIFT) + 1 (a log-scale) or in
+            # [0, 2 * OUTPUT_LIMIT >> _TABLE_SHIFT] (a logit's gap below the largest).
+            span = 2 * ((2 * OUTPUT_LIMIT >> _TABLE_SHIFT) + 2)
+            scale_base = round(tables.log_scale_min * (1 << ACT_BITS))
+            if scale_base % (1 << _TABLE_SHIFT):
+                raise ValueError("log_scale_min must be a multiple of the scale table's step")
+            self.inv_scale = _extended(tables.inv_scale, scale_base >> _TABLE_SHIFT, span)
+            self.weight_of_gap = _extended(tables.neg_exp, 0, span)
 
     # -- the network head: three 1x1 layers -------------------------------------------------
-    def _head(self, context, features_p):
-        """Mixture parameters (or logits) of one pixel of every image, as int64."""
-        c = context @ self.w_ctx  # the context's last column is the constant 1
+    def _head(self, context: np.ndarray, features_p: np.ndarray, g: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """Mixture parameters (or the logit) of one pixel of every lane, (outputs, lanes)
+        int64. ``g``, ``h``: (hidden + 1, lanes) buffers whose last row holds 1."""
+        hidden = self.hidden
+        c = self.w_ctx @ context
         np.floor(c, out=c)
-        np.maximum(c, -ACT_LIMIT, out=c)
-        np.minimum(c, ACT_LIMIT, out=c)
-        np.add(c, features_p, out=c)
-        np.maximum(c, 0, out=c)
-        h = c @ self.w_head1
-        h += self.b_head1
-        np.floor(h, out=h)
-        np.maximum(h, 0, out=h)
-        np.minimum(h, ACT_LIMIT, out=h)
-        out = h @ self.w_head2
-        out += self.b_head2
+        _clip(c, -ACT_LIMIT, ACT_LIMIT, out=c)
+        inner = g[:hidden]
+        np.add(c, features_p, out=inner)
+        np.maximum(inner, 0, out=inner)
+        inner = h[:hidden]
+        np.matmul(self.w_head1, g, out=inner)
+        np.floor(inner, out=inner)
+        _clip(inner, 0, ACT_LIMIT, out=inner)
+        out = self.w_head2 @ h
         np.floor(out, out=out)
-        np.maximum(out, -OUTPUT_LIMIT, out=out)
-        np.minimum(out, OUTPUT_LIMIT, out=out)
+        _clip(out, -OUTPUT_LIMIT, OUTPUT_LIMIT, out=out)
         return out.astype(np.int64)
 
     def decode(self, message, features: np.ndarray) -> np.ndarray:
         """Pop the pixels of n images on lanes [0, n) given their features, pixel-major
         (784, n, hidden): (n, 784) symbols. The message raises CorruptError if it runs out."""
         n = features.shape[1]
-        canvas = np.zeros((n, _ONE + 1))
-        canvas[:, _ONE] = 1.0
+        canvas = np.zeros((_ONE + 1, n))
+        canvas[_ONE] = 1.0
+        g, h = np.ones((self.hidden + 1, n)), np.ones((self.hidden + 1, n))
         pixels = np.empty((PIXELS, n), dtype=np.int64)
         head = message.head[:n]  # a view: updated in place
         step = self._binary_step if self.binary else self._mixture_step
+        shift = np.uint64(self.precision)
         for p in range(PIXELS):
-            params = self._head(canvas[:, CONTEXT_INDEX[p]], features[p])
+            params = self._head(canvas[CONTEXT_INDEX[p]], features[p].T, g, h)
             slots = (head & self.mask).view(np.int64)
             symbols, low, freq = step(params, slots)
             # rANS pop (Message.pop inlined): undo the encoder's push of (low, freq).
-            head[:] = freq.view(np.uint64) * (head >> np.uint64(self.precision)) + (slots - low).view(np.uint64)
+            slots -= low
+            head[:] = freq.view(np.uint64) * (head >> shift) + slots.view(np.uint64)
             message.refill(head)
             pixels[p] = symbols
-            canvas[:, CANVAS_CELL[p]] = self.input_lut[symbols]
+            canvas[CANVAS_CELL[p]] = self.input_lut[symbols]
         return pixels.T
 
     # -- binary pixels ---------------------------------------------------------------------
     def _binary_step(self, params, slots):
-        t = params[:, 0] << (T_BITS - ACT_BITS)
-        np.maximum(t, -_T_OFFSET, out=t)
-        np.minimum(t, _T_MAX, out=t)
-        t += _T_OFFSET
-        t >>= _LOOKUP_SHIFT
+        t = (params[0] << (T_BITS - ACT_BITS)) >> _LOOKUP_SHIFT
+        _clip(t, -_HALF_TABLE, _HALF_TABLE - 1, out=t)
         one = self.sigmoid[t]
         boundary = (((_FULL - one) * self.spare) >> CDF_BITS) + 1  # slot start of symbol 1
         ones = slots >= boundary
@@ -146,62 +172,93 @@ class PixelStepper:
     # -- 8-bit pixels: discretised logistic mixtures ---------------------------------------
     def _mixture_step(self, params, slots):
         k = self.k
-        logits, means = params[:, :k], params[:, k : 2 * k]
-        index = params[:, 2 * k :] - self.scale_base
-        index >>= ACT_BITS - TABLE_STEP_BITS
-        np.maximum(index, 0, out=index)
-        np.minimum(index, len(self.inv_scale) - 1, out=index)
-        inv_scales = self.inv_scale[index]
-        gap = logits.max(axis=1, keepdims=True) - logits
-        np.minimum(gap, self.gap_cap, out=gap)
-        gap >>= ACT_BITS - TABLE_STEP_BITS
-        weights = self.neg_exp[gap]
-        weight_sum = weights.sum(axis=1)
-        mix = (means, inv_scales, weights, weight_sum)
-        one, top = self._starts(mix, _EXTREMES)
+        n = params.shape[1]
+        # mix: means, inverse scales, weights, each (k, lanes); aux: weight sums, slots,
+        # slot starts of symbols 1 and 255, each (lanes,). Stacked so that the middle lanes
+        # are picked out in two gathers.
+        mix = np.empty((3, k, n), dtype=np.int64)
+        aux = np.empty((4, n), dtype=np.int64)
+        mix[0] = params[k : 2 * k]
+        means, inv_scales, weights = mix
+        np.take(self.inv_scale, params[2 * k :] >> _TABLE_SHIFT, out=inv_scales)
+        logits = params[:k]
+        gap = logits.max(axis=0) - logits
+        gap >>= _TABLE_SHIFT
+        np.take(self.weight_of_gap, gap, out=weights)
+        np.add.reduce(weights, axis=0, out=aux[0])
+        aux[1] = slots
+        self._starts(mix, aux[0], _EXTREME_EDGES, _EXTREMES[:, None], aux[2:])
+        one, top = aux[2], aux[3]
         black, white = slots < one, slots >= top
         symbols = np.where(black, 0, PIXEL_VALUES - 1)
         low = np.where(black, 0, top)
         high = np.where(black, one, 1 << self.precision)
         middle = np.flatnonzero(~(black | white))
         if len(middle):
-            sub = (means[middle], inv_scales[middle], weights[middle], weight_sum[middle])
-            found, found_low, found_high = self._search(sub, slots[middle], one[middle], top[middle])
+            found, found_low, found_high = self._search(mix[:, :, middle], aux[:, middle])
             symbols[middle], low[middle], high[middle] = found, found_low, found_high
         return symbols, low, high - low
 
-    def _starts(self, mix, symbols):
-        """Slot starts of ``symbols`` (probes, lanes) or (probes, 1), all within 1..255."""
-        means, inv_scales, weights, weight_sum = mix
-        edge = (symbols << ACT_BITS) - (1 << (ACT_BITS - 1))
-        t = (edge[..., None] - means) * inv_scales
-        t >>= _T_SHIFT
-        np.maximum(t, -_T_OFFSET, out=t)
-        np.minimum(t, _T_MAX, out=t)
-        t += _T_OFFSET
-        t >>= _LOOKUP_SHIFT
-        cdf = (self.sigmoid[t] * weights).sum(axis=-1) // weight_sum
-        return ((cdf * self.spare) >> CDF_BITS) + symbols
+    def _starts(self, mix, weight_sum, edges, symbols, out):
+        """Slot starts of ``symbols`` (probes, 1) or (probes, lanes), all within 1..255,
+        whose bins' lower edges are ``edges``, shaped alike."""
+        means, inv_scales, weights = mix[:, :, None]  # (k, 1, lanes): components lead
+        t = edges - means
+        t *= inv_scales
+        t >>= _INDEX_SHIFT
+        _clip(t, -_HALF_TABLE, _HALF_TABLE - 1, out=t)
+        cdf = self.sigmoid[t]
+        cdf *= weights
+        cdf = np.add.reduce(cdf, axis=0)
+        cdf //= weight_sum
+        cdf *= self.spare
+        cdf >>= CDF_BITS
+        return np.add(cdf, symbols, out=out)
 
-    def _search(self, mix, slots, one, top):
-        """Symbols in 1..254 whose slot range holds ``slots``, with their [low, high).
+    def _search(self, mix, aux):
+        """Symbols in 1..254 whose slot range holds each lane's slot, with their [low, high).
 
-        Rounds of probes narrow each lane's range of symbols [base, base + width): few
-        lanes take two rounds of 15 probes (fewer calls), many take three rounds of 3, 7
-        and 7 probes (fewer elements). Both find the same symbols: the answer is unique."""
+        Each round probes ``count`` symbols ``step`` apart above the lane's base (the last
+        probe at or below its slot so far) and keeps the range between two of them;
+        ``bounds`` holds the range's ends around the probes' starts, so the new range is two
+        rows of it. Few lanes take two rounds of 15 probes (fewer calls), many take three
+        of 7, 7 and 3 (fewer elements); the answer is unique, so both find the same."""
+        weight_sum, slots = aux[0], aux[1]
         m = len(slots)
         lanes = np.arange(m)
-        base = np.zeros(m, dtype=np.int64)
-        low, high = one, top
-        for step, probes in _WIDE_ROUNDS if m > _MANY_LANES else _NARROW_ROUNDS:
-            starts = self._starts(mix, base + probes)
-            found = (starts <= slots).sum(axis=0)
-            bounds = np.vstack([low[None], starts, high[None]])
+        base = None  # the first round's probes are absolute symbols
+        low, high = aux[2], aux[3]  # starts of symbols 1 and 255
+        for step, count, edges, offsets in _WIDE_ROUNDS if m > _MANY_LANES else _NARROW_ROUNDS:
+            bounds = np.empty((count + 2, m), dtype=np.int64)
+            bounds[0], bounds[count + 1] = low, high
+            if base is not None:
+                edges = edges + (base << ACT_BITS)
+                offsets = offsets + base
+            self._starts(mix, weight_sum, edges, offsets, bounds[1 : count + 1])
+            found = (bounds[1 : count + 1] <= slots).sum(axis=0)
             low, high = bounds[found, lanes], bounds[found + 1, lanes]
-            base += step * found
+            found *= step
+            base = found if base is None else base + found
         return base, low, high
 
-_EXTREMES = np.array([[1], [PIXEL_VALUES - 1]], dtype=np.int64)
+
+def _rounds(*steps: tuple[int, int]) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """(step, count, probe edges, probe offsets) per round, as (count, 1) columns; the
+    first round's probes are absolute symbols, later ones offsets from each lane's base."""
+    rounds = []
+    for step, count in steps:
+        offsets = np.arange(1, count + 1) * step
+        edges = _edges(offsets)
+        rounds.append((step, count, edges, offsets[:, None]))
+    return rounds
+
+
+# A middle lane has start(1) <= slot < start(255), so probes reach 255 at most, whose start
+# is ``high``; a lane that finds no probe below it in the first round ends at symbol 1 at
+# least (the probes from symbol 0 up never count symbol 0: its start is below start(1)).
+_NARROW_ROUNDS = _rounds((16, 15), (1, 15))
+_WIDE_ROUNDS = _rounds((32, 7), (4, 7), (1, 3))
+_MANY_LANES = 64
 
 
 def stepper_for(model) -> PixelStepper:
@@ -210,4 +267,3 @@ def stepper_for(model) -> PixelStepper:
     if stepper is None:
         stepper = model.network.pixel_stepper = PixelStepper(model)
     return stepper
-
