@@ -101,8 +101,25 @@ class _Reporter:
 
 def run_ordered(tasks: Iterable[Task], workers: int, progress: Callable[[int], None] | None = None
                 ) -> Iterator[Any]:
-    """Yield each task's result in order, running up to ``workers`` at once."""
-    tasks = iter(tasks)
+    """Yield each task's result in order, running up to ``workers`` at once.
+
+    An error in producing the tasks (a corrupt block header, data after a stream that is
+    not a stream) comes after the results of every task produced before it, as it would
+    one block at a time: reading ahead for the workers must not lose what came first."""
+    failure: list[Exception] = []
+    yield from _run_ordered(_until_error(tasks, failure), workers, progress)
+    if failure:
+        raise failure[0]
+
+
+def _until_error(tasks: Iterable[Task], failure: list[Exception]) -> Iterator[Task]:
+    try:
+        yield from tasks
+    except Exception as exc:  # noqa: BLE001 (re-raised by run_ordered once the tasks before it are done)
+        failure.append(exc)
+
+
+def _run_ordered(tasks: Iterator[Task], workers: int, progress) -> Iterator[Any]:
     ahead: deque[Task] = deque()
     heavy = work = 0
     # Look ahead for a second real block and enough work: only then is a pool worth starting.

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bbzip import api, parallel
+from bbzip import api, container, parallel
 from tests import parallel_helpers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +76,19 @@ def test_small_inputs_never_start_a_pool(monkeypatch):
     api.decompress_stream(io.BytesIO(packed + packed), out, threads=4)  # two streams, two tiny blocks
     assert out.getvalue() == b"x" * 2000
     assert _pool_threads() == 0
+
+
+@pytest.mark.parametrize("blocks", [1, 4])
+def test_what_precedes_data_that_is_not_a_stream_is_written_first(monkeypatch, blocks):
+    # bbzip -dcf copies such data through after the streams before it: reading ahead for
+    # the workers (one block: the look-ahead; four: the pool) must not drop those streams.
+    monkeypatch.setattr(api, "BLOCK_SIZE", 40_000)
+    data = mixed(blocks, 30_000)[: blocks * 30_000 - 1]
+    packed = api.compress(data, threads=2)
+    out = io.BytesIO()
+    with pytest.raises(container.OtherData):
+        api.decompress_stream(io.BytesIO(packed + b"plain text after it\n"), out, threads=2)
+    assert out.getvalue() == data
 
 
 def test_results_come_back_in_order_with_progress(monkeypatch):
