@@ -171,16 +171,20 @@ class Message:
         """Encode one symbol on each lane given its (start, freq): on lanes [0, len(starts)),
         or on the ascending lane indices ``lanes``."""
         head = self.head[: len(starts)] if lanes is None else self.head[lanes]
-        freqs = freqs.astype(np.uint64, copy=False)
+        # int64 (as the coders pass them) is viewed as uint64: values >= 0, no copy.
+        freqs = freqs.view(np.uint64) if freqs.dtype == np.int64 else freqs.astype(np.uint64, copy=False)
+        starts = starts.view(np.uint64) if starts.dtype == np.int64 else starts.astype(np.uint64, copy=False)
         # Renormalise first so the update below lands back in [2**W, 2**2W): the head
         # must be < freq * 2**(2W - precision), i.e. head >> (2W - precision) < freq.
-        over = (head >> np.uint64(2 * self.word_bits - precision)) >= freqs
-        if over.any():
-            idx = np.flatnonzero(over)
-            self._append(head[idx].astype(self._word_dtype))  # keeps the low W bits
-            head[idx] >>= np.uint64(self.word_bits)
+        over = np.flatnonzero((head >> np.uint64(2 * self.word_bits - precision)) >= freqs)
+        if len(over):
+            self._append(head[over].astype(self._word_dtype))  # keeps the low W bits
+            head[over] >>= np.uint64(self.word_bits)
+        # In place: the encoder pushes every pixel of a batch one by one, so calls count.
         quotient, remainder = np.divmod(head, freqs)
-        head[:] = (quotient << np.uint64(precision)) + remainder + starts.astype(np.uint64, copy=False)
+        np.left_shift(quotient, np.uint64(precision), out=head)
+        head += remainder
+        head += starts
         if lanes is not None:
             self.head[lanes] = head
 

@@ -27,20 +27,12 @@ import numpy as np
 
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError
-from bbzip.vae.distributions import (
-    LatentPosteriors,
-    PixelBernoulli,
-    PixelMixtures,
-    pop,
-    pop_binary_pixels,
-    pop_pixels,
-    push,
-)
+from bbzip.vae.distributions import LatentPosteriors, pop, push
+from bbzip.vae.likelihood import pixel_slots_for
 from bbzip.vae.network import IMAGE, PIXELS
 from bbzip.vae.stepper import stepper_for
 
 MAX_LANES = 512
-HEAD_IMAGES = 8
 FIRST_PRECISION_BITS = 3  # the first image's latent precision q - 1, uniform in 0..7
 # Lanes are chosen so decoding takes about this many sequential numpy steps at most
 # (each lane costs about 5 bytes of final state, 0.003 bits/pixel at 512 lanes for
@@ -71,11 +63,6 @@ def schedule(images: int, lanes: int) -> list[Batch]:
     return batches
 
 
-def _pixel_codec(model):
-    """(distribution class, pop function) for the model's pixels: binary or 8-bit."""
-    return (PixelBernoulli, pop_binary_pixels) if model.binary else (PixelMixtures, pop_pixels)
-
-
 def encode(model, images: np.ndarray, seed: int | None = None) -> bytes:
     """Images (N, 28, 28) of pixel symbols (0..255, or 0/1 for a binary model) -> the final
     rANS message as bytes; with ``seed``, from seeded initial bits, else from zeros."""
@@ -97,28 +84,15 @@ def encode(model, images: np.ndarray, seed: int | None = None) -> bytes:
             buckets[:, k] = pop(message, dist, dist.buckets)
         low, freq = _pixel_slots(model, x, tables.latent_centres[buckets])
         for p in reversed(range(PIXELS)):  # the decoder needs raster order for its context
-            message.push(low[:, p], freq[:, p], tables.pixel_precision)
+            message.push(low[p], freq[p], tables.pixel_precision)
         _push_uniform(message, buckets, tables.prior_precision)
     return message.to_bytes()
 
 
 def _pixel_slots(model, x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slot start and frequency of every pixel of the images x given their latents z."""
-    net = model.network
-    features = net.features(z)
-    low = np.empty((len(x), PIXELS), dtype=np.int64)
-    freq = np.empty((len(x), PIXELS), dtype=np.int64)
-    # A few images at a time keeps the head's arrays in cache: on whole batches the
-    # elementwise passes are bound by memory bandwidth and run several times slower.
-    for i in range(0, len(x), HEAD_IMAGES):
-        part = slice(i, i + HEAD_IMAGES)
-        head_out = net.head(features[part], net.context(x[part]))
-        pixels = _pixel_codec(model)[0](head_out.reshape(-1, head_out.shape[-1]), model.tables)
-        symbols = x[part].reshape(-1).astype(np.int64)
-        start = pixels.starts(symbols)
-        low[part] = start.reshape(-1, PIXELS)
-        freq[part] = (pixels.starts(symbols + 1) - start).reshape(-1, PIXELS)
-    return low, freq
+    """Slot start and frequency of every pixel of the images x given their latents z,
+    pixel-major: (784, n) each."""
+    return pixel_slots_for(model)(x, model.network.features(z, pixel_major=True))
 
 
 def _push_uniform(message: Message, symbols: np.ndarray, precision: int) -> None:
@@ -149,7 +123,7 @@ def _push_first_image(message: Message, model, x: np.ndarray, mu: np.ndarray) ->
             best = (bits, q, coarse, low, freq)
     _, q, coarse, low, freq = best
     for p in reversed(range(PIXELS)):
-        message.push(low[:, p], freq[:, p], tables.pixel_precision)
+        message.push(low[p], freq[p], tables.pixel_precision)
     _push_uniform(message, coarse, q)
     _push_uniform(message, np.array([[q - 1]]), FIRST_PRECISION_BITS)
 
