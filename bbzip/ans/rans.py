@@ -176,7 +176,7 @@ class Message:
         starts = starts.view(np.uint64) if starts.dtype == np.int64 else starts.astype(np.uint64, copy=False)
         # Renormalise first so the update below lands back in [2**W, 2**2W): the head
         # must be < freq * 2**(2W - precision), i.e. head >> (2W - precision) < freq.
-        over = np.flatnonzero((head >> np.uint64(2 * self.word_bits - precision)) >= freqs)
+        over = ((head >> np.uint64(2 * self.word_bits - precision)) >= freqs).nonzero()[0]
         if len(over):
             self._append(head[over].astype(self._word_dtype))  # keeps the low W bits
             head[over] >>= np.uint64(self.word_bits)

@@ -5,12 +5,13 @@ the per-pixel head over whole chunks of pixels. It computes exactly what
 ``IntegerVAE.head`` and ``PixelMixtures`` / ``PixelBernoulli`` compute, in fewer passes:
 
 * the head's 1x1 layers have their power-of-two scales folded into their weights and
-  their offsets into a weight row met by an always-1 input column (exact in float64, as
-  in ``trunk``);
-* arrays are pixel-major, (pixel, image), as the features come and as the pushes want
-  them; a chunk of pixels at a time keeps the head's arrays in the core's cache;
-* mixture parameters are held component-major, (component, pixel), so the sum over
-  components adds whole rows;
+  their offsets into an extra weight met by an always-1 input (exact in float64, as in
+  ``trunk``);
+* the head runs channel-major, (channel, pixel), on a chunk of pixels at a time (its
+  arrays stay in the core's cache): narrow products run faster with the pixels as columns,
+  every elementwise pass is contiguous, and the mixture parameters come out
+  component-major, so the sum over components adds whole rows;
+* slots come out pixel-major, (pixel, image), as the pushes want them;
 * a pixel needs the CDF at its symbol and the next one, but at 0 and 256 the CDF is 0 and
   1 outright: black and white pixels (most of a digit) take one evaluation, not two.
 """
@@ -24,7 +25,7 @@ from bbzip.vae.distributions import PIXEL_VALUES
 from bbzip.vae.fixed import ACT_BITS, ACT_LIMIT, CDF_BITS, CDF_STEP_BITS, EXP_BITS, T_BITS, T_RANGE
 from bbzip.vae.fixed import TABLE_STEP_BITS
 from bbzip.vae.network import CONTEXT, CONTEXT_MASK, CONTEXT_TAPS, IMAGE, OUTPUT_LIMIT, PIXELS
-from bbzip.vae.trunk import fold, with_ones
+from bbzip.vae.trunk import fold
 
 _WIDTH = IMAGE + CONTEXT - 1  # the zero-padded canvas: 2 pixels each side
 _CELLS = _WIDTH * _WIDTH  # and one more cell that always holds 1 (the context layer's bias input)
@@ -51,9 +52,10 @@ class PixelSlots:
         self.binary = model.binary
         self.hidden = net.hidden
         self.lut = net.input_lut
-        self.ctx = fold(net.ctx.weight_t, net.ctx.offset, net.ctx.scale)  # (13, hidden)
-        self.head1 = fold(net.head1.weight_t, net.head1.offset, net.head1.scale)
-        self.head2 = fold(net.head2.weight_t, net.head2.offset, net.head2.scale)
+        # Transposed, (out, in + 1), for the channel-major head.
+        self.ctx, self.head1, self.head2 = (
+            np.ascontiguousarray(fold(layer.weight_t, layer.offset, layer.scale).T)
+            for layer in (net.ctx, net.head1, net.head2))
         self.tables = tables
         self.precision = tables.pixel_precision
         self.spare = (1 << self.precision) - (2 if self.binary else PIXEL_VALUES)
@@ -73,33 +75,34 @@ class PixelSlots:
         low = np.empty((PIXELS, n), dtype=np.int64)
         freq = np.empty((PIXELS, n), dtype=np.int64)
         step = max(1, _CHUNK_ROWS // n)
-        buffers = with_ones(step * n, self.hidden), with_ones(step * n, self.hidden)
+        buffers = np.ones((2, self.hidden + 1, step * n))  # inputs with an always-1 last row
         for p in range(0, PIXELS, step):
             part = slice(p, min(PIXELS, p + step))
-            params = self._head(canvas[_CONTEXT_CELLS[part]], features[part], buffers)
+            context = canvas[_CONTEXT_CELLS[part].T].reshape(len(_CONTEXT_CELLS[0]), -1)
+            params = self._head(context, features[part], buffers)
             slots = self._binary if self.binary else self._mixtures
             start, width = slots(params, symbols[part].reshape(-1))
             low[part], freq[part] = start.reshape(-1, n), width.reshape(-1, n)
         return low, freq
 
     def _head(self, context: np.ndarray, features: np.ndarray, buffers) -> np.ndarray:
-        """(P, 13, n) contexts and (P, n, hidden) features -> (outputs, P*n) int64."""
-        rows = features.shape[0] * features.shape[1]
-        relu_in, relu_out = buffers
-        c = np.matmul(context.transpose(0, 2, 1), self.ctx).reshape(rows, -1)
+        """(13, rows) contexts and (P, n, hidden) features, rows = P*n -> (outputs, rows)
+        int64."""
+        rows = context.shape[1]
+        c = self.ctx @ context
         np.floor(c, out=c)
         np.clip(c, -ACT_LIMIT, ACT_LIMIT, out=c)
-        c += features.reshape(rows, -1)
-        g = relu_in[:rows]
-        np.maximum(c, 0, out=g[:, :-1])
-        h = g @ self.head1
+        c += features.reshape(rows, -1).T
+        g = buffers[0, :, :rows]
+        np.maximum(c, 0, out=g[:-1])
+        h = self.head1 @ g
         np.floor(h, out=h)
-        g = relu_out[:rows]
-        np.clip(h, 0, ACT_LIMIT, out=g[:, :-1])
-        out = g @ self.head2
+        g = buffers[1, :, :rows]
+        np.clip(h, 0, ACT_LIMIT, out=g[:-1])
+        out = self.head2 @ g
         np.floor(out, out=out)
         np.clip(out, -OUTPUT_LIMIT, OUTPUT_LIMIT, out=out)
-        return out.T.astype(np.int64, order="C")
+        return out.astype(np.int64)
 
     def _binary(self, params: np.ndarray, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``PixelBernoulli``: symbol 1's slot start is the boundary b; 0 owns [0, b)."""
