@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from bbzip import api, container
-from bbzip.errors import CorruptError, ModelError
+from bbzip.ans.rans import Message
+from bbzip.errors import CorruptError, MissingModelError, ModelError
 from bbzip.vae import bitsback, network
 from bbzip.vae.coder import VaeCoder
+from bbzip.vae.stepper import stepper_for
 from tests.vae_helpers import digits, tiny_model, tiny_model_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +67,55 @@ def test_lanes_and_batches_cover_every_image_once():
         assert all(b.stop - b.start <= lanes for b in batches)
     assert bitsback.choose_lanes(1) == 1
     assert bitsback.choose_lanes(10000) == bitsback.MAX_LANES
+
+
+def _shipped_or_tiny(name):
+    if name == "tiny":
+        return tiny_model()
+    from bbzip.vae.model import default_model
+
+    try:
+        return default_model()
+    except MissingModelError:
+        pytest.skip("no shipped digit model")
+
+
+@pytest.mark.parametrize("name", ["tiny", "shipped"])
+def test_compiled_and_numpy_pixel_steps_pop_alike_from_any_message(name):
+    """The compiled pop against numpy's on random heads and words (not an encoder's): the
+    same symbols and the same message after every step, middle pixels, refills and all."""
+    pytest.importorskip("numba")
+    model = _shipped_or_tiny(name)
+    rng = np.random.default_rng(3)
+    n = 37
+    z = model.tables.latent_centres[rng.integers(0, 256, (n, model.network.latent))]
+    features = model.network.features(z, pixel_major=True)
+    words = rng.integers(0, 2**32, 60_000, dtype=np.uint64).astype(np.uint32)
+    heads = rng.integers(2**32, 2**63, n, dtype=np.uint64)
+    decoded = []
+    for compiled in (False, True):
+        message = Message(n, words.copy(), heads.copy())
+        decoded.append((stepper_for(model).decode(message, features, compiled=compiled), message))
+    (numpy_symbols, numpy_message), (compiled_symbols, compiled_message) = decoded
+    assert np.array_equal(numpy_symbols, compiled_symbols)
+    assert len(np.unique(numpy_symbols)) > 100  # every kind of pixel: black, white, middle
+    assert numpy_message.same_as(compiled_message)
+
+
+def test_big_blocks_decode_through_the_compiled_step(model, monkeypatch):
+    pytest.importorskip("numba")
+    from bbzip.vae import compiled
+
+    calls = []
+    real = compiled.mixture_pop
+    monkeypatch.setattr(compiled, "mixture_pop", lambda *args: calls.append(1) or real(*args))
+    images = digits(12, seed=4)
+    data = bitsback.encode(model, images)
+    assert np.array_equal(bitsback.decode(model, data, len(images)), images)
+    assert len(calls) == 784 * len(bitsback.schedule(len(images), bitsback.choose_lanes(len(images))))
+    monkeypatch.setattr(bitsback, "COMPILED_MIN_STEPS", 10**9)  # the numpy step, same images
+    assert np.array_equal(bitsback.decode(model, data, len(images)), images)
+    assert len(calls) == 784 * 12
 
 
 def test_network_batch_size_does_not_change_the_output(model, monkeypatch):

@@ -39,6 +39,9 @@ FIRST_PRECISION_BITS = 3  # the first image's latent precision q - 1, uniform in
 # 10,000 digits; each step costs a fraction of a millisecond).
 TARGET_STEPS = 20_000
 SEED = 0  # the seed of coder 0x05's initial bits (docs/FORMAT.md)
+# Blocks of at least this many pixel steps decode with the compiled pop when numba is
+# installed: below it (a few digits) numpy finishes before numba would have been imported.
+COMPILED_MIN_STEPS = 8 * 784
 
 
 def choose_lanes(images: int) -> int:
@@ -136,7 +139,9 @@ def decode(model, data: bytes | memoryview, count: int, seed: int | None = None)
     latent = net.latent
     images = np.zeros((count, IMAGE, IMAGE), dtype=np.uint8)
     stepper = stepper_for(model)
-    for batch in reversed(schedule(count, lanes)):
+    batches = schedule(count, lanes)
+    compiled = len(batches) * PIXELS >= COMPILED_MIN_STEPS
+    for batch in reversed(batches):
         n = batch.stop - batch.start
         if batch.bits_back:
             buckets = _pop_uniform(message, n, latent, tables.prior_precision)
@@ -144,7 +149,8 @@ def decode(model, data: bytes | memoryview, count: int, seed: int | None = None)
         else:
             q = int(_pop_uniform(message, 1, 1, FIRST_PRECISION_BITS)[0, 0]) + 1
             z = tables.coarse_centres[(1 << q) - 1 + _pop_uniform(message, 1, latent, q)]
-        x = stepper.decode(message, net.features(z, pixel_major=True)).reshape(n, IMAGE, IMAGE).astype(np.uint8)
+        x = stepper.decode(message, net.features(z, pixel_major=True), compiled)
+        x = x.reshape(n, IMAGE, IMAGE).astype(np.uint8)
         images[batch.start : batch.stop] = x
         if batch.bits_back:
             posterior = net.encode(x)

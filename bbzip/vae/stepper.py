@@ -103,6 +103,7 @@ class PixelStepper:
         self.spare = (1 << self.precision) - (2 if self.binary else PIXEL_VALUES)
         # Centred logistic table: entry u (negative u wraps) is sigmoid[u + _HALF_TABLE].
         self.sigmoid = np.roll(tables.sigmoid, -_HALF_TABLE)
+        self.sigmoid_table = tables.sigmoid
         if not self.binary:
             self.k = net.head2.weight_t.shape[1] // 3
             # Head outputs are clipped to +-OUTPUT_LIMIT, so after the table shift every
@@ -135,28 +136,48 @@ class PixelStepper:
         _clip(out, -OUTPUT_LIMIT, OUTPUT_LIMIT, out=out)
         return out.astype(np.int64)
 
-    def decode(self, message, features: np.ndarray) -> np.ndarray:
+    def decode(self, message, features: np.ndarray, compiled: bool = False) -> np.ndarray:
         """Pop the pixels of n images on lanes [0, n) given their features, pixel-major
-        (784, n, hidden): (n, 784) symbols. The message raises CorruptError if it runs out."""
+        (784, n, hidden): (n, 784) symbols. The message raises CorruptError if it runs out.
+
+        ``compiled``: pop 8-bit pixels with ``compiled.mixture_pop`` when numba is installed
+        (the same symbols and message; worth its import on blocks of many steps)."""
         n = features.shape[1]
         canvas = np.zeros((_ONE + 1, n))
         canvas[_ONE] = 1.0
         g, h = np.ones((self.hidden + 1, n)), np.ones((self.hidden + 1, n))
         pixels = np.empty((PIXELS, n), dtype=np.int64)
         head = message.head[:n]  # a view: updated in place
-        step = self._binary_step if self.binary else self._mixture_step
-        shift = np.uint64(self.precision)
+        pop = self._numpy_pop
+        if compiled and not self.binary:
+            from bbzip.vae import compiled as kernels
+
+            if kernels.available():
+                pop = self._compiled_pop(kernels, n)
         for p in range(PIXELS):
-            params = self._head(canvas[CONTEXT_INDEX[p]], features[p].T, g, h)
-            slots = (head & self.mask).view(np.int64)
-            symbols, low, freq = step(params, slots)
-            # rANS pop (Message.pop inlined): undo the encoder's push of (low, freq).
-            slots -= low
-            head[:] = freq.view(np.uint64) * (head >> shift) + slots.view(np.uint64)
+            symbols = pop(self._head(canvas[CONTEXT_INDEX[p]], features[p].T, g, h), head)
             message.refill(head)
             pixels[p] = symbols
             canvas[CANVAS_CELL[p]] = self.input_lut[symbols]
         return pixels.T
+
+    def _numpy_pop(self, params: np.ndarray, head: np.ndarray) -> np.ndarray:
+        slots = (head & self.mask).view(np.int64)
+        symbols, low, freq = (self._binary_step if self.binary else self._mixture_step)(params, slots)
+        # rANS pop (Message.pop inlined): undo the encoder's push of (low, freq).
+        slots -= low
+        head[:] = freq.view(np.uint64) * (head >> np.uint64(self.precision)) + slots.view(np.uint64)
+        return symbols
+
+    def _compiled_pop(self, kernels, n: int):
+        symbols = np.empty(n, dtype=np.int64)
+        tables = (self.inv_scale, self.weight_of_gap, self.sigmoid_table, self.spare, self.precision)
+
+        def pop(params: np.ndarray, head: np.ndarray) -> np.ndarray:
+            kernels.mixture_pop(params, head, *tables, symbols)
+            return symbols.copy()
+
+        return pop
 
     # -- binary pixels ---------------------------------------------------------------------
     def _binary_step(self, params, slots):

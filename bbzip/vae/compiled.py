@@ -1,0 +1,106 @@
+"""The decoder's per-lane work of one pixel step, compiled with numba when it is installed.
+
+numpy runs a pixel step as some eighty calls on arrays of at most a few hundred lanes, so
+its cost is call overhead, and a 5,000-digit block takes 20,000 steps. The network head
+stays in numpy (three small matrix products, which BLAS does well); everything after it,
+per lane, is one compiled call: the mixture's weights and scales, the CDF at symbols 1 and
+255, a bisection for the pixels in between and the rANS pop (``Message.refill`` then runs
+as on the numpy path). The arithmetic is the numpy path's, operation for operation, on int64
+and uint64 values (never a float: numba, like numpy, would turn int64 op uint64 into a
+float64, so every mixed expression casts explicitly); ``tests/test_vae.py`` checks that
+both paths decode the same symbols and leave the same message.
+
+numba is optional (the ``fast`` extra, which ``make install`` installs): without it, or for
+blocks too small to repay its import, ``stepper`` runs the numpy path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # the numpy path serves alone
+    numba = None
+
+def available() -> bool:
+    return numba is not None
+
+
+def _kernel(fn):
+    """numba's njit with its on-disk cache, so a process compiles nothing a previous one
+    compiled; where no cache directory is writable, compiled afresh in each process."""
+    if numba is None:
+        return fn
+    try:
+        return numba.njit(cache=True)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(fn)
+
+
+@_kernel
+def _start(symbol, means, inv_scales, weights, weight_sum, sigmoid, spare, k):
+    """Slot start of ``symbol`` (1..255) under one lane's mixture: stepper._starts for one
+    probe, one lane."""
+    edge = (np.int64(symbol) << 10) - 512
+    total = np.int64(0)
+    half = sigmoid.shape[0] >> 1
+    for c in range(k):
+        t = ((edge - means[c]) * inv_scales[c]) >> 16
+        if t < -half:
+            t = -half
+        elif t > half - 1:
+            t = half - 1
+        total += sigmoid[t + half] * weights[c]
+    cdf = total // weight_sum
+    return ((cdf * spare) >> 30) + symbol
+
+
+@_kernel
+def mixture_pop(params, head, inv_scale, weight_of_gap, sigmoid, spare, precision, symbols):
+    """Pop one pixel on every lane: ``params`` (3k, lanes) int64 head outputs (logits,
+    means, log-scales), ``head`` the lanes' uint64 heads (updated in place, not refilled);
+    the symbols go to ``symbols``. ``inv_scale`` and ``weight_of_gap`` are the stepper's
+    extended tables (negative indices wrap), ``sigmoid`` the logistic table in its
+    original order."""
+    k = params.shape[0] // 3
+    means = np.empty(k, np.int64)
+    inv_scales = np.empty(k, np.int64)
+    weights = np.empty(k, np.int64)
+    mask = np.uint64((1 << precision) - 1)
+    shift = np.uint64(precision)
+    scale_table = inv_scale.shape[0]
+    full = np.int64(1) << precision
+    for i in range(head.shape[0]):
+        largest = params[0, i]
+        for c in range(1, k):
+            if params[c, i] > largest:
+                largest = params[c, i]
+        weight_sum = np.int64(0)
+        for c in range(k):
+            means[c] = params[k + c, i]
+            j = params[2 * k + c, i] >> 4
+            inv_scales[c] = inv_scale[j + scale_table if j < 0 else j]
+            weights[c] = weight_of_gap[(largest - params[c, i]) >> 4]
+            weight_sum += weights[c]
+        slot = np.int64(head[i] & mask)
+        one = _start(1, means, inv_scales, weights, weight_sum, sigmoid, spare, k)
+        if slot < one:
+            symbol, low, high = 0, np.int64(0), one
+        else:
+            top = _start(255, means, inv_scales, weights, weight_sum, sigmoid, spare, k)
+            if slot >= top:
+                symbol, low, high = 255, top, full
+            else:
+                # start(lo) <= slot < start(hi) throughout; the answer is unique.
+                lo, hi, low, high = 1, 255, one, top
+                while hi - lo > 1:
+                    mid = (lo + hi) >> 1
+                    s = _start(mid, means, inv_scales, weights, weight_sum, sigmoid, spare, k)
+                    if s <= slot:
+                        lo, low = mid, s
+                    else:
+                        hi, high = mid, s
+                symbol = lo
+        head[i] = np.uint64(high - low) * (head[i] >> shift) + np.uint64(slot - low)
+        symbols[i] = symbol
