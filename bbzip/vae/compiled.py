@@ -1,11 +1,12 @@
 """The decoder's per-lane work of one pixel step, compiled with numba when it is installed.
 
 numpy runs a pixel step as some eighty calls on arrays of at most a few hundred lanes, so
-its cost is call overhead, and a 5,000-digit block takes 20,000 steps. The network head
-stays in numpy (three small matrix products, which BLAS does well); everything after it,
-per lane, is one compiled call: the mixture's weights and scales, the CDF at symbols 1 and
-255, a bisection for the pixels in between and the rANS pop (``Message.refill`` then runs
-as on the numpy path). The arithmetic is the numpy path's, operation for operation, on int64
+its cost is call overhead, and a 5,000-digit block takes 20,000 steps. The network head's
+three small matrix products stay in numpy (BLAS does them well); the elementwise work
+between them is two compiled calls, and everything after them, per lane, one more: the
+mixture's weights and scales, the CDF at symbols 1 and 255, a bisection for the pixels in
+between and the rANS pop (``Message.refill`` then runs as on the numpy path, when a head
+fell below 2**32). The arithmetic is the numpy path's, operation for operation, on int64
 and uint64 values (never a float: numba, like numpy, would turn int64 op uint64 into a
 float64, so every mixed expression casts explicitly); ``tests/test_vae.py`` checks that
 both paths decode the same symbols and leave the same message.
@@ -57,13 +58,43 @@ def _start(symbol, means, inv_scales, weights, weight_sum, sigmoid, spare, k):
 
 
 @_kernel
-def mixture_pop(params, head, inv_scale, weight_of_gap, sigmoid, spare, precision, symbols):
-    """Pop one pixel on every lane: ``params`` (3k, lanes) int64 head outputs (logits,
-    means, log-scales), ``head`` the lanes' uint64 heads (updated in place, not refilled);
-    the symbols go to ``symbols``. ``inv_scale`` and ``weight_of_gap`` are the stepper's
-    extended tables (negative indices wrap), ``sigmoid`` the logistic table in its
-    original order."""
-    k = params.shape[0] // 3
+def context_layer(pre, features, out, limit):
+    """out[:hidden] = relu(clip(floor(pre), +-limit) + features.T): the context layer's
+    requantised output plus the pixel's features; ``pre`` (hidden, lanes), ``features``
+    (lanes, hidden)."""
+    for j in range(pre.shape[0]):
+        for i in range(pre.shape[1]):
+            v = np.floor(pre[j, i])
+            if v < -limit:
+                v = -limit
+            elif v > limit:
+                v = limit
+            v += features[i, j]
+            out[j, i] = v if v > 0.0 else 0.0
+
+
+@_kernel
+def requantise_rows(values, rows, limit):
+    """values[:rows] = clip(floor(values[:rows]), 0, limit), in place."""
+    for j in range(rows):
+        for i in range(values.shape[1]):
+            v = np.floor(values[j, i])
+            values[j, i] = 0.0 if v < 0.0 else (limit if v > limit else v)
+
+
+@_kernel
+def mixture_pop(outputs, limit, head, inv_scale, weight_of_gap, sigmoid, spare, precision, symbols):
+    """Pop one pixel on every lane: ``outputs`` (3k, lanes) the head's last layer before
+    its floor and clip to +-limit (logits, means, log-scales), ``head`` the lanes' uint64
+    heads (updated in place, not refilled); the symbols go to ``symbols``. Returns how many
+    heads fell below 2**32. ``inv_scale`` and ``weight_of_gap`` are the stepper's extended
+    tables (negative indices wrap), ``sigmoid`` the logistic table in its original order."""
+    k = outputs.shape[0] // 3
+    params = np.empty((3 * k, outputs.shape[1]), np.int64)
+    for c in range(3 * k):
+        for i in range(outputs.shape[1]):
+            v = np.floor(outputs[c, i])
+            params[c, i] = np.int64(-limit if v < -limit else (limit if v > limit else v))
     means = np.empty(k, np.int64)
     inv_scales = np.empty(k, np.int64)
     weights = np.empty(k, np.int64)
@@ -71,6 +102,8 @@ def mixture_pop(params, head, inv_scale, weight_of_gap, sigmoid, spare, precisio
     shift = np.uint64(precision)
     scale_table = inv_scale.shape[0]
     full = np.int64(1) << precision
+    low_head = np.uint64(1) << np.uint64(32)
+    under = 0
     for i in range(head.shape[0]):
         largest = params[0, i]
         for c in range(1, k):
@@ -102,5 +135,8 @@ def mixture_pop(params, head, inv_scale, weight_of_gap, sigmoid, spare, precisio
                     else:
                         hi, high = mid, s
                 symbol = lo
-        head[i] = np.uint64(high - low) * (head[i] >> shift) + np.uint64(slot - low)
+        value = np.uint64(high - low) * (head[i] >> shift) + np.uint64(slot - low)
+        head[i] = value
+        under += value < low_head
         symbols[i] = symbol
+    return under

@@ -140,44 +140,53 @@ class PixelStepper:
         """Pop the pixels of n images on lanes [0, n) given their features, pixel-major
         (784, n, hidden): (n, 784) symbols. The message raises CorruptError if it runs out.
 
-        ``compiled``: pop 8-bit pixels with ``compiled.mixture_pop`` when numba is installed
-        (the same symbols and message; worth its import on blocks of many steps)."""
+        ``compiled``: run 8-bit steps through ``bbzip.vae.compiled`` when numba is
+        installed (the same symbols and message; worth its import on blocks of many steps)."""
         n = features.shape[1]
         canvas = np.zeros((_ONE + 1, n))
         canvas[_ONE] = 1.0
         g, h = np.ones((self.hidden + 1, n)), np.ones((self.hidden + 1, n))
         pixels = np.empty((PIXELS, n), dtype=np.int64)
         head = message.head[:n]  # a view: updated in place
-        pop = self._numpy_pop
+        step = self._numpy_step
         if compiled and not self.binary:
             from bbzip.vae import compiled as kernels
 
             if kernels.available():
-                pop = self._compiled_pop(kernels, n)
+                step = self._compiled_step(kernels, n)
         for p in range(PIXELS):
-            symbols = pop(self._head(canvas[CONTEXT_INDEX[p]], features[p].T, g, h), head)
-            message.refill(head)
+            symbols, refill = step(canvas[CONTEXT_INDEX[p]], features[p], g, h, head)
+            if refill:
+                message.refill(head)
             pixels[p] = symbols
             canvas[CANVAS_CELL[p]] = self.input_lut[symbols]
         return pixels.T
 
-    def _numpy_pop(self, params: np.ndarray, head: np.ndarray) -> np.ndarray:
+    def _numpy_step(self, context, features_p, g, h, head) -> tuple[np.ndarray, bool]:
+        """One pixel of every lane: its symbols, and whether heads may need a refill."""
+        params = self._head(context, features_p.T, g, h)
         slots = (head & self.mask).view(np.int64)
         symbols, low, freq = (self._binary_step if self.binary else self._mixture_step)(params, slots)
         # rANS pop (Message.pop inlined): undo the encoder's push of (low, freq).
         slots -= low
         head[:] = freq.view(np.uint64) * (head >> np.uint64(self.precision)) + slots.view(np.uint64)
-        return symbols
+        return symbols, True
 
-    def _compiled_pop(self, kernels, n: int):
+    def _compiled_step(self, kernels, n: int):
+        """``_numpy_step`` with the elementwise work fused into compiled calls: numpy keeps
+        the three matrix products."""
         symbols = np.empty(n, dtype=np.int64)
+        hidden = self.hidden
         tables = (self.inv_scale, self.weight_of_gap, self.sigmoid_table, self.spare, self.precision)
 
-        def pop(params: np.ndarray, head: np.ndarray) -> np.ndarray:
-            kernels.mixture_pop(params, head, *tables, symbols)
-            return symbols.copy()
+        def step(context, features_p, g, h, head):
+            kernels.context_layer(self.w_ctx @ context, features_p, g, ACT_LIMIT)
+            np.matmul(self.w_head1, g, out=h[:hidden])
+            kernels.requantise_rows(h, hidden, ACT_LIMIT)
+            under = kernels.mixture_pop(self.w_head2 @ h, OUTPUT_LIMIT, head, *tables, symbols)
+            return symbols.copy(), under > 0
 
-        return pop
+        return step
 
     # -- binary pixels ---------------------------------------------------------------------
     def _binary_step(self, params, slots):
