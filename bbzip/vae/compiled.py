@@ -23,6 +23,13 @@ try:
     import numba
 except ImportError:  # the numpy path serves alone
     numba = None
+else:
+    import warnings
+
+    from numba.core.errors import NumbaWarning
+
+    # A cache numba cannot write costs a recompile, not an error: nothing for stderr.
+    warnings.simplefilter("ignore", NumbaWarning)
 
 def available() -> bool:
     return numba is not None
