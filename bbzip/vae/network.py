@@ -101,7 +101,11 @@ class IntegerVAE:
         return windows[..., CONTEXT_MASK].reshape(len(images), PIXELS, CONTEXT_TAPS)
 
     def head(self, features: np.ndarray, context: np.ndarray) -> np.ndarray:
-        """Per-pixel likelihood parameters (mixtures: 3 per component; binary: a logit)."""
+        """Per-pixel likelihood parameters (mixtures: 3 per component; binary: a logit).
+
+        The plain statement of the head (with ``context`` and the distributions' classes):
+        the coder runs faster equivalents of it, ``likelihood`` when encoding and the
+        stepper when decoding, which must give the same values."""
         c = self.ctx(context, relu=False)
         g = np.maximum(features + c, 0)
         g = self.head1(g, relu=True)
