@@ -118,6 +118,39 @@ def test_big_blocks_decode_through_the_compiled_step(model, monkeypatch):
     assert len(calls) == 784 * 12
 
 
+def _reference_slots(model, images, z):
+    """Every pixel's (start, freq) the plain way: IntegerVAE.head over all pixels, then the
+    distributions' CDFs; (n, 784) each."""
+    from bbzip.vae.distributions import PixelBernoulli, PixelMixtures
+
+    net = model.network
+    head_out = net.head(net.features(z), net.context(images))
+    pixels = (PixelBernoulli if model.binary else PixelMixtures)(head_out.reshape(-1, head_out.shape[-1]),
+                                                                  model.tables)
+    symbols = images.reshape(-1).astype(np.int64)
+    start = pixels.starts(symbols)
+    return start.reshape(-1, 784), (pixels.starts(symbols + 1) - start).reshape(-1, 784)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_encoder_pixel_slots_equal_the_plain_head_and_cdfs(binary):
+    """The encoder's fused likelihood pass (bbzip/vae/likelihood.py) against the reference
+    statement of the model, on digits, noise and latents across the activation range."""
+    model = tiny_model(binary=binary)
+    rng = np.random.default_rng(11)
+    images = digits(40, seed=9)
+    images[:8] = rng.integers(0, 256, (8, 28, 28))  # noise: every symbol, every context
+    if binary:
+        images = (images > 127).astype(np.uint8)
+    latent = model.network.latent
+    for z in (model.tables.latent_centres[rng.integers(0, 256, (40, latent))],
+              model.network.encode(images)[:, :latent],
+              rng.integers(-(2**17), 2**17, (40, latent))):
+        start, freq = bitsback._pixel_slots(model, images, z)
+        reference_start, reference_freq = _reference_slots(model, images, z)
+        assert np.array_equal(start.T, reference_start) and np.array_equal(freq.T, reference_freq)
+
+
 def test_network_batch_size_does_not_change_the_output(model, monkeypatch):
     images = digits(9, seed=2)
     reference = bitsback.encode(model, images)
