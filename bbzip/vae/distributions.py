@@ -3,7 +3,10 @@ Gaussian latents.
 
 All reduce to "slot start of symbol s" functions that are monotone in s with every
 symbol at least one slot wide, evaluated at any symbol without tabulating the alphabet:
-encoding needs two evaluations per symbol, decoding bisects.
+encoding needs two evaluations per symbol, decoding bisects. The pixel classes are the
+plain statement of the model's pixel likelihoods, which the coder's fused paths
+(``likelihood`` for encoding, ``stepper`` and ``compiled`` for decoding) reproduce and the
+tests compare them with; the coder codes latents with these classes directly.
 """
 
 from __future__ import annotations
@@ -42,13 +45,6 @@ class PixelMixtures:
         self.sigmoid = tables.sigmoid
         self.precision = tables.pixel_precision
 
-    def subset(self, index: np.ndarray) -> PixelMixtures:
-        part = object.__new__(PixelMixtures)
-        part.means, part.inv_scales = self.means[:, index], self.inv_scales[:, index]
-        part.weights, part.weight_sum = self.weights[:, index], self.weight_sum[index]
-        part.sigmoid, part.precision = self.sigmoid, self.precision
-        return part
-
     def starts(self, symbols: np.ndarray) -> np.ndarray:
         """Slot start of each pixel's symbol (0..256; 256 gives the total)."""
         edge = (symbols.astype(np.int64) << ACT_BITS) - _HALF
@@ -76,10 +72,6 @@ class PixelBernoulli:
         cdf = np.where(symbols <= 0, 0, np.where(symbols >= 2, _FULL, self.zero_cdf))
         return cdf_to_starts(cdf, CDF_BITS, symbols, 2, self.precision)
 
-    def boundary(self) -> np.ndarray:
-        """Slot start of symbol 1 for every pixel."""
-        return cdf_to_starts(self.zero_cdf, CDF_BITS, 1, 2, self.precision)
-
 
 class LatentPosteriors:
     """Diagonal Gaussians discretised into the prior's equal-mass buckets, for M latents."""
@@ -102,38 +94,6 @@ class LatentPosteriors:
 def push(message: Message, dist, symbols: np.ndarray) -> None:
     low = dist.starts(symbols)
     message.push(low, dist.starts(symbols + 1) - low, dist.precision)
-
-
-_EXTREMES = np.array([[1], [PIXEL_VALUES - 1]], dtype=np.int64)
-
-
-def pop_pixels(message: Message, mixtures: PixelMixtures) -> np.ndarray:
-    """Decode one pixel per lane. Most pixels of a digit are black or white: one evaluation
-    at 1 and 255 settles those lanes, and only the rest are searched."""
-    n = len(mixtures.weight_sum)
-    total = 1 << mixtures.precision
-    slots = message.peek(n, mixtures.precision).astype(np.int64)
-    one, top = mixtures.starts(np.broadcast_to(_EXTREMES, (2, n)))
-    black, white = slots < one, slots >= top
-    symbols = np.where(black, 0, PIXEL_VALUES - 1)
-    low = np.where(black, 0, top)
-    high = np.where(black, one, total)
-    middle = np.flatnonzero(~(black | white))
-    if len(middle):
-        found, found_low, found_high = _search(mixtures.subset(middle), slots[middle], PIXEL_VALUES)
-        symbols[middle], low[middle], high[middle] = found, found_low, found_high
-    message.pop(low, high - low, mixtures.precision)
-    return symbols
-
-
-def pop_binary_pixels(message: Message, pixels: PixelBernoulli) -> np.ndarray:
-    """Decode one binary pixel per lane: one comparison with the boundary slot."""
-    boundary = pixels.boundary()
-    total = 1 << pixels.precision
-    ones = message.peek(len(boundary), pixels.precision).astype(np.int64) >= boundary
-    low = np.where(ones, boundary, 0)
-    message.pop(low, np.where(ones, total, boundary) - low, pixels.precision)
-    return ones.astype(np.int64)
 
 
 def pop(message: Message, dist, alphabet: int) -> np.ndarray:
