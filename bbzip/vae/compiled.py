@@ -19,6 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from bbzip.vae.fixed import ACT_BITS, CDF_BITS, CDF_INDEX_SHIFT, SCALE_INDEX_SHIFT
+
+_HALF_BIN = 1 << (ACT_BITS - 1)  # a symbol's bin starts half a unit below it
+_WORD_BITS = 32  # Message's word size for the digit coder: a head below 2**32 refills
+
 try:
     import numba
 except ImportError:  # the numpy path serves alone
@@ -30,6 +35,7 @@ else:
 
     # A cache numba cannot write costs a recompile, not an error: nothing for stderr.
     warnings.simplefilter("ignore", NumbaWarning)
+
 
 def available() -> bool:
     return numba is not None
@@ -50,18 +56,18 @@ def _kernel(fn):
 def _start(symbol, means, inv_scales, weights, weight_sum, sigmoid, spare, k):
     """Slot start of ``symbol`` (1..255) under one lane's mixture: stepper._starts for one
     probe, one lane."""
-    edge = (np.int64(symbol) << 10) - 512
+    edge = (np.int64(symbol) << ACT_BITS) - _HALF_BIN
     total = np.int64(0)
     half = sigmoid.shape[0] >> 1
     for c in range(k):
-        t = ((edge - means[c]) * inv_scales[c]) >> 16
+        t = ((edge - means[c]) * inv_scales[c]) >> CDF_INDEX_SHIFT
         if t < -half:
             t = -half
         elif t > half - 1:
             t = half - 1
         total += sigmoid[t + half] * weights[c]
     cdf = total // weight_sum
-    return ((cdf * spare) >> 30) + symbol
+    return ((cdf * spare) >> CDF_BITS) + symbol
 
 
 @_kernel
@@ -109,7 +115,7 @@ def mixture_pop(outputs, limit, head, inv_scale, weight_of_gap, sigmoid, spare, 
     shift = np.uint64(precision)
     scale_table = inv_scale.shape[0]
     full = np.int64(1) << precision
-    low_head = np.uint64(1) << np.uint64(32)
+    low_head = np.uint64(1) << np.uint64(_WORD_BITS)
     under = 0
     for i in range(head.shape[0]):
         largest = params[0, i]
@@ -119,9 +125,9 @@ def mixture_pop(outputs, limit, head, inv_scale, weight_of_gap, sigmoid, spare, 
         weight_sum = np.int64(0)
         for c in range(k):
             means[c] = params[k + c, i]
-            j = params[2 * k + c, i] >> 4
+            j = params[2 * k + c, i] >> SCALE_INDEX_SHIFT
             inv_scales[c] = inv_scale[j + scale_table if j < 0 else j]
-            weights[c] = weight_of_gap[(largest - params[c, i]) >> 4]
+            weights[c] = weight_of_gap[(largest - params[c, i]) >> SCALE_INDEX_SHIFT]
             weight_sum += weights[c]
         slot = np.int64(head[i] & mask)
         one = _start(1, means, inv_scales, weights, weight_sum, sigmoid, spare, k)

@@ -25,6 +25,14 @@ TABLE_STEP_BITS = 6  # exp-type tables (scales, mixture weights) are sampled eve
 CDF_BITS = 30  # CDF values: integer / 2**30
 EXP_BITS = 16  # mixture weights and inverse scales: integer / 2**16
 
+# (edge - mean) * inv_scale, in units 2**-(ACT_BITS + EXP_BITS), to CDF table steps
+# (2**-CDF_STEP_BITS): standardise() then lookup() in one shift, which the coder's fused
+# paths use; shifting before clipping gives the same index (floors are monotone and the
+# table's bounds are multiples of the step).
+CDF_INDEX_SHIFT = ACT_BITS + EXP_BITS - CDF_STEP_BITS
+CDF_HALF_TABLE = T_RANGE << CDF_STEP_BITS  # entries of a CDF table on each side of 0
+SCALE_INDEX_SHIFT = ACT_BITS - TABLE_STEP_BITS  # log-scales and logit gaps to exp-table steps
+
 _T_SHIFT = T_BITS - CDF_STEP_BITS
 _T_OFFSET = T_RANGE << T_BITS
 _T_MAX = (T_RANGE << T_BITS) - 1

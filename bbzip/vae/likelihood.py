@@ -23,17 +23,19 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from bbzip.vae.distributions import PIXEL_VALUES
 from bbzip.vae.fixed import ACT_BITS, ACT_LIMIT, CDF_BITS, CDF_STEP_BITS, EXP_BITS, T_BITS, T_RANGE
-from bbzip.vae.fixed import TABLE_STEP_BITS
+from bbzip.vae.fixed import CDF_INDEX_SHIFT, TABLE_STEP_BITS
 from bbzip.vae.network import CONTEXT, CONTEXT_MASK, CONTEXT_TAPS, IMAGE, OUTPUT_LIMIT, PIXELS
 from bbzip.vae.trunk import fold
 
 _WIDTH = IMAGE + CONTEXT - 1  # the zero-padded canvas: 2 pixels each side
-_CELLS = _WIDTH * _WIDTH  # and one more cell that always holds 1 (the context layer's bias input)
+CELLS = _WIDTH * _WIDTH  # and one more cell that always holds 1 (the context layer's bias input)
 # Per pixel, the canvas cells of its causal context (as IntegerVAE.context orders them),
-# then the constant cell.
-_WINDOWS = sliding_window_view(np.arange(_CELLS).reshape(_WIDTH, _WIDTH), (CONTEXT, CONTEXT))
-_CONTEXT_CELLS = np.hstack([_WINDOWS[..., CONTEXT_MASK].reshape(PIXELS, CONTEXT_TAPS),
-                            np.full((PIXELS, 1), _CELLS)])
+# then the constant cell; and the cell of the pixel itself. The decoder's stepper uses the
+# same canvas.
+_WINDOWS = sliding_window_view(np.arange(CELLS).reshape(_WIDTH, _WIDTH), (CONTEXT, CONTEXT))
+CONTEXT_CELLS = np.hstack([_WINDOWS[..., CONTEXT_MASK].reshape(PIXELS, CONTEXT_TAPS),
+                           np.full((PIXELS, 1), CELLS)])
+PIXEL_CELLS = np.arange(CELLS).reshape(_WIDTH, _WIDTH)[2:-2, 2:-2].reshape(-1)
 # Pixels of all images per chunk: (hidden, pixels) float64 arrays of 2 MiB at most.
 _CHUNK_ROWS = 8192
 # Within a chunk, each product covers a block of at most this many pixels of all images:
@@ -41,9 +43,8 @@ _CHUNK_ROWS = 8192
 # which for these narrow layers runs about twice as fast.
 _BLOCK_ROWS = 900
 _DIVISORS = [d for d in range(1, PIXELS + 1) if PIXELS % d == 0]
-# standardise() then lookup() as one shift and clip: the table index of (edge - mean) *
-# inv_scale is floor((v + offset) / 2**shift), clipped to the table (exact: integer shifts).
-_INDEX_SHIFT = ACT_BITS + EXP_BITS - CDF_STEP_BITS
+# The table index of (edge - mean) * inv_scale is floor((v + offset) / 2**CDF_INDEX_SHIFT),
+# clipped to the table (exact: integer shifts).
 _INDEX_OFFSET = (T_RANGE << T_BITS) << (ACT_BITS + EXP_BITS - T_BITS)
 _INDEX_MAX = (2 * (T_RANGE << T_BITS) - 1) >> (T_BITS - CDF_STEP_BITS)
 _FULL = 1 << CDF_BITS
@@ -73,9 +74,9 @@ class PixelSlots:
         n = len(images)
         # Zero-padded images, cell-major (cell, image): a chunk of pixels gathers its
         # contexts as whole rows.
-        canvas = np.zeros((_CELLS + 1, n))
-        canvas[:_CELLS].reshape(_WIDTH, _WIDTH, n)[2:-2, 2:-2] = self.lut[images].transpose(1, 2, 0)
-        canvas[_CELLS] = 1.0
+        canvas = np.zeros((CELLS + 1, n))
+        canvas[:CELLS].reshape(_WIDTH, _WIDTH, n)[2:-2, 2:-2] = self.lut[images].transpose(1, 2, 0)
+        canvas[CELLS] = 1.0
         symbols = images.reshape(n, PIXELS).T.astype(np.int64)
         low = np.empty((PIXELS, n), dtype=np.int64)
         freq = np.empty((PIXELS, n), dtype=np.int64)
@@ -86,7 +87,7 @@ class PixelSlots:
         buffers = np.ones((2, step // block, self.hidden + 1, block * n))
         for p in range(0, PIXELS, step):
             part = slice(p, min(PIXELS, p + step))
-            context = canvas[_CONTEXT_CELLS[part].T].reshape(len(_CONTEXT_CELLS[0]), -1)
+            context = canvas[CONTEXT_CELLS[part].T].reshape(len(CONTEXT_CELLS[0]), -1)
             params = self._head(context, features[part], buffers)
             slots = self._binary if self.binary else self._mixtures
             start, width = slots(params, symbols[part].reshape(-1))
@@ -156,7 +157,7 @@ class PixelSlots:
         edge = (symbols << ACT_BITS) - (1 << (ACT_BITS - 1))
         v = (edge - means) * inv_scales
         v += _INDEX_OFFSET
-        v >>= _INDEX_SHIFT
+        v >>= CDF_INDEX_SHIFT
         np.clip(v, 0, _INDEX_MAX, out=v)
         cdf = (self.tables.sigmoid[v] * weights).sum(axis=0) // weight_sum
         return ((cdf * self.spare) >> CDF_BITS) + symbols

@@ -31,36 +31,22 @@ from bbzip.vae.fixed import (
     ACT_BITS,
     ACT_LIMIT,
     CDF_BITS,
+    CDF_HALF_TABLE,
+    CDF_INDEX_SHIFT,
     CDF_STEP_BITS,
-    EXP_BITS,
+    SCALE_INDEX_SHIFT,
     T_BITS,
-    T_RANGE,
-    TABLE_STEP_BITS,
 )
-from bbzip.vae.network import CONTEXT, CONTEXT_MASK, IMAGE, OUTPUT_LIMIT, PIXELS
+from bbzip.vae.likelihood import CELLS, CONTEXT_CELLS, PIXEL_CELLS
+from bbzip.vae.network import OUTPUT_LIMIT, PIXELS
+from bbzip.vae.trunk import fold
 
 try:  # the clip ufunc itself: np.clip's Python wrapper costs more than small arrays' work
     from numpy._core.umath import clip as _clip
 except ImportError:  # numpy < 2
     from numpy.core.umath import clip as _clip
 
-_WIDTH = IMAGE + CONTEXT - 1  # the zero-padded canvas: 2 pixels each side
-_ONE = _WIDTH * _WIDTH  # index of the canvas row that always holds 1 (the bias input)
-_ROWS, _COLS = np.nonzero(CONTEXT_MASK)
-# For step p, the canvas cells of pixel p's causal context, then the constant cell.
-CONTEXT_INDEX = np.array([np.append(_ROWS * _WIDTH + _COLS + (p // IMAGE) * _WIDTH + p % IMAGE, _ONE)
-                          for p in range(PIXELS)])
-CANVAS_CELL = np.array([(p // IMAGE + 2) * _WIDTH + p % IMAGE + 2 for p in range(PIXELS)])
-
-# t = (edge - mean) * inv_scale >> _T_SHIFT, clipped to [-T_RANGE, T_RANGE) and offset,
-# then >> _LOOKUP_SHIFT, indexes the logistic table. Shifting first and clipping after
-# gives the same index (the shifts are floors, monotone, and the bounds are multiples of
-# 2**_LOOKUP_SHIFT), so one shift by _INDEX_SHIFT and a clip to +-_HALF_TABLE do it.
-_T_SHIFT = ACT_BITS + EXP_BITS - T_BITS
-_LOOKUP_SHIFT = T_BITS - CDF_STEP_BITS
-_INDEX_SHIFT = _T_SHIFT + _LOOKUP_SHIFT
-_HALF_TABLE = T_RANGE << CDF_STEP_BITS
-_TABLE_SHIFT = ACT_BITS - TABLE_STEP_BITS  # fixed-point log-scales and logits -> table steps
+_LOOKUP_SHIFT = T_BITS - CDF_STEP_BITS  # a binary pixel's logit, in units 2**-T_BITS, to table steps
 _FULL = 1 << CDF_BITS
 
 
@@ -75,9 +61,8 @@ _EXTREME_EDGES = _edges(_EXTREMES)
 
 
 def _folded(layer) -> np.ndarray:
-    """The layer as (out, in + 1) weights times its scale, the last column its scaled
-    offset (the input's always-1 row)."""
-    return np.hstack([layer.weight_t.T * layer.scale[:, None], (layer.offset * layer.scale)[:, None]])
+    """``trunk.fold`` transposed: (out, in + 1), for layers that act on (in, lanes)."""
+    return np.ascontiguousarray(fold(layer.weight_t, layer.offset, layer.scale).T)
 
 
 def _extended(table: np.ndarray, first: int, length: int) -> np.ndarray:
@@ -101,19 +86,19 @@ class PixelStepper:
         self.precision = tables.pixel_precision
         self.mask = np.uint64((1 << self.precision) - 1)
         self.spare = (1 << self.precision) - (2 if self.binary else PIXEL_VALUES)
-        # Centred logistic table: entry u (negative u wraps) is sigmoid[u + _HALF_TABLE].
-        self.sigmoid = np.roll(tables.sigmoid, -_HALF_TABLE)
+        # Centred logistic table: entry u (negative u wraps) is sigmoid[u + CDF_HALF_TABLE].
+        self.sigmoid = np.roll(tables.sigmoid, -CDF_HALF_TABLE)
         self.sigmoid_table = tables.sigmoid
         if not self.binary:
             self.k = net.head2.weight_t.shape[1] // 3
             # Head outputs are clipped to +-OUTPUT_LIMIT, so after the table shift every
-            # index lies in +-(OUTPUT_LIMIT >> _TABLE_SHIFT) + 1 (a log-scale) or in
-            # [0, 2 * OUTPUT_LIMIT >> _TABLE_SHIFT] (a logit's gap below the largest).
-            span = 2 * ((2 * OUTPUT_LIMIT >> _TABLE_SHIFT) + 2)
+            # index lies in +-(OUTPUT_LIMIT >> SCALE_INDEX_SHIFT) + 1 (a log-scale) or in
+            # [0, 2 * OUTPUT_LIMIT >> SCALE_INDEX_SHIFT] (a logit's gap below the largest).
+            span = 2 * ((2 * OUTPUT_LIMIT >> SCALE_INDEX_SHIFT) + 2)
             scale_base = round(tables.log_scale_min * (1 << ACT_BITS))
-            if scale_base % (1 << _TABLE_SHIFT):
+            if scale_base % (1 << SCALE_INDEX_SHIFT):
                 raise ValueError("log_scale_min must be a multiple of the scale table's step")
-            self.inv_scale = _extended(tables.inv_scale, scale_base >> _TABLE_SHIFT, span)
+            self.inv_scale = _extended(tables.inv_scale, scale_base >> SCALE_INDEX_SHIFT, span)
             self.weight_of_gap = _extended(tables.neg_exp, 0, span)
 
     # -- the network head: three 1x1 layers -------------------------------------------------
@@ -143,8 +128,8 @@ class PixelStepper:
         ``compiled``: run 8-bit steps through ``bbzip.vae.compiled`` when numba is
         installed (the same symbols and message; worth its import on blocks of many steps)."""
         n = features.shape[1]
-        canvas = np.zeros((_ONE + 1, n))
-        canvas[_ONE] = 1.0
+        canvas = np.zeros((CELLS + 1, n))
+        canvas[CELLS] = 1.0
         g, h = np.ones((self.hidden + 1, n)), np.ones((self.hidden + 1, n))
         pixels = np.empty((PIXELS, n), dtype=np.int64)
         head = message.head[:n]  # a view: updated in place
@@ -155,11 +140,11 @@ class PixelStepper:
             if kernels.available():
                 step = self._compiled_step(kernels, n)
         for p in range(PIXELS):
-            symbols, refill = step(canvas[CONTEXT_INDEX[p]], features[p], g, h, head)
+            symbols, refill = step(canvas[CONTEXT_CELLS[p]], features[p], g, h, head)
             if refill:
                 message.refill(head)
             pixels[p] = symbols
-            canvas[CANVAS_CELL[p]] = self.input_lut[symbols]
+            canvas[PIXEL_CELLS[p]] = self.input_lut[symbols]
         return pixels.T
 
     def _numpy_step(self, context, features_p, g, h, head) -> tuple[np.ndarray, bool]:
@@ -184,14 +169,14 @@ class PixelStepper:
             np.matmul(self.w_head1, g, out=h[:hidden])
             kernels.requantise_rows(h, hidden, ACT_LIMIT)
             under = kernels.mixture_pop(self.w_head2 @ h, OUTPUT_LIMIT, head, *tables, symbols)
-            return symbols.copy(), under > 0
+            return symbols, under > 0  # read before the next step overwrites it
 
         return step
 
     # -- binary pixels ---------------------------------------------------------------------
     def _binary_step(self, params, slots):
         t = (params[0] << (T_BITS - ACT_BITS)) >> _LOOKUP_SHIFT
-        _clip(t, -_HALF_TABLE, _HALF_TABLE - 1, out=t)
+        _clip(t, -CDF_HALF_TABLE, CDF_HALF_TABLE - 1, out=t)
         one = self.sigmoid[t]
         boundary = (((_FULL - one) * self.spare) >> CDF_BITS) + 1  # slot start of symbol 1
         ones = slots >= boundary
@@ -210,10 +195,10 @@ class PixelStepper:
         aux = np.empty((4, n), dtype=np.int64)
         mix[0] = params[k : 2 * k]
         means, inv_scales, weights = mix
-        np.take(self.inv_scale, params[2 * k :] >> _TABLE_SHIFT, out=inv_scales)
+        np.take(self.inv_scale, params[2 * k :] >> SCALE_INDEX_SHIFT, out=inv_scales)
         logits = params[:k]
         gap = logits.max(axis=0) - logits
-        gap >>= _TABLE_SHIFT
+        gap >>= SCALE_INDEX_SHIFT
         np.take(self.weight_of_gap, gap, out=weights)
         np.add.reduce(weights, axis=0, out=aux[0])
         aux[1] = slots
@@ -235,8 +220,8 @@ class PixelStepper:
         means, inv_scales, weights = mix[:, :, None]  # (k, 1, lanes): components lead
         t = edges - means
         t *= inv_scales
-        t >>= _INDEX_SHIFT
-        _clip(t, -_HALF_TABLE, _HALF_TABLE - 1, out=t)
+        t >>= CDF_INDEX_SHIFT
+        _clip(t, -CDF_HALF_TABLE, CDF_HALF_TABLE - 1, out=t)
         cdf = self.sigmoid[t]
         cdf *= weights
         cdf = np.add.reduce(cdf, axis=0)
