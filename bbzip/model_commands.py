@@ -196,7 +196,8 @@ def models_command(extra) -> int:
     """List the models bbzip can find: shipped, in $BBZIP_MODEL_PATH, in the user directory."""
     from rich.table import Table
 
-    from bbzip.vae.model import PATH_ENV, installed_models, user_dir
+    from bbzip.modelfile import PATH_ENV, user_dir
+    from bbzip.vae.model import installed_models
 
     rows = installed_models(tuple(extra))
     table = Table(title="bbzip models", title_justify="left")

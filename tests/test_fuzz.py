@@ -83,13 +83,13 @@ def test_binary_seeds_with_a_stand_in_binary_model(tmp_path, monkeypatch):
     import json
     import shutil
 
-    from bbzip.vae import model as model_module
+    from bbzip import modelfile
     from tests.vae_helpers import tiny_model_bytes
 
     shipped = tmp_path / "models"
     shipped.mkdir()
-    real = model_module.shipped_dir()
-    entries = [e for e in model_module.manifest() if e["name"] == "mnist-vae"]
+    real = modelfile.shipped_dir()
+    entries = [e for e in modelfile.manifest() if e["name"] == "mnist-vae"]
     shutil.copy(real / entries[0]["file"], shipped / entries[0]["file"])
     binary = tiny_model_bytes(binary=True)
     (shipped / "binary.npz").write_bytes(binary)
@@ -97,7 +97,7 @@ def test_binary_seeds_with_a_stand_in_binary_model(tmp_path, monkeypatch):
         {"name": mutate.BINARY_MODEL, "file": "binary.npz", "sha256": hashlib.sha256(binary).hexdigest()}
     )
     (shipped / "manifest.json").write_text(json.dumps({"models": entries}))
-    monkeypatch.setattr(model_module, "shipped_dir", lambda: shipped)
+    monkeypatch.setattr("bbzip.modelfile.shipped_dir", lambda: shipped)
     monkeypatch.delenv("BBZIP_FUZZ_BINARY", raising=False)
 
     seeds = mutate.build_seeds()

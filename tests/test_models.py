@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bbzip import api
+from bbzip import api, modelfile
 from bbzip.errors import CorruptError, MissingModelError, ModelError, UnsupportedError
 from bbzip.vae import bitsback
 from bbzip.vae import model as model_module
@@ -63,7 +63,7 @@ def shipped_pair(tmp_path, monkeypatch):
         model_module.DEFAULT_MODEL: tiny_model_bytes(),
         model_module.BINARY_MODEL: tiny_model_bytes(binary=True),
     })
-    monkeypatch.setattr(model_module, "shipped_dir", lambda: shipped)
+    monkeypatch.setattr("bbzip.modelfile.shipped_dir", lambda: shipped)
     return shipped
 
 
@@ -139,7 +139,7 @@ def test_grey_images_route_to_the_8bit_model(shipped_pair):
 
 def test_binary_images_use_the_8bit_model_when_no_binary_model_is_installed(tmp_path, monkeypatch):
     shipped = install(tmp_path, {model_module.DEFAULT_MODEL: tiny_model_bytes()})
-    monkeypatch.setattr(model_module, "shipped_dir", lambda: shipped)
+    monkeypatch.setattr("bbzip.modelfile.shipped_dir", lambda: shipped)
     data = idx(binary_digits(2) * np.uint8(255))
     packed = api.compress(data, coder="vae")
     assert model_ids(packed) == {tiny_model().model_id.hex()}
@@ -214,7 +214,7 @@ def test_a_model_found_in_the_user_data_directory(tmp_path, monkeypatch):
     path.write_bytes(tiny_model_bytes(seed=4))
     packed = api.compress(idx(digits(1)), coder="vae", model=path)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    user = model_module.user_dir()
+    user = modelfile.user_dir()
     assert user == tmp_path / "data" / "bbzip" / "models"
     user.mkdir(parents=True)
     path.rename(user / "m.npz")
@@ -244,7 +244,7 @@ def test_a_tampered_shipped_model_is_refused_by_hash(tmp_path, monkeypatch, name
     damaged = bytearray(real)
     damaged[len(damaged) // 2] ^= 0x01
     (shipped / f"{name}.npz").write_bytes(bytes(damaged))
-    monkeypatch.setattr(model_module, "shipped_dir", lambda: shipped)
+    monkeypatch.setattr("bbzip.modelfile.shipped_dir", lambda: shipped)
     images = digits(2) if ink is None else np.where(digits(2) > 127, ink, 0).astype(np.uint8)
     for run in (lambda: api.decompress(golden), lambda: api.compress(idx(images))):
         with pytest.raises(ModelError, match="tampered"):
@@ -260,8 +260,8 @@ def test_a_tampered_model_fails_the_cli_with_one_line(exe, tmp_path):
     damaged = bytearray(real)
     damaged[1000] ^= 0x80
     (models / "mnist-vae.npz").write_bytes(bytes(damaged))
-    code = ("import sys; from bbzip import cli; from bbzip.vae import model; from pathlib import Path; "
-            f"model.shipped_dir = lambda: Path({str(models)!r}); cli.main(sys.argv[1:])")
+    code = ("import sys; from bbzip import cli; from bbzip import modelfile; from pathlib import Path; "
+            f"modelfile.shipped_dir = lambda: Path({str(models)!r}); cli.main(sys.argv[1:])")
     golden = ROOT / "tests" / "golden" / "digits-idx-vae.bbz"
     python = Path(exe).parent / "python"
     r = subprocess.run([str(python), "-c", code, "-dc", str(golden)], check=False, capture_output=True, timeout=120)

@@ -226,13 +226,11 @@ def installed_tiny_model(tmp_path, monkeypatch):
     """Make the tiny model the default model, as if it were shipped."""
     import json
 
-    from bbzip.vae import model as model_module
-
     data = tiny_model_bytes()
     (tmp_path / "mnist-vae.npz").write_bytes(data)
     (tmp_path / "manifest.json").write_text(json.dumps({"models": [{
         "name": "mnist-vae", "file": "mnist-vae.npz", "sha256": hashlib.sha256(data).hexdigest()}]}))
-    monkeypatch.setattr(model_module, "shipped_dir", lambda: tmp_path)
+    monkeypatch.setattr("bbzip.modelfile.shipped_dir", lambda: tmp_path)
     return tmp_path
 
 
@@ -262,10 +260,8 @@ def test_images_are_never_split_across_blocks(installed_tiny_model, monkeypatch)
 
 def test_decompress_without_the_model_names_the_model(installed_tiny_model, monkeypatch, tmp_path_factory):
     packed = api.compress(_idx(digits(2)), coder="vae")
-    from bbzip.vae import model as model_module
-
     empty = tmp_path_factory.mktemp("empty")
-    monkeypatch.setattr(model_module, "shipped_dir", lambda: empty)
+    monkeypatch.setattr("bbzip.modelfile.shipped_dir", lambda: empty)
     monkeypatch.setenv("BBZIP_MODEL_PATH", str(empty))
     with pytest.raises(ModelError, match=tiny_model().model_id.hex()):
         api.decompress(packed)

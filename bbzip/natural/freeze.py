@@ -14,15 +14,14 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 
 from bbzip.natural import constants as k
 from bbzip.natural.model import DEFAULT_NAME, FORMAT, KIND, parse_natural
 from bbzip.natural.network import CAUSAL, HALF
-from bbzip.vae import fixed
-from bbzip.vae.freeze import pack_model, quantise_layer
+from bbzip.fixedpoint import fixed, invariants
+from bbzip.fixedpoint.freeze import model_tables, pack_model, quantise_layer
 
 LATENT_BITS = 8
 
@@ -56,28 +55,8 @@ def _network(src: dict, arrays: dict, kind: str, channels: int) -> None:
         _store(arrays, f"{kind}.head{h}.out", out_w, out_b)
 
 
-def tables(latent_bits: int = LATENT_BITS) -> dict[str, np.ndarray]:
-    normal = NormalDist()
-    buckets = 1 << latent_bits
-    inner = [normal.inv_cdf(j / buckets) for j in range(1, buckets)]
-    edges = np.round(np.array(inner) * (1 << fixed.ACT_BITS)).astype(np.int64)
-    centres = [normal.inv_cdf((j + 0.5) / buckets) for j in range(buckets)]
-    return {
-        "sigmoid": fixed.cdf_table(lambda t: 1 / (1 + np.exp(-t))),
-        "normal_cdf": fixed.cdf_table(np.vectorize(normal.cdf)),
-        "neg_exp": fixed.neg_exp_table(),
-        "inv_scale": fixed.log_scale_table(k.LOG_SCALE_MIN, k.LOG_SCALE_MAX),
-        "inv_sigma": fixed.log_scale_table(k.LOG_SIGMA_MIN, k.LOG_SIGMA_MAX),
-        "latent_edges": np.concatenate([[-(1 << 30)], edges, [1 << 30]]),
-        "latent_centres": np.round(np.array(centres) * (1 << fixed.ACT_BITS)).astype(np.int64),
-        # Precision q bucket j of the coarse latents lives at index 2**q - 1 + j.
-        "coarse_centres": np.round(np.array([normal.inv_cdf((j + 0.5) / (1 << q)) for q in range(latent_bits + 1)
-                                             for j in range(1 << q)]) * (1 << fixed.ACT_BITS)).astype(np.int64),
-    }
-
-
 def freeze_arrays(src: dict, name: str, meta: dict, evaluation: dict | None = None) -> tuple[bytes, dict]:
-    arrays = tables()
+    arrays = model_tables((k.LOG_SCALE_MIN, k.LOG_SCALE_MAX), (k.LOG_SIGMA_MIN, k.LOG_SIGMA_MAX), LATENT_BITS)
     _network(src, arrays, "gray", 1)
     _network(src, arrays, "rgb", 3)
     config = {
@@ -88,6 +67,7 @@ def freeze_arrays(src: dict, name: str, meta: dict, evaluation: dict | None = No
         "log_scale_min": k.LOG_SCALE_MIN, "log_sigma_min": k.LOG_SIGMA_MIN, "act_bits": fixed.ACT_BITS,
         "training": meta,
     }
+    invariants.check_natural_model(arrays, config)  # as loading will: refuse now, not then
     return pack_model(arrays, config, evaluation)
 
 
@@ -128,7 +108,7 @@ def coded_report(data: bytes, images: list[np.ndarray]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     from bbzip.natural.images import load_image_file
-    from bbzip.training.natural_train import split_files
+    from bbzip.training.photos import split_files
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("float_npz", type=Path)

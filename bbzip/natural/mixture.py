@@ -1,7 +1,7 @@
 """Slot starts of discretised logistic mixtures, fused for the per-pixel decode loop.
 
 The same integer CDF as bbzip.vae.distributions.PixelMixtures (tables from the model file,
-bbzip/vae/fixed.py's fixed point), with the standardise-then-index steps folded into one
+bbzip/fixedpoint/fixed.py's fixed point), with the standardise-then-index steps folded into one
 shift: floor(floor(x / 2**10) / 2**6) == floor(x / 2**16), and clipping the table index
 equals clipping t first. On the small arrays of one decode step numpy's per-call cost
 dominates, so fewer calls is what makes decoding fast. Encoder and decoder both use this
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bbzip.natural.constants import MIXTURES
-from bbzip.vae.fixed import ACT_BITS, CDF_BITS, EXP_BITS, TABLE_STEP_BITS, scale_index
+from bbzip.fixedpoint.fixed import ACT_BITS, CDF_BITS, EXP_BITS, TABLE_STEP_BITS, scale_index
 
 LEVELS = 256
 _HALF = 1 << (ACT_BITS - 1)

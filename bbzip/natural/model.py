@@ -1,21 +1,18 @@
 """Natural-image model files: integer weights and CDF tables in one .npz (no pickle).
 
 A file holds two networks, "gray" (1 channel) and "rgb" (3), and the tables every
-probability is read from. Its config says ``"kind": "natural"``; the model search of
-bbzip.vae.model finds these files by ID like the digit models.
+probability is read from. Its config says ``"kind": "natural"``; bbzip.vae.model's search finds these
+files by ID like the digit models.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from types import SimpleNamespace
 
-import numpy as np
-
+from bbzip import modelfile
 from bbzip.ans.rans import Message
 from bbzip.errors import ModelError
+from bbzip.fixedpoint import invariants
 from bbzip.natural.network import NaturalNet
 
 KIND = "natural"
@@ -57,23 +54,26 @@ class NaturalModel:
         return message.is_initial()
 
 
-def parse_natural(data: bytes, model_id: bytes) -> NaturalModel:
+def parse_natural(data: bytes, model_id: bytes | None = None) -> NaturalModel:
+    arrays, config = modelfile.read_arrays(data)
+    return natural_model(arrays, config, modelfile.model_id_of(data) if model_id is None else model_id)
+
+
+def natural_model(arrays: dict, config: dict, model_id: bytes) -> NaturalModel:
+    """The model of a natural-image model file's arrays and config; ModelError, with one
+    line saying why, for a file that breaks a bound exact integer coding needs."""
+    if config.get("kind") != KIND or config.get("format") != FORMAT:
+        raise ModelError(f"not a natural-image model of format {FORMAT}")
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-        config = json.loads(arrays.pop("config_json").tobytes())
-        if config.get("kind") != KIND or config.get("format") != FORMAT:
-            raise ModelError(f"not a natural-image model of format {FORMAT}")
+        invariants.check_natural_model(arrays, config)
         return NaturalModel(config["name"], model_id, config, arrays)
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise ModelError(f"cannot read model file ({exc})") from None
 
 
 def default_natural_model() -> NaturalModel | None:
     """The shipped natural-image model, or None when it is not installed."""
-    from bbzip.vae.model import shipped_model
-
     try:
-        return shipped_model(DEFAULT_NAME)
+        return modelfile.parsed(modelfile.shipped_data(DEFAULT_NAME), parse_natural)
     except ModelError:
         return None

@@ -1,7 +1,7 @@
 """The frozen natural-image VAE evaluated exactly (integer weights, float64 arithmetic).
 
 Mirrors bbzip/training/natural_model.py layer for layer, with the conventions of
-bbzip/vae/fixed.py: activations are integers in units of 2**-10 held in float64, every
+bbzip/fixedpoint/fixed.py: activations are integers in units of 2**-10 held in float64, every
 product sum stays below 2**53, so the result is the same on every machine, BLAS, thread
 count and batch size.
 
@@ -16,8 +16,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bbzip.natural.constants import CONTEXT, HIDDEN, LATENT, MIXTURES
-from bbzip.vae.fixed import ACT_BITS, ACT_LIMIT
-from bbzip.vae.network import Layer
+from bbzip.fixedpoint.fixed import ACT_BITS, ACT_LIMIT
+from bbzip.fixedpoint.layer import Layer
 
 OUTPUT_LIMIT = (1 << (ACT_BITS + 11)) - 1
 VALID = 1 << ACT_BITS

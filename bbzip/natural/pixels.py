@@ -11,7 +11,7 @@ from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
 from bbzip.natural.search import search_near
 from bbzip.natural.tiles import Tiling
-from bbzip.vae.fixed import ACT_BITS
+from bbzip.fixedpoint.fixed import ACT_BITS
 
 PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 left and right
 

@@ -21,16 +21,9 @@ import torch
 from bbzip.natural.constants import BLOCK
 from bbzip.natural.images import load_file
 from bbzip.training.natural_model import NaturalVAE, to_coding_order
+from bbzip.training.photos import split_files
 
-# The held-out photos of ../shared/data/natural (its README): never trained on.
-VALIDATION = ("camera", "coins", "brick", "coffee", "china", "astronaut")
 CROP = 48
-
-
-def split_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("README"))
-    is_validation = lambda p: any(name == p.name.split(".")[0].split("-", 1)[-1] for name in VALIDATION)
-    return [p for p in files if not is_validation(p)], [p for p in files if is_validation(p)]
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:

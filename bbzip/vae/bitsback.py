@@ -27,7 +27,7 @@ import numpy as np
 
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError
-from bbzip.vae.distributions import LatentPosteriors, pop, push
+from bbzip.fixedpoint.coding import LatentPosteriors, pop, push
 from bbzip.vae.likelihood import pixel_slots_for
 from bbzip.vae.network import IMAGE, PIXELS
 from bbzip.vae.stepper import stepper_for

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bbzip.vae.fixed import ACT_BITS, CDF_BITS, CDF_INDEX_SHIFT, SCALE_INDEX_SHIFT
+from bbzip.fixedpoint.fixed import ACT_BITS, CDF_BITS, CDF_INDEX_SHIFT, SCALE_INDEX_SHIFT
 
 _HALF_BIN = 1 << (ACT_BITS - 1)  # a symbol's bin starts half a unit below it
 _WORD_BITS = 32  # Message's word size for the digit coder: a head below 2**32 refills

@@ -9,32 +9,18 @@ freeze costs: the float model's ELBO against the frozen model's real coded size.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 
 from bbzip.constants import LOG_SCALE, LOG_SIGMA, MEAN_SCALE
-from bbzip.vae import fixed
+from bbzip.fixedpoint import fixed, invariants
+from bbzip.fixedpoint.freeze import model_tables, pack_model, quantise_layer
 from bbzip.vae.network import CONTEXT_MASK
 
 LAYERS = ["enc_conv1", "enc_conv2", "enc_fc1", "enc_fc2", "dec_fc1", "dec_fc2", "head1", "head2"]
 DECONVS = ["dec_deconv1", "dec_deconv2"]
-
-
-def quantise_layer(weight: np.ndarray, bias: np.ndarray, out_axis: int = 0) -> dict[str, np.ndarray]:
-    """Integer weights with a per-output-channel power-of-two scale, and matching biases."""
-    moved = np.moveaxis(weight.astype(np.float64), out_axis, 0)
-    peak = np.abs(moved.reshape(len(moved), -1)).max(axis=1)
-    shift = np.floor(np.log2(fixed.WEIGHT_LIMIT / np.maximum(peak, 1e-12))).astype(np.int64)
-    shift = np.clip(shift, 1, 40)
-    scale = np.ldexp(1.0, shift).reshape((-1,) + (1,) * (moved.ndim - 1))
-    w_int = np.moveaxis(np.round(moved * scale), 0, out_axis).astype(np.int32)
-    b_int = np.round(bias.astype(np.float64) * np.ldexp(1.0, shift + fixed.ACT_BITS)).astype(np.int64)
-    assert np.abs(w_int).max() <= fixed.WEIGHT_LIMIT
-    return {"w": w_int, "b": b_int, "shift": shift}
 
 
 def freeze(float_npz: Path, name: str, latent_bits: int = 8) -> tuple[bytes, dict]:
@@ -66,23 +52,7 @@ def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8,
         arrays[f"ctx.{key}"] = value
     levels = 2 if binary else 256
     arrays["input_lut"] = np.round(np.arange(levels) / (levels - 1) * (1 << fixed.ACT_BITS)).astype(np.int64)
-    normal = NormalDist()
-    arrays["sigmoid"] = fixed.cdf_table(lambda t: 1 / (1 + np.exp(-t)))
-    arrays["normal_cdf"] = fixed.cdf_table(np.vectorize(normal.cdf))
-    arrays["neg_exp"] = fixed.neg_exp_table()
-    arrays["inv_scale"] = fixed.log_scale_table(*LOG_SCALE)
-    arrays["inv_sigma"] = fixed.log_scale_table(*LOG_SIGMA)
-    buckets = 1 << latent_bits
-    inner = [normal.inv_cdf(j / buckets) for j in range(1, buckets)]
-    edges = np.round(np.array(inner) * (1 << fixed.ACT_BITS)).astype(np.int64)
-    assert (np.diff(edges) > 0).all(), "latent buckets too fine for the fixed-point grid"
-    arrays["latent_edges"] = np.concatenate([[-(1 << 30)], edges, [1 << 30]])
-    centres = [normal.inv_cdf((j + 0.5) / buckets) for j in range(buckets)]
-    arrays["latent_centres"] = np.round(np.array(centres) * (1 << fixed.ACT_BITS)).astype(np.int64)
-    # Centres of the coarser equal-mass buckets the first image may use: precision q
-    # bucket j lives at index 2**q - 1 + j.
-    coarse = [normal.inv_cdf((j + 0.5) / (1 << q)) for q in range(latent_bits + 1) for j in range(1 << q)]
-    arrays["coarse_centres"] = np.round(np.array(coarse) * (1 << fixed.ACT_BITS)).astype(np.int64)
+    arrays.update(model_tables(LOG_SCALE, LOG_SIGMA, latent_bits))
     likelihood = "Bernoulli" if binary else f"discretized logistic mixture ({k})"
     config = {
         "format": 1, "name": name, "latent": int(src["enc_fc2.bias"].shape[0] // 2),
@@ -93,15 +63,5 @@ def freeze_arrays(src, name: str, meta: dict, latent_bits: int = 8,
         "prior_precision": latent_bits, "log_scale_min": LOG_SCALE[0], "log_sigma_min": LOG_SIGMA[0],
         "act_bits": fixed.ACT_BITS, "training": meta,
     }
+    invariants.check_digit_model(arrays, config)  # as loading will: refuse now, not then
     return pack_model(arrays, config, evaluation)
-
-
-def pack_model(arrays: dict[str, np.ndarray], config: dict, evaluation: dict | None = None) -> tuple[bytes, dict]:
-    """A model file: the arrays and the JSON config (with the measured rate, if any) in one
-    compressed .npz, no pickle."""
-    if evaluation is not None:
-        config["evaluation"] = evaluation
-    arrays["config_json"] = np.frombuffer(json.dumps(config, sort_keys=True).encode(), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue(), config

@@ -22,8 +22,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bbzip.vae.distributions import PIXEL_VALUES
-from bbzip.vae.fixed import ACT_BITS, ACT_LIMIT, CDF_BITS, CDF_STEP_BITS, EXP_BITS, T_BITS, T_RANGE
-from bbzip.vae.fixed import CDF_INDEX_SHIFT, TABLE_STEP_BITS
+from bbzip.fixedpoint.fixed import ACT_BITS, ACT_LIMIT, CDF_BITS, CDF_STEP_BITS, EXP_BITS, T_BITS, T_RANGE
+from bbzip.fixedpoint.fixed import CDF_INDEX_SHIFT, TABLE_STEP_BITS
 from bbzip.vae.network import CONTEXT, CONTEXT_MASK, CONTEXT_TAPS, IMAGE, OUTPUT_LIMIT, PIXELS
 from bbzip.vae.trunk import fold
 

@@ -1,36 +1,26 @@
-"""Frozen model files: loading (no pickle), hashing, and finding a model by its ID.
+"""Digit model files: the frozen VAE and its tables, and finding any model by its ID.
 
-A model file is an .npz of integer arrays plus a JSON config, loaded with
-allow_pickle=False. Its ID is the first 8 bytes of the file's SHA-256; a .bbz block
-records it, and decoding uses only a file whose hash gives that ID. Shipped models are
-also checked against the SHA-256 in models/manifest.json, so a damaged or tampered
-shipped file is refused rather than used.
-
-Where models are looked for, in order: the shipped models/, each directory in
-$BBZIP_MODEL_PATH, the user data directory (user_dir()), then files named with --model.
+``bbzip.modelfile`` reads model files as bytes and says where they are looked for; this
+module parses a digit model (and hands a natural-image model to ``bbzip.natural.model``),
+so a .bbz block's model ID gives a model of either kind.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
-
+from bbzip import modelfile
 from bbzip.constants import MODEL_ID_BYTES
-from bbzip.errors import MissingModelError, ModelError
+from bbzip.errors import ModelError
+from bbzip.fixedpoint import invariants
+from bbzip.modelfile import manifest, model_id_of
 from bbzip.vae.network import IntegerVAE
 
 FORMAT = 1
 DEFAULT_MODEL = "mnist-vae"
 BINARY_MODEL = "mnist-binary-vae"
-PATH_ENV = "BBZIP_MODEL_PATH"
 
 
 @dataclass(frozen=True)
@@ -47,30 +37,19 @@ class FrozenModel:
         return self.config.get("pixel_levels", 256) == 2
 
 
-def model_id_of(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()[:MODEL_ID_BYTES]
+def parse_model(data: bytes):
+    """A model file of either kind: a digit FrozenModel or a natural-image NaturalModel.
+    ModelError, with one line saying why, for a file that is no model or breaks a bound
+    that exact integer coding needs (docs/MODELS.md)."""
+    arrays, config = modelfile.read_arrays(data)
+    if config.get("kind") == "natural":
+        from bbzip.natural.model import natural_model
 
-
-def read_config(data: bytes) -> dict:
-    """A model file's JSON config, without building the network."""
+        return natural_model(arrays, config, model_id_of(data))
+    if config.get("format") != FORMAT:
+        raise ModelError(f"model format {config.get('format')} is not supported")
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return json.loads(npz["config_json"].tobytes())
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ModelError(f"cannot read model file ({exc})") from None
-
-
-def parse_model(data: bytes) -> FrozenModel:
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-        config = json.loads(arrays.pop("config_json").tobytes())
-        if config.get("kind") == "natural":
-            from bbzip.natural.model import parse_natural
-
-            return parse_natural(data, model_id_of(data))
-        if config.get("format") != FORMAT:
-            raise ModelError(f"model format {config.get('format')} is not supported")
+        invariants.check_digit_model(arrays, config)
         tables = SimpleNamespace(
             sigmoid=arrays["sigmoid"], normal_cdf=arrays["normal_cdf"], neg_exp=arrays["neg_exp"],
             inv_scale=arrays["inv_scale"], inv_sigma=arrays["inv_sigma"],
@@ -81,71 +60,17 @@ def parse_model(data: bytes) -> FrozenModel:
             prior_precision=config["prior_precision"],
         )
         network = IntegerVAE(arrays, config["latent"], config["hidden"])
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:  # damaged file
+    except (ValueError, KeyError, TypeError, IndexError) as exc:  # damaged file
         raise ModelError(f"cannot read model file ({exc})") from None
     return FrozenModel(config["name"], model_id_of(data), config, network, tables)
 
 
-def shipped_dir() -> Path:
-    """The installed bbzip.models package, or models/ when run from a source checkout."""
-    from importlib.resources import files
-
-    try:
-        return Path(str(files("bbzip.models")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "models"
+def load_model_file(path: str | os.PathLike, expected_sha256: str | None = None):
+    return modelfile.parsed(modelfile.file_data(path, expected_sha256), parse_model)
 
 
-def user_dir() -> Path:
-    """The platform's per-user data directory for bbzip models ($XDG_DATA_HOME on Linux)."""
-    from platformdirs import user_data_path
-
-    return user_data_path("bbzip", appauthor=False) / "models"
-
-
-def search_path() -> list[Path]:
-    """Directories searched for models, in order (shipped first)."""
-    env = [Path(p) for p in os.environ.get(PATH_ENV, "").split(os.pathsep) if p]
-    return [shipped_dir(), *env, user_dir()]
-
-
-def manifest() -> list[dict]:
-    path = shipped_dir() / "manifest.json"
-    return json.loads(path.read_text())["models"] if path.exists() else []
-
-
-_PARSED: dict[bytes, FrozenModel] = {}  # by full SHA-256: a changed file is never served stale
-_IDS: dict[tuple[str, int, int], bytes] = {}  # (path, size, mtime) -> model ID, for searches
-
-
-def _parse_cached(data: bytes) -> FrozenModel:
-    digest = hashlib.sha256(data).digest()
-    if digest not in _PARSED:
-        if len(_PARSED) >= 8:
-            _PARSED.clear()
-        _PARSED[digest] = parse_model(data)
-    return _PARSED[digest]
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
-
-
-def load_model_file(path: str | os.PathLike, expected_sha256: str | None = None) -> FrozenModel:
-    data = _read(Path(path))
-    if expected_sha256 and hashlib.sha256(data).hexdigest() != expected_sha256:
-        raise ModelError(f"model file {path} does not match its recorded SHA-256 (damaged or tampered)")
-    return _parse_cached(data)
-
-
-def shipped_model(name: str) -> FrozenModel:
-    for entry in manifest():
-        if entry["name"] == name:
-            return load_model_file(shipped_dir() / entry["file"], entry["sha256"])
-    raise MissingModelError(f"the model {name!r} is not installed")
+def shipped_model(name: str):
+    return modelfile.parsed(modelfile.shipped_data(name), parse_model)
 
 
 def default_model(binary: bool = False) -> FrozenModel:
@@ -153,41 +78,9 @@ def default_model(binary: bool = False) -> FrozenModel:
     return shipped_model(BINARY_MODEL if binary else DEFAULT_MODEL)
 
 
-def _file_id(path: Path) -> bytes | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _IDS:
-        try:
-            _IDS[key] = model_id_of(path.read_bytes())
-        except OSError:
-            return None
-    return _IDS[key]
-
-
-def candidate_files(extra: tuple[str | os.PathLike, ...] = ()) -> list[Path]:
-    """Model files on the search path (not the shipped ones, which the manifest lists)."""
-    files: list[Path] = []
-    for directory in search_path()[1:]:
-        if directory.is_dir():
-            files += sorted(directory.glob("*.npz"))
-    return files + [Path(p) for p in extra]
-
-
-def find_model(model_id: bytes, extra: tuple[str | os.PathLike, ...] = ()) -> FrozenModel:
+def find_model(model_id: bytes, extra: tuple[str | os.PathLike, ...] = ()):
     """The model whose ID is ``model_id``: shipped, on the search path, or one of ``extra``."""
-    for entry in manifest():
-        if bytes.fromhex(entry["sha256"])[:MODEL_ID_BYTES] == model_id:
-            return load_model_file(shipped_dir() / entry["file"], entry["sha256"])
-    for path in candidate_files(extra):
-        if _file_id(path) == model_id:
-            data = _read(path)
-            if model_id_of(data) == model_id:  # the file may have changed since it was hashed
-                return _parse_cached(data)
-    raise MissingModelError(f"needs model {model_id.hex()}, which is not installed "
-                     f"(put it in ${PATH_ENV} or {user_dir()}, or name it with --model)")
+    return modelfile.parsed(modelfile.find_data(model_id, extra), parse_model)
 
 
 class ModelListing(SimpleNamespace):
@@ -198,7 +91,7 @@ def installed_models(extra: tuple[str | os.PathLike, ...] = ()) -> list[ModelLis
     """Every model bbzip can find, shipped first; damaged files are listed as such."""
     rows = []
     for entry in manifest():
-        path = shipped_dir() / entry["file"]
+        path = modelfile.shipped_dir() / entry["file"]
         try:
             load_model_file(path, entry["sha256"])
             problem = ""
@@ -209,10 +102,10 @@ def installed_models(extra: tuple[str | os.PathLike, ...] = ()) -> list[ModelLis
             path=path, input_shape=entry.get("input_shape"), likelihood=entry.get("likelihood", "?"),
             bits_per_pixel=entry.get("test_bits_per_pixel"), rate_on=entry.get("test_data", f"{entry.get('test_images', '?')} test images"),
             problem=problem))
-    for path in candidate_files(extra):
+    for path in modelfile.candidate_files(extra):
         try:
-            data = _read(path)
-            config = read_config(data)
+            data = modelfile.read_file(path)
+            config = modelfile.read_config(data)
         except ModelError as exc:
             rows.append(ModelListing(name=path.stem, model_id="-", source=str(path.parent), path=path,
                                      input_shape=None, likelihood="?", bits_per_pixel=None, rate_on="",

@@ -8,12 +8,11 @@ of two, floor) is exact too. The result is bit-identical on every machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from bbzip.vae.fixed import ACT_BITS, ACT_LIMIT
+from bbzip.fixedpoint.fixed import ACT_BITS
+from bbzip.fixedpoint.layer import Layer
 from bbzip.vae.trunk import IMAGE, PIXELS, Decoder, Encoder
 
 # Images per pass of the convolutional stacks: enough rows for efficient matrix products,
@@ -25,31 +24,6 @@ CONTEXT_MASK = np.zeros((CONTEXT, CONTEXT), dtype=bool)
 CONTEXT_MASK[: CONTEXT // 2, :] = True
 CONTEXT_MASK[CONTEXT // 2, : CONTEXT // 2] = True
 CONTEXT_TAPS = int(CONTEXT_MASK.sum())
-
-
-@dataclass(frozen=True)
-class Layer:
-    """y = floor((x @ weight.T + bias + half) * 2**-shift), per output channel."""
-
-    weight_t: np.ndarray  # (in, out) float64 of integers
-    offset: np.ndarray  # bias + rounding half, float64 of integers
-    scale: np.ndarray  # 2**-shift, float64 (exact)
-
-    @classmethod
-    def from_arrays(cls, weight: np.ndarray, bias: np.ndarray, shift: np.ndarray) -> Layer:
-        weight = np.asarray(weight, dtype=np.float64)
-        shift = np.asarray(shift, dtype=np.int64)
-        return cls(np.ascontiguousarray(weight.reshape(len(shift), -1).T),
-                   np.asarray(bias, np.float64) + np.ldexp(1.0, shift - 1),
-                   np.ldexp(1.0, -shift))
-
-    def __call__(self, x: np.ndarray, relu: bool, limit: int = ACT_LIMIT) -> np.ndarray:
-        y = x @ self.weight_t
-        y += self.offset
-        y *= self.scale
-        np.floor(y, out=y)
-        np.maximum(y, 0 if relu else -limit, out=y)
-        return np.minimum(y, limit, out=y)
 
 
 class IntegerVAE:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from bbzip.vae.distributions import PIXEL_VALUES
-from bbzip.vae.fixed import (
+from bbzip.fixedpoint.fixed import (
     ACT_BITS,
     ACT_LIMIT,
     CDF_BITS,

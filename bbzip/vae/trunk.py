@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from bbzip.vae.fixed import ACT_LIMIT
+from bbzip.fixedpoint.fixed import ACT_LIMIT
 
 IMAGE = 28
 PIXELS = IMAGE * IMAGE

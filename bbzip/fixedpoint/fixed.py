@@ -18,12 +18,18 @@ import numpy as np
 ACT_BITS = 10  # activations: integer / 2**10
 ACT_LIMIT = (1 << (ACT_BITS + 7)) - 1  # clip at |a| < 128, which bounds every partial sum
 WEIGHT_LIMIT = (1 << 11) - 1  # weights fit 12 signed bits
+MIN_SHIFT, MAX_SHIFT = 1, 40  # a layer's requantising shifts (2**(shift - 1) is its rounding half)
+EXACT_LIMIT = 1 << 53  # every partial sum of a float64 product stays below this: exact
 T_BITS = 16  # standardised distances t = (edge - mean) / scale: integer / 2**16
 T_RANGE = 16  # t is clipped to [-16, 16): beyond that the CDFs are 0 or 1 to 2**-23
 CDF_STEP_BITS = 10  # CDF tables are sampled every 2**-10: dense enough to need no interpolation
 TABLE_STEP_BITS = 6  # exp-type tables (scales, mixture weights) are sampled every 2**-6
 CDF_BITS = 30  # CDF values: integer / 2**30
 EXP_BITS = 16  # mixture weights and inverse scales: integer / 2**16
+# A symbol's edge less a mean spans under 2**22 units, a latent's under 2**19: times an
+# inverse scale below 2**31 the product stays below 2**53.
+INV_SCALE_LIMIT = (1 << 31) - 1
+TABLE_LIMIT = 1 << 16  # entries of an exp-type table at most
 
 # (edge - mean) * inv_scale, in units 2**-(ACT_BITS + EXP_BITS), to CDF table steps
 # (2**-CDF_STEP_BITS): standardise() then lookup() in one shift, which the coder's fused
@@ -32,6 +38,8 @@ EXP_BITS = 16  # mixture weights and inverse scales: integer / 2**16
 CDF_INDEX_SHIFT = ACT_BITS + EXP_BITS - CDF_STEP_BITS
 CDF_HALF_TABLE = T_RANGE << CDF_STEP_BITS  # entries of a CDF table on each side of 0
 SCALE_INDEX_SHIFT = ACT_BITS - TABLE_STEP_BITS  # log-scales and logit gaps to exp-table steps
+
+EDGE_SENTINEL = 1 << 30  # latent bucket edges past both ends (never standardised)
 
 _T_SHIFT = T_BITS - CDF_STEP_BITS
 _T_OFFSET = T_RANGE << T_BITS
