@@ -32,6 +32,78 @@ def _pair_npy() -> bytes:
     return out.getvalue()
 
 
+def _fixture(name: str) -> np.ndarray:
+    from bbzip.natural.images import load_image_file
+
+    return load_image_file(FIXTURES / name)
+
+
+def _grown(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A fixture mirrored out to height x width: photo content at any size, deterministic."""
+    reps = (-(-height // image.shape[0]) + 1, -(-width // image.shape[1]) + 1)
+    rows = [image if i % 2 == 0 else image[::-1] for i in range(reps[0])]
+    tall = np.concatenate(rows)
+    cols = [tall if j % 2 == 0 else tall[:, ::-1] for j in range(reps[1])]
+    return np.ascontiguousarray(np.concatenate(cols, axis=1)[:height, :width])
+
+
+def _pnm(image: np.ndarray) -> bytes:
+    magic = b"P5" if image.shape[-1] == 1 else b"P6"
+    return b"%s\n%d %d\n255\n" % (magic, image.shape[1], image.shape[0]) + image.tobytes()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    np.save(out, array)
+    return out.getvalue()
+
+
+def _tar_of_images() -> bytes:
+    """A tar whose block holds several runs of three shapes (two PGMs of one size, a PPM,
+    another PGM) between text members: the natural coder's tar path, with plain bytes."""
+    import io
+    import tarfile
+
+    camera, astronaut = _fixture("camera-crop.pgm"), _fixture("astronaut-crop.ppm")
+    members = [
+        ("README.txt", b"".join(b"frame %d of the survey, exposure %d ms\n" % (i, 10 * i) for i in range(40))),
+        ("a.pgm", _pnm(camera[:40, :40])),
+        ("b.pgm", _pnm(camera[8:48, 24:64])),
+        ("c.ppm", _pnm(astronaut[:24, :32])),
+        ("notes.txt", b"same camera, same day\n" * 30),
+        ("d.pgm", _pnm(camera[:16, :48])),
+    ]
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode, info.uname, info.gname = len(data), 1_700_000_000, 0o644, "bb", "bb"
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _path_inputs() -> dict[str, tuple[bytes, str]]:
+    """0x06 paths beyond 32-pixel tiles and one group (docs/SPEC-natural.md), each frozen by a
+    small file; the large tiles and the group counts are forced in _compress."""
+    camera, astronaut = _fixture("camera-crop.pgm"), _fixture("astronaut-crop.ppm")
+    return {
+        # side 128: a 80x128 tile and a 80x8 one (blocks past the image: latents outside)
+        "tiles128-pgm-natural": (_pnm(_grown(camera, 80, 136)), "natural"),
+        # side 256 in RGB: a 40x256 tile and a 40x8 one
+        "tiles256-ppm-natural": (_pnm(_grown(astronaut, 40, 264)), "natural"),
+        # side 64: one 64x64 tile and three cut ones (height and width not multiples of 8)
+        "tiles64-pgm-natural": (_pnm(_grown(camera, 75, 70)), "natural"),
+        # 12 lanes in 5 groups of unequal sizes (forced), edge tiles 8 and 4 pixels wide
+        "groups5-pgm-natural": (_pnm(_grown(camera, 72, 100)), "natural"),
+        # 64 lanes: today's rule gives two groups without forcing
+        "lanes64-npy-natural": (_npy(_grown(camera, 16, 16 * 64).reshape(16, 64, 16).transpose(1, 0, 2).copy()),
+                                "natural"),
+        "tar-natural": (_tar_of_images(), "auto"),
+    }
+
+
 def inputs() -> dict[str, tuple[bytes, str]]:
     rng = np.random.default_rng(20261123)
     p = 0.7 ** np.arange(256)
@@ -63,6 +135,7 @@ def inputs() -> dict[str, tuple[bytes, str]]:
         "crops-npy-natural-calibrated": ((FIXTURES / "camera-crops.npy").read_bytes(), "natural"),
         # Settings per image (written with the size threshold lifted: see _compress).
         "pair-npy-natural-per-image": (_pair_npy(), "natural"),
+        **_path_inputs(),
         # "-vae": coder 0x03 (FROZEN below); "-vae05": coder 0x05 (seeded initial bits) for both models.
         **{f"{name}{suffix}": (data, "vae") for suffix in ("-vae", "-vae05") for name, data in (
             ("digits-idx", (FIXTURES / "t10k-first8-idx3-ubyte").read_bytes()),
@@ -85,16 +158,23 @@ def _compress(name: str, data: bytes, coder: str) -> bytes:
     from bbzip.vae import coder as vae_coder
 
     from bbzip.natural import coder as natural_coder
+    from bbzip.natural import tiles
 
     chooser, threshold = vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS
+    target, groups = tiles.TARGET_TILES, natural_coder.choose_groups
     if name.endswith("-vae05"):
         vae_coder.seeded_by_default = lambda model: True
     if name.endswith("-per-image"):  # small images, so that the golden file stays small
         natural_coder.PER_IMAGE_PIXELS = 0
+    if name.startswith("tiles"):  # large tiles on small images: a tile budget that picks the side
+        tiles.TARGET_TILES = {"tiles64": 4, "tiles128": 2, "tiles256": 1}[name.split("-")[0]]
+    if name.startswith("groups5"):
+        natural_coder.choose_groups = lambda tiling, per_image=False: 5
     try:
         return api.compress(data, coder)
     finally:
         vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS = chooser, threshold
+        tiles.TARGET_TILES, natural_coder.choose_groups = target, groups
 
 
 def _source_text() -> bytes:

@@ -23,6 +23,16 @@ def test_golden_file_decodes_byte_for_byte(name):
 
 
 NATURAL = ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
+# 0x06 paths (docs/SPEC-natural.md) and what each golden must exercise: tile side, lane
+# groups, plain coder, runs and shapes of its block.
+PATHS = {
+    "tiles64-pgm-natural": dict(sides={64}, groups={1}, runs=1, shapes=1),
+    "tiles128-pgm-natural": dict(sides={128}, groups={1}, runs=1, shapes=1),
+    "tiles256-ppm-natural": dict(sides={256}, groups={1}, runs=1, shapes=1),
+    "groups5-pgm-natural": dict(sides={32}, groups={5}, runs=1, shapes=1),
+    "lanes64-npy-natural": dict(sides={32}, groups={2}, runs=1, shapes=1),
+    "tar-natural": dict(sides={32}, groups={1}, runs=4, shapes=3, plain=0x04),
+}
 
 
 @pytest.mark.parametrize("name, coder", [
@@ -32,6 +42,7 @@ NATURAL = ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
     ("binarized-idx-vae", "vae"), ("binary-pgm-vae", "vae"),
     ("photo-ppm-natural", "natural"), ("scan-pgm-natural", "natural"), ("crops-npy-natural", "natural"),
     *((f"{name}-calibrated", "natural") for name in NATURAL), ("pair-npy-natural-per-image", "natural"),
+    *((name, "natural") for name in PATHS),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
@@ -96,18 +107,20 @@ WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
     "digits-idx-vae05", "digit-pgm-vae05",  # 8-bit digits as 0x05: decoded, written as 0x03
     *NATURAL,  # natural images: now written with the calibration fields (-calibrated)
     "pair-npy-natural-per-image",  # written with the per-image size threshold lifted
+    # written with the tile budget or the group count forced (tests/make_golden.py)
+    "tiles64-pgm-natural", "tiles128-pgm-natural", "tiles256-ppm-natural", "groups5-pgm-natural",
 }
 
 
 def _first_natural_byte(name: str) -> int:
     """The first byte of the natural-image model's payload in a golden file's first block:
     tile side and calibration flags (docs/IMAGES.md)."""
-    from tests.fuzz.mutate import _natural_fields
+    from tests.fuzz.fields import natural_fields
 
     reader = StreamReader(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
     reader.next_stream()
     payload = reader.read_payload(reader.next_block())
-    group = next(f for f in _natural_fields(payload, 0, len(payload)) if f.kind == "nat-group-size")
+    group = next(f for f in natural_fields(payload, 0, len(payload)) if f.kind == "nat-group-size")
     return payload[group.end]
 
 
@@ -128,3 +141,40 @@ def test_compression_reproduces_the_golden_file(name, case):
     assert api.compress(data, coder) == (GOLDEN / f"{name}.bbz").read_bytes(), (
         f"compress() no longer writes golden {name}.bbz: if that is on purpose, drop {name} from "
         "WRITTEN_BY_TODAYS_WRITER (the file still must decode) and add a golden for the new output")
+
+
+def _natural_layout(name: str) -> dict:
+    """Tile sides, group counts, plain coder, runs and shapes of a golden's 0x06 blocks."""
+    from bbzip.coders.varint import decode_varint
+    from bbzip.images.coder import read_runs
+    from bbzip.natural import header
+
+    reader = StreamReader(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
+    reader.next_stream()
+    layout = dict(sides=set(), groups=set(), runs=0, shapes=0, plain=set())
+    while not isinstance(item := reader.next_block(), StreamEnd):
+        payload = memoryview(reader.read_payload(item))
+        runs, shapes, pos = read_runs(payload, item.raw_size)
+        layout["plain"].add(payload[pos])
+        size, pos = decode_varint(payload, pos + 1, len(payload))
+        pos += size
+        layout["runs"] += len(runs)
+        layout["shapes"] += len(shapes)
+        for (_, _, channels), members in shapes.items():
+            size, pos = decode_varint(payload, pos, len(payload))
+            count = sum(runs[i][2] for i in members)
+            side, _, messages = header.unpack(payload[pos : pos + size], count, channels, 8)
+            layout["sides"].add(side)
+            layout["groups"].add(len(messages))
+            pos += size
+    return layout
+
+
+@pytest.mark.parametrize("name", sorted(PATHS))
+def test_golden_natural_files_freeze_their_path(name):
+    want = dict(PATHS[name])
+    plain = want.pop("plain", None)
+    layout = _natural_layout(name)
+    assert {key: layout[key] for key in want} == want
+    if plain is not None:
+        assert layout["plain"] == {plain}
