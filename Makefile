@@ -18,7 +18,7 @@ $(PY):
 install: $(PY)  ## create .venv, install torch (CPU build) and bbzip with its test and fast extras
 	$(PIP) install -q --upgrade pip
 	TORCH=$(TORCH) sh scripts/install-torch-cpu.sh $(PIP)
-	$(PIP) install -q -e '.[test,train,fast]'
+	$(PIP) install -q -e '.[test,train,fast,zarr]'
 
 test:  ## fast test suite (what CI runs)
 	$(PY) -m pytest -q

@@ -1,0 +1,35 @@
+"""The ``bbzip`` codec for Zarr format 3 (extra ``bbzip[zarr]``): an array-to-bytes codec
+(a serializer, since it needs the chunk's shape) named ``numcodecs.bbzip``, built on the
+numcodecs wrappers that zarr-python ships (``zarr.codecs.numcodecs`` from zarr 3.1.3; before
+that they lived in ``numcodecs.zarr3``). zarr finds it through the ``zarr.codecs`` entry point,
+so reading needs no import:
+
+    zarr.create_array(store, shape=..., chunks=(256, 256, 3), dtype="uint8",
+                      serializer=Bbzip(level=6), compressors=None)
+
+Metadata: ``{"name": "numcodecs.bbzip", "configuration": {"level": 6, "coder": "auto"}}``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from bbzip.errors import UnsupportedError
+from bbzip.integrations import require
+
+
+def _wrapper_base():
+    require("zarr", "zarr")
+    require("numcodecs", "zarr")
+    for module in ("zarr.codecs.numcodecs", "numcodecs.zarr3"):
+        try:
+            base = getattr(importlib.import_module(module), "_NumcodecsArrayBytesCodec", None)
+        except ImportError:
+            continue
+        if base is not None:
+            return base
+    raise UnsupportedError("this zarr has no numcodecs wrappers for format 3: pip install 'zarr>=3.1.3'")
+
+
+class Bbzip(_wrapper_base(), codec_name="bbzip"):
+    """Configuration as bbzip.integrations.numcodecs_codec.Bbzip's: level, coder, model."""
