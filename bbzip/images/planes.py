@@ -25,6 +25,7 @@ from bbzip.coders import registry
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, UnsupportedError
 from bbzip.images import coder as natural_block
+from bbzip.images.layout import MAX_SIDE
 
 # Colour: the natural model's payload, or the model-free coders' on the raw plane bytes.
 NATURAL, GENERIC = 0, 1
@@ -33,9 +34,6 @@ CONSTANT, PLANE = 0, 1
 # Low bits of 16-bit samples: as they are, or less the prediction (mod 2**low).
 RAW_LOW, PREDICTED_LOW = 0, 1
 _GENERIC_IDS = {registry.BY_NAME[name].coder_id for name in ("stored", "lzma", "order0", "zstd")}
-# Width/height limit: far beyond any image a block holds, small enough that no product
-# of the header's numbers overflows the checks below.
-MAX_SIDE = 1 << 24
 
 
 def _check_array(array: np.ndarray) -> None:
@@ -52,7 +50,7 @@ def _split(c: int) -> tuple[int, bool]:
 
 def encode_planes(model, array: np.ndarray) -> bytes:
     _check_array(array)
-    h, w, c = array.shape
+    c = array.shape[2]
     colours, alpha = _split(c)
     depth = 2 if array.dtype == np.uint16 else 1
     out = bytearray([c, depth])
