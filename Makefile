@@ -15,10 +15,10 @@ help:  ## list the targets
 $(PY):
 	python3 -m venv $(VENV)
 
-install: $(PY)  ## create .venv, install torch (CPU build) and bbzip with its test and fast extras
+install: $(PY)  ## create .venv, install torch (CPU build) and bbzip with its test, fast, jpeg and zarr extras
 	$(PIP) install -q --upgrade pip
 	TORCH=$(TORCH) sh scripts/install-torch-cpu.sh $(PIP)
-	$(PIP) install -q -e '.[test,train,fast,zarr]'
+	$(PIP) install -q -e '.[test,train,fast,jpeg,zarr]'
 
 test:  ## fast test suite (what CI runs)
 	$(PY) -m pytest -q

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
-from bbzip.images import tar
+from bbzip.images import files, tar
 from bbzip.images.detect import (
     DIGIT_SHAPE,
     MAGIC_BYTES,
@@ -76,6 +76,8 @@ def split(first: bytes, src: BinaryIO, block_size: int) -> Iterator[tuple[bytes,
         pieces = _file_pieces
     elif tar.is_archive_start(first[: tar.RECORD]):
         pieces = _tar_pieces
+    elif (kind := files.sniff_file(first[:SNIFF_BYTES])) is not None:
+        return _whole_file(first, src, block_size, files.WholeFile(kind))
     else:
         return None
     return _pack(pieces(_Input(first, src), block_size), block_size)
@@ -127,8 +129,12 @@ def _tar_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
             break  # end-of-archive zeros, or not a header: the rest is ordinary data
         yield inp.take(tar.RECORD), None
         left = member.padded
+        whole = _whole_member(inp, member, block_size)
+        if whole is not None:
+            yield whole
+            left -= len(whole[0])
         # Most members are rejected on their first bytes; only a likely header is read further.
-        if member.regular and member.data_size and may_be_image(inp.peek(MAGIC_BYTES)):
+        elif member.regular and member.data_size and may_be_image(inp.peek(MAGIC_BYTES)):
             layout = sniff(inp.peek(min(member.data_size, SNIFF_BYTES)))
             if layout is not None:
                 left -= yield from _image_file(inp, layout, member.data_size, block_size)
@@ -139,6 +145,22 @@ def _tar_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
             yield data, None
             left -= len(data)
     yield from _rest(inp, block_size)
+
+
+def _whole_file(first: bytes, src: BinaryIO, block_size: int, image: files.WholeFile):
+    """An input that starts with an image file of files.py's kinds: its first block (the
+    whole file, when it fits) is that file's, the rest ordinary blocks."""
+    yield first, image
+    while data := read_full(src, block_size):
+        yield data, None
+
+
+def _whole_member(inp: _Input, member: tar.Member, block_size: int) -> Piece | None:
+    """A tar member that is an image file of files.py's kinds, as one piece, or None."""
+    if not member.regular or not 0 < member.data_size <= block_size:
+        return None
+    kind = files.sniff_file(inp.peek(min(member.data_size, SNIFF_BYTES)))
+    return None if kind is None else (inp.take(member.data_size), files.WholeFile(kind))
 
 
 def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size: int):
@@ -208,6 +230,12 @@ def _pack(pieces: Iterator[Piece], block_size: int) -> Iterator[tuple[bytes, Ima
         return data, segment
 
     for data, shape in pieces:
+        if isinstance(shape, files.WholeFile):  # a block of its own
+            if filled:
+                yield flush()
+                filled = 0
+            yield data, shape
+            continue
         if shape is None and data:
             while data:
                 if filled >= block_size:
