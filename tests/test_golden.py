@@ -102,12 +102,12 @@ WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
 def _first_natural_byte(name: str) -> int:
     """The first byte of the natural-image model's payload in a golden file's first block:
     tile side and calibration flags (docs/IMAGES.md)."""
-    from tests.fuzz.mutate import _natural_fields
+    from tests.fuzz.mutate import natural_fields
 
     reader = StreamReader(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
     reader.next_stream()
     payload = reader.read_payload(reader.next_block())
-    group = next(f for f in _natural_fields(payload, 0, len(payload)) if f.kind == "nat-group-size")
+    group = next(f for f in natural_fields(payload, 0, len(payload)) if f.kind == "nat-group-size")
     return payload[group.end]
 
 

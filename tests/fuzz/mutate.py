@@ -385,7 +385,7 @@ def _layout(seed: Seed) -> None:
                 seed.fields += _vae_fields(packed, pos + 4, reader.consumed, item)
                 seed.model_ids.add(item.model_id)
             if item.coder_id == NATURAL_CODER_ID:
-                seed.fields += _natural_fields(packed, pos + 4, reader.consumed)
+                seed.fields += natural_fields(packed, pos + 4, reader.consumed)
             seed.coder_ids.add(item.coder_id)
             seed.units.append(Unit("block", start, reader.consumed))
             decoded += item.raw_size
@@ -441,7 +441,7 @@ def _vae_fields(packed: bytes, pos: int, end: int, item) -> list[Field]:
     return fields
 
 
-def _natural_fields(packed: bytes, pos: int, end: int) -> list[Field]:
+def natural_fields(packed: bytes, pos: int, end: int) -> list[Field]:
     """The fields of a natural-image payload packed[pos:end] (docs/FORMAT.md): the run count,
     the first run's gap, count, height, width and channels, the plain bytes' coder and size,
     the first group's size and its first byte (tile side and calibration flags)."""
