@@ -15,7 +15,6 @@ from bbzip import api, container
 from bbzip.errors import CorruptError, MissingModelError, ModelError
 from bbzip.vae import bitsback, network
 from bbzip.vae.coder import VaeCoder
-from bbzip.vae.stepper import stepper_for
 from tests.vae_helpers import digits, pop_both_ways, tiny_model, tiny_model_bytes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,13 @@ import warnings
 
 import numpy as np
 
-from bbzip.fixedpoint.fixed import ACT_BITS, CDF_BITS, CDF_HALF_TABLE, CDF_INDEX_SHIFT, SCALE_INDEX_SHIFT
+from bbzip.fixedpoint.fixed import (
+    ACT_BITS,
+    CDF_BITS,
+    CDF_HALF_TABLE,
+    CDF_INDEX_SHIFT,
+    SCALE_INDEX_SHIFT,
+)
 
 _WORD_BITS = 32  # Message's word size for the digit coder: a head below 2**32 refills
 

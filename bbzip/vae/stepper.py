@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bbzip.vae.distributions import PIXEL_VALUES
 from bbzip.fixedpoint.fixed import (
     ACT_BITS,
     ACT_LIMIT,
@@ -38,6 +37,7 @@ from bbzip.fixedpoint.fixed import (
     T_BITS,
     slot_starts,
 )
+from bbzip.vae.distributions import PIXEL_VALUES
 from bbzip.vae.likelihood import CELLS, CONTEXT_CELLS, PIXEL_CELLS
 from bbzip.vae.network import OUTPUT_LIMIT, PIXELS
 from bbzip.vae.trunk import fold
