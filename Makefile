@@ -7,7 +7,7 @@ TORCH := torch==2.13.0
 MNIST ?= ../shared/data/mnist
 NATURAL ?= ../shared/data/natural
 
-.PHONY: help install test test-slow fuzz bench lint model model-binary model-natural golden clean
+.PHONY: help install test test-oldest-numpy test-slow fuzz bench lint model model-binary model-natural golden clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,19 @@ install: $(PY)  ## create .venv, install torch (CPU build) and bbzip with its te
 
 test:  ## fast test suite (what CI runs)
 	$(PY) -m pytest -q
+
+# The numpy floor pyproject.toml declares ("numpy>=X"), tested as such: its oldest release.
+NUMPY_FLOOR := $(shell sed -n 's/^ *"numpy>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+OLDEST ?= .venv-oldest
+# What CI runs there (every golden file decoded and rewritten, the fixed-point runtime, rANS,
+# the coders: about 2 minutes); TESTS=tests runs the whole fast suite.
+TESTS ?= tests/test_golden.py tests/test_fixedpoint.py tests/test_rans.py tests/test_coders.py
+
+test-oldest-numpy:  ## the numerical tests on the oldest numpy pyproject.toml allows, in .venv-oldest (no torch)
+	test -x $(OLDEST)/bin/python || python3 -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install -q 'numpy==$(NUMPY_FLOOR)' -e '.[test,fast]'
+	$(OLDEST)/bin/python -c 'import numpy; assert numpy.__version__ in ("$(NUMPY_FLOOR)", "$(NUMPY_FLOOR).0"), numpy.__version__'
+	$(OLDEST)/bin/python -m pytest -q $(TESTS)
 
 test-slow:  ## the slow tests too (full MNIST, large streams)
 	$(PY) -m pytest -q -m ''

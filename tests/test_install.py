@@ -2,7 +2,8 @@
 
 A wheel is built from this checkout and installed by pip into a fresh venv that has no
 torch; its core dependencies are linked in from the test environment (no network here),
-torch left out. The venv must then round-trip data, and torch must stay unimportable.
+torch left out. The venv must then round-trip data, decode a photo and digits with the
+shipped models, and torch must stay unimportable.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
 CORE = ("numpy", "click", "tqdm", "rich", "platformdirs", "zstandard", "markdown_it", "mdurl",
         "pygments")
 
@@ -55,5 +57,10 @@ def test_core_install_without_torch_round_trips(tmp_path):
     _run(str(python), "-m", "bbzip", "-k", "t", cwd=tmp_path, env=env)
     r = _run(str(python), "-m", "bbzip", "-dc", "t.bbz", cwd=tmp_path, env=env)
     assert r.stdout == (tmp_path / "t").read_bytes()
+    # The model coders too, on files made elsewhere: a photo and digits decode with the
+    # shipped models and numpy alone (no torch, no numba in this venv).
+    for name in ("photo-ppm-natural-calibrated", "digits-idx-vae"):
+        r = _run(str(python), "-m", "bbzip", "-dc", str(GOLDEN / f"{name}.bbz"), cwd=tmp_path, env=env)
+        assert r.stdout == (GOLDEN / f"{name}.raw").read_bytes(), name
     probe = "import importlib.util as u, bbzip.api; print(u.find_spec('torch') is None)"
     assert _run(str(python), "-c", probe, env=env).stdout.strip() == b"True"

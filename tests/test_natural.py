@@ -28,13 +28,30 @@ def test_round_trip(shape):
     assert np.array_equal(coder.decode(MODEL, payload, shape), images)
 
 
-def test_lane_groups_decode_alike_in_one_process_or_several(monkeypatch):
+_REAL_DECODE_FORKED = coder._decode_forked
+
+
+def _decode_forked_logged(*args):
+    """coder._decode_forked, leaving the process ID of whoever ran it in a file."""
+    with open(os.environ["BBZIP_TEST_FORK_LOG"], "a") as log:
+        log.write(f"{os.getpid()}\n")
+    return _REAL_DECODE_FORKED(*args)
+
+
+def test_lane_groups_decode_alike_in_one_process_or_several(monkeypatch, tmp_path):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what lets the decoder fork
+    log = tmp_path / "pids"
+    monkeypatch.setenv("BBZIP_TEST_FORK_LOG", str(log))
+    monkeypatch.setattr(coder, "_decode_forked", _decode_forked_logged)  # forked children inherit it
     images = smooth_images((70, 8, 9, 1), seed=4)  # 70 lanes: two groups
     payload = coder.encode(MODEL, images)
     assert payload[1 + 4 + 3] == 2
     for workers in (1, 2, 3):
+        log.write_text("")
         assert np.array_equal(coder.decode(MODEL, payload, images.shape, workers=workers), images)
+        pids = log.read_text().split()
+        # The first run of groups is decoded here, every other one in a forked process.
+        assert len(pids) == min(workers, 2) - 1 and str(os.getpid()) not in pids, (workers, pids)
     assert coder.lane_groups(70, 2) == [slice(0, 35), slice(35, 70)]
 
 
@@ -121,8 +138,9 @@ def test_settings_per_image(monkeypatch, corrections):
     assert message.same_as(before)
 
     many = smooth_images((70, 8, 9, 1), seed=11)  # 70 lanes: two lane groups
+    gray_offsets = lambda n: np.pad(rng.integers(-9, 9, size=(n, 1)), ((0, 0), (0, 2)))  # 2nd, 3rd unused
     monkeypatch.setattr(coder, "_choose_settings", lambda model, tiling, prepared: coder.Settings(
-        (0, 2, 0, 0), rng.integers(-9, 9, size=(tiling.n, 3)), False, None,
+        (0, 2, 0, 0), gray_offsets(tiling.n), False, None,
         rng.integers(-5, 6, size=(tiling.n, 1, calibration.ADJUST_SIZE)) if corrections else None))
     payload = coder.encode(MODEL, many)
     assert payload[0] & 0x01 and bool(payload[0] & 0x40) == corrections
@@ -131,6 +149,10 @@ def test_settings_per_image(monkeypatch, corrections):
         coder.decode(MODEL, payload, (1, 8, 9, 1))
     with pytest.raises(CorruptError):  # the per-image bytes cut short
         coder.decode(MODEL, payload[:12], many.shape)
+    second = bytearray(payload)
+    second[1 + 4 + 3 + 1 + 1] = 1  # the second image's offset for a 2nd channel, which gray lacks
+    with pytest.raises(CorruptError, match="offsets"):
+        coder.decode(MODEL, bytes(second), many.shape)
 
 
 def test_a_few_images_with_settings_each_keep_their_own_lane_groups(monkeypatch):
@@ -197,6 +219,20 @@ def test_tiny_or_odd_shapes_are_refused():
             coder.decode(MODEL, b"\x04" + bytes(64), shape)
 
 
+def test_gray_payloads_have_one_encoding():
+    """A gray image uses the first of the three scale offsets: the other two must be 0, or
+    two payloads would decode to the same image."""
+    images = smooth_images((1, 12, 12, 1), seed=3)
+    payload = coder.encode(MODEL, images)
+    assert payload[1 + 4 + 1 : 1 + 4 + 3] == b"\0\0"  # after the first byte and 4 coarse bits
+    for at in (1 + 4 + 1, 1 + 4 + 2):
+        for value in (1, 0xFF):
+            bad = bytearray(payload)
+            bad[at] = value
+            with pytest.raises(CorruptError, match="offsets"):
+                coder.decode(MODEL, bytes(bad), images.shape)
+
+
 def test_damaged_payloads_fail_cleanly():
     images = smooth_images((1, 12, 12, 1), seed=3)
     payload = coder.encode(MODEL, images)
@@ -235,12 +271,23 @@ print(hashlib.sha256(coder.encode(model, smooth_images((2, 20, 17, 3), seed=9)))
 """
 
 
-@pytest.mark.parametrize("env", [{"OPENBLAS_NUM_THREADS": "1"}, {"OPENBLAS_NUM_THREADS": "2"},
+_BASELINE = {"OPENBLAS_NUM_THREADS": "1"}
+
+
+def _encoded_hash(env: dict) -> str:
+    script = _SUBPROCESS.format(root=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, **env}, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def baseline_hash() -> str:
+    return _encoded_hash(_BASELINE)
+
+
+@pytest.mark.parametrize("env", [{"OPENBLAS_NUM_THREADS": "2"},
                                  {"OPENBLAS_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "Haswell"},
                                  {"OPENBLAS_NUM_THREADS": "2", "OPENBLAS_CORETYPE": "Prescott"}])
-def test_same_bytes_for_any_blas_threads_or_kernel(env):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    script = _SUBPROCESS.format(root=root)
-    run = lambda extra: subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                       env={**os.environ, **extra}, check=True).stdout
-    assert run(env) == run({"OPENBLAS_NUM_THREADS": "1"})
+def test_same_bytes_for_any_blas_threads_or_kernel(env, baseline_hash):
+    assert env != _BASELINE  # each case differs from the run it is compared with
+    assert _encoded_hash(env) == baseline_hash

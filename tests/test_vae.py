@@ -12,12 +12,10 @@ import numpy as np
 import pytest
 
 from bbzip import api, container
-from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError, MissingModelError, ModelError
 from bbzip.vae import bitsback, network
 from bbzip.vae.coder import VaeCoder
-from bbzip.vae.stepper import stepper_for
-from tests.vae_helpers import digits, tiny_model, tiny_model_bytes
+from tests.vae_helpers import digits, pop_both_ways, tiny_model, tiny_model_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,16 +84,7 @@ def test_compiled_and_numpy_pixel_steps_pop_alike_from_any_message(name):
     same symbols and the same message after every step, middle pixels, refills and all."""
     pytest.importorskip("numba")
     model = _shipped_or_tiny(name)
-    rng = np.random.default_rng(3)
-    n = 37
-    z = model.tables.latent_centres[rng.integers(0, 256, (n, model.network.latent))]
-    features = model.network.features(z, pixel_major=True)
-    words = rng.integers(0, 2**32, 60_000, dtype=np.uint64).astype(np.uint32)
-    heads = rng.integers(2**32, 2**63, n, dtype=np.uint64)
-    decoded = []
-    for compiled in (False, True):
-        message = Message(n, words.copy(), heads.copy())
-        decoded.append((stepper_for(model).decode(message, features, compiled=compiled), message))
+    decoded = pop_both_ways(model, 37, 60_000)
     (numpy_symbols, numpy_message), (compiled_symbols, compiled_message) = decoded
     assert np.array_equal(numpy_symbols, compiled_symbols)
     assert len(np.unique(numpy_symbols)) > 100  # every kind of pixel: black, white, middle

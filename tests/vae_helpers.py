@@ -50,6 +50,24 @@ def tiny_model(seed: int = 0, binary: bool = False):
     return parse_model(tiny_model_bytes(seed, binary))
 
 
+def pop_both_ways(model, lanes: int, words: int, seed: int = 3) -> list[tuple[np.ndarray, object]]:
+    """Pixels popped from one random message (heads and words, not an encoder's) by the
+    numpy step, then by the compiled one: [(symbols, message left), ...]."""
+    from bbzip.ans.rans import Message
+    from bbzip.vae.stepper import stepper_for
+
+    rng = np.random.default_rng(seed)
+    z = model.tables.latent_centres[rng.integers(0, 256, (lanes, model.network.latent))]
+    features = model.network.features(z, pixel_major=True)
+    tail = rng.integers(0, 2**32, words, dtype=np.uint64).astype(np.uint32)
+    heads = rng.integers(2**32, 2**63, lanes, dtype=np.uint64)
+    decoded = []
+    for compiled in (False, True):
+        message = Message(lanes, tail.copy(), heads.copy())
+        decoded.append((stepper_for(model).decode(message, features, compiled=compiled), message))
+    return decoded
+
+
 def digits(count: int, seed: int = 0) -> np.ndarray:
     """Digit-like test images: dark background, a bright blob, some grey edges."""
     rng = np.random.default_rng(seed)

@@ -16,6 +16,7 @@ from bbzip import api, container, fileio
 from bbzip.cli import listing
 from bbzip.cli.output import Progress, display_name, isatty, line, saving, say
 from bbzip.errors import BBZError
+from bbzip.parallel import usable_cores
 
 OK, ERROR, WARNING = 0, 1, 2
 
@@ -154,13 +155,6 @@ def _stdout() -> BinaryIO:
     if sys.stdout is None:
         raise OSError(errno.EBADF, "standard output is closed")
     return sys.stdout.buffer
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _code(run: _Run, name: str, src: BinaryIO, st: os.stat_result | None, dst,

@@ -84,6 +84,16 @@ def lookup(table: np.ndarray, t: np.ndarray) -> np.ndarray:
     return table[(t + _T_OFFSET) >> _T_SHIFT]
 
 
+def slot_starts(cdf: np.ndarray, spare: int, symbols, out: np.ndarray | None = None) -> np.ndarray:
+    """Slot starts of symbols from the CDF at their lower edges (int64, units 2**-CDF_BITS,
+    overwritten): one slot for each symbol below, and the CDF's share of the ``spare``
+    slots (2**precision less the alphabet), so every symbol gets at least one slot.
+    ``bbzip.ans.quantise.cdf_to_starts`` is the same rule for any CDF precision."""
+    cdf *= spare
+    cdf >>= CDF_BITS
+    return np.add(cdf, symbols, out=out)
+
+
 def scale_index(log_scale: np.ndarray, low: float, size: int) -> np.ndarray:
     """Index into a log_scale_table for fixed-point log-scales (units 2**-10)."""
     index = (log_scale - round(low * (1 << ACT_BITS))) >> (ACT_BITS - TABLE_STEP_BITS)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bbzip.fixedpoint import fixed, invariants
+from bbzip.fixedpoint.freeze import model_tables, pack_model, quantise_layer
 from bbzip.natural import constants as k
 from bbzip.natural.model import DEFAULT_NAME, FORMAT, KIND, parse_natural
 from bbzip.natural.network import CAUSAL, HALF
-from bbzip.fixedpoint import fixed, invariants
-from bbzip.fixedpoint.freeze import model_tables, pack_model, quantise_layer
 
 LATENT_BITS = 8
 

@@ -63,6 +63,8 @@ def unpack(view: memoryview, n: int, c: int, prior_precision: int) -> tuple[int,
     if len(view) < pos:
         raise CorruptError("natural-image block is truncated")
     offsets = np.concatenate([signed(view[1 + LATENT : 4 + LATENT]), signed(view[_FIXED : _FIXED + 3 * (sets - 1)])])
+    if offsets.reshape(sets, 3)[:, c:].any():  # one encoding per payload: unused offsets are 0
+        raise CorruptError("natural-image block has scale offsets for channels its images lack")
     adjust = None
     if first & ADJUST:
         adjust = signed(view[_FIXED + 3 * (sets - 1) : pos]).reshape((sets, c, ADJUST_SIZE) if sets > 1 else (c, ADJUST_SIZE))

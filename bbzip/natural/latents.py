@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from bbzip.ans.rans import Message
+from bbzip.fixedpoint.coding import LatentPosteriors
+from bbzip.fixedpoint.fixed import EXP_BITS, scale_index
 from bbzip.natural.constants import BLOCK, LATENT
 from bbzip.natural.search import pop_where, push_where
 from bbzip.natural.tiles import Tiling
-from bbzip.fixedpoint.coding import LatentPosteriors
-from bbzip.fixedpoint.fixed import EXP_BITS, scale_index
 
 # A latent channel whose posterior standard deviation averages below this carries
 # information worth a few bits: the encoder then gives that channel's latents coded

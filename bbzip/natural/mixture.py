@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bbzip.natural.constants import MIXTURES
 from bbzip.fixedpoint.fixed import ACT_BITS, CDF_BITS, EXP_BITS, TABLE_STEP_BITS, scale_index
+from bbzip.natural.constants import MIXTURES
 
 LEVELS = 256
 _HALF = 1 << (ACT_BITS - 1)

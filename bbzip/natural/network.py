@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from bbzip.natural.constants import CONTEXT, HIDDEN, LATENT, MIXTURES
 from bbzip.fixedpoint.fixed import ACT_BITS, ACT_LIMIT
 from bbzip.fixedpoint.layer import Layer
+from bbzip.natural.constants import CONTEXT, HIDDEN, LATENT, MIXTURES
 
 OUTPUT_LIMIT = (1 << (ACT_BITS + 11)) - 1
 VALID = 1 << ACT_BITS

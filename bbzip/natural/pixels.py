@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from bbzip.ans.rans import Message
+from bbzip.fixedpoint.fixed import ACT_BITS
 from bbzip.natural.constants import BLOCK, HIDDEN
 from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
 from bbzip.natural.search import search_near
 from bbzip.natural.tiles import Tiling
-from bbzip.fixedpoint.fixed import ACT_BITS
 
 PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 left and right
 

@@ -17,60 +17,79 @@ blocks too small to repay its import, ``stepper`` runs the numpy path.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from bbzip.fixedpoint.fixed import ACT_BITS, CDF_BITS, CDF_INDEX_SHIFT, SCALE_INDEX_SHIFT
+from bbzip.fixedpoint.fixed import (
+    ACT_BITS,
+    CDF_BITS,
+    CDF_HALF_TABLE,
+    CDF_INDEX_SHIFT,
+    SCALE_INDEX_SHIFT,
+)
 
-_HALF_BIN = 1 << (ACT_BITS - 1)  # a symbol's bin starts half a unit below it
 _WORD_BITS = 32  # Message's word size for the digit coder: a head below 2**32 refills
 
 try:
     import numba
 except ImportError:  # the numpy path serves alone
     numba = None
-else:
-    import warnings
-
-    from numba.core.errors import NumbaWarning
-
-    # A cache numba cannot write costs a recompile, not an error: nothing for stderr.
-    warnings.simplefilter("ignore", NumbaWarning)
 
 
 def available() -> bool:
     return numba is not None
 
 
-def _kernel(fn):
-    """numba's njit with its on-disk cache, so a process compiles nothing a previous one
-    compiled; where no cache directory is writable, compiled afresh in each process."""
-    if numba is None:
-        return fn
-    try:
-        return numba.njit(cache=True)(fn)
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return numba.njit(fn)
+def constants() -> np.ndarray:
+    """What ``mixture_pop`` needs of the fixed-point conventions, read now: numba's cache is
+    keyed on this file alone, so a kernel that read them as globals could outlive a change
+    to them (tests/test_vae.py checks that no kernel reads a global number)."""
+    return np.array([ACT_BITS, CDF_BITS, CDF_INDEX_SHIFT, SCALE_INDEX_SHIFT, CDF_HALF_TABLE, _WORD_BITS],
+                    dtype=np.int64)
 
 
-@_kernel
-def _start(symbol, means, inv_scales, weights, weight_sum, sigmoid, spare, k):
+def _kernel(*signatures):
+    """numba's njit, compiled now for ``signatures`` with its on-disk cache, so a process
+    compiles nothing a previous one compiled; where no cache directory is writable,
+    compiled afresh in each process. A cache numba cannot write costs a recompile, not an
+    error: its warnings are kept off stderr, here only (the filter is not process-wide)."""
+
+    def wrap(fn):
+        if numba is None:
+            return fn
+        from numba.core.errors import NumbaWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaWarning)
+            try:
+                return numba.njit(list(signatures), cache=True)(fn)
+            except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+                return numba.njit(list(signatures))(fn)
+
+    return wrap
+
+
+@_kernel("int64(int64, int64[:], int64[:], int64[:], int64, int64[:], int64, int64, int64, int64, int64, int64)")
+def _start(symbol, means, inv_scales, weights, weight_sum, sigmoid, half, spare, k, act_bits, index_shift, cdf_bits):
     """Slot start of ``symbol`` (1..255) under one lane's mixture: stepper._starts for one
-    probe, one lane."""
-    edge = (np.int64(symbol) << ACT_BITS) - _HALF_BIN
+    probe, one lane (fixed.slot_starts for its last step: numba's cache would not see a
+    change to a function of another file that a kernel calls)."""
+    edge = (symbol << act_bits) - (np.int64(1) << (act_bits - 1))
     total = np.int64(0)
-    half = sigmoid.shape[0] >> 1
     for c in range(k):
-        t = ((edge - means[c]) * inv_scales[c]) >> CDF_INDEX_SHIFT
+        t = ((edge - means[c]) * inv_scales[c]) >> index_shift
         if t < -half:
             t = -half
         elif t > half - 1:
             t = half - 1
         total += sigmoid[t + half] * weights[c]
     cdf = total // weight_sum
-    return ((cdf * spare) >> CDF_BITS) + symbol
+    return ((cdf * spare) >> cdf_bits) + symbol
 
 
-@_kernel
+@_kernel("void(float64[:, :], float32[:, :], float64[:, :], int64)",
+         "void(float64[:, :], float64[:, :], float64[:, :], int64)")
 def context_layer(pre, features, out, limit):
     """out[:hidden] = relu(clip(floor(pre), +-limit) + features.T): the context layer's
     requantised output plus the pixel's features; ``pre`` (hidden, lanes), ``features``
@@ -86,7 +105,7 @@ def context_layer(pre, features, out, limit):
             out[j, i] = v if v > 0.0 else 0.0
 
 
-@_kernel
+@_kernel("void(float64[:, :], int64, int64)")
 def requantise_rows(values, rows, limit):
     """values[:rows] = clip(floor(values[:rows]), 0, limit), in place."""
     for j in range(rows):
@@ -95,13 +114,16 @@ def requantise_rows(values, rows, limit):
             values[j, i] = 0.0 if v < 0.0 else (limit if v > limit else v)
 
 
-@_kernel
-def mixture_pop(outputs, limit, head, inv_scale, weight_of_gap, sigmoid, spare, precision, symbols):
+@_kernel("int64(float64[:, :], int64, uint64[:], int64[:], int64[:], int64[:], int64, int64, int64[:], int64[:])")
+def mixture_pop(outputs, limit, head, inv_scale, weight_of_gap, sigmoid, spare, precision, symbols, consts):
     """Pop one pixel on every lane: ``outputs`` (3k, lanes) the head's last layer before
     its floor and clip to +-limit (logits, means, log-scales), ``head`` the lanes' uint64
     heads (updated in place, not refilled); the symbols go to ``symbols``. Returns how many
-    heads fell below 2**32. ``inv_scale`` and ``weight_of_gap`` are the stepper's extended
-    tables (negative indices wrap), ``sigmoid`` the logistic table in its original order."""
+    heads fell below 2**word_bits. ``inv_scale`` and ``weight_of_gap`` are the stepper's
+    extended tables (negative indices wrap), ``sigmoid`` the logistic table in its original
+    order; ``consts`` is ``constants()``."""
+    act_bits, cdf_bits, index_shift, scale_shift, half, word_bits = (
+        consts[0], consts[1], consts[2], consts[3], consts[4], consts[5])
     k = outputs.shape[0] // 3
     params = np.empty((3 * k, outputs.shape[1]), np.int64)
     for c in range(3 * k):
@@ -115,7 +137,8 @@ def mixture_pop(outputs, limit, head, inv_scale, weight_of_gap, sigmoid, spare, 
     shift = np.uint64(precision)
     scale_table = inv_scale.shape[0]
     full = np.int64(1) << precision
-    low_head = np.uint64(1) << np.uint64(_WORD_BITS)
+    low_head = np.uint64(1) << np.uint64(word_bits)
+    shape = (half, np.int64(spare), np.int64(k), act_bits, index_shift, cdf_bits)
     under = 0
     for i in range(head.shape[0]):
         largest = params[0, i]
@@ -125,16 +148,16 @@ def mixture_pop(outputs, limit, head, inv_scale, weight_of_gap, sigmoid, spare, 
         weight_sum = np.int64(0)
         for c in range(k):
             means[c] = params[k + c, i]
-            j = params[2 * k + c, i] >> SCALE_INDEX_SHIFT
+            j = params[2 * k + c, i] >> scale_shift
             inv_scales[c] = inv_scale[j + scale_table if j < 0 else j]
-            weights[c] = weight_of_gap[(largest - params[c, i]) >> SCALE_INDEX_SHIFT]
+            weights[c] = weight_of_gap[(largest - params[c, i]) >> scale_shift]
             weight_sum += weights[c]
         slot = np.int64(head[i] & mask)
-        one = _start(1, means, inv_scales, weights, weight_sum, sigmoid, spare, k)
+        one = _start(1, means, inv_scales, weights, weight_sum, sigmoid, *shape)
         if slot < one:
             symbol, low, high = 0, np.int64(0), one
         else:
-            top = _start(255, means, inv_scales, weights, weight_sum, sigmoid, spare, k)
+            top = _start(255, means, inv_scales, weights, weight_sum, sigmoid, *shape)
             if slot >= top:
                 symbol, low, high = 255, top, full
             else:
@@ -142,7 +165,7 @@ def mixture_pop(outputs, limit, head, inv_scale, weight_of_gap, sigmoid, spare, 
                 lo, hi, low, high = 1, 255, one, top
                 while hi - lo > 1:
                     mid = (lo + hi) >> 1
-                    s = _start(mid, means, inv_scales, weights, weight_sum, sigmoid, spare, k)
+                    s = _start(mid, means, inv_scales, weights, weight_sum, sigmoid, *shape)
                     if s <= slot:
                         lo, low = mid, s
                     else:

@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from bbzip.vae.distributions import PIXEL_VALUES
 from bbzip.fixedpoint.fixed import ACT_BITS, ACT_LIMIT, CDF_BITS, CDF_STEP_BITS, EXP_BITS, T_BITS, T_RANGE
-from bbzip.fixedpoint.fixed import CDF_INDEX_SHIFT, TABLE_STEP_BITS
+from bbzip.fixedpoint.fixed import CDF_INDEX_SHIFT, TABLE_STEP_BITS, slot_starts
 from bbzip.vae.network import CONTEXT, CONTEXT_MASK, CONTEXT_TAPS, IMAGE, OUTPUT_LIMIT, PIXELS
 from bbzip.vae.trunk import fold
 
@@ -120,7 +120,7 @@ class PixelSlots:
         """``PixelBernoulli``: symbol 1's slot start is the boundary b; 0 owns [0, b)."""
         t = np.clip(params[0] << (T_BITS - ACT_BITS), -(T_RANGE << T_BITS), (T_RANGE << T_BITS) - 1)
         one = self.tables.sigmoid[(t + (T_RANGE << T_BITS)) >> (T_BITS - CDF_STEP_BITS)]
-        boundary = (((_FULL - one) * self.spare) >> CDF_BITS) + 1
+        boundary = slot_starts(_FULL - one, self.spare, 1)
         ones = symbols == 1
         low = np.where(ones, boundary, 0)
         return low, np.where(ones, 1 << self.precision, boundary) - low
@@ -160,7 +160,7 @@ class PixelSlots:
         v >>= CDF_INDEX_SHIFT
         np.clip(v, 0, _INDEX_MAX, out=v)
         cdf = (self.tables.sigmoid[v] * weights).sum(axis=0) // weight_sum
-        return ((cdf * self.spare) >> CDF_BITS) + symbols
+        return slot_starts(cdf, self.spare, symbols)
 
 
 def pixel_slots_for(model) -> PixelSlots:

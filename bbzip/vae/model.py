@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+import numpy as np
+
 from bbzip import modelfile
 from bbzip.constants import MODEL_ID_BYTES
 from bbzip.errors import ModelError
@@ -19,6 +21,8 @@ from bbzip.modelfile import manifest, model_id_of
 from bbzip.vae.network import IntegerVAE
 
 FORMAT = 1
+TABLES = ("sigmoid", "normal_cdf", "neg_exp", "inv_scale", "inv_sigma", "latent_edges", "latent_centres",
+          "coarse_centres")
 DEFAULT_MODEL = "mnist-vae"
 BINARY_MODEL = "mnist-binary-vae"
 
@@ -51,10 +55,7 @@ def parse_model(data: bytes):
     try:
         invariants.check_digit_model(arrays, config)
         tables = SimpleNamespace(
-            sigmoid=arrays["sigmoid"], normal_cdf=arrays["normal_cdf"], neg_exp=arrays["neg_exp"],
-            inv_scale=arrays["inv_scale"], inv_sigma=arrays["inv_sigma"],
-            latent_edges=arrays["latent_edges"], latent_centres=arrays["latent_centres"],
-            coarse_centres=arrays["coarse_centres"],
+            **{key: np.ascontiguousarray(arrays[key], dtype=np.int64) for key in TABLES},
             log_scale_min=config["log_scale_min"], log_sigma_min=config["log_sigma_min"],
             pixel_precision=config["pixel_precision"], posterior_precision=config["posterior_precision"],
             prior_precision=config["prior_precision"],

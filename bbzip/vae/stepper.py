@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bbzip.vae.distributions import PIXEL_VALUES
 from bbzip.fixedpoint.fixed import (
     ACT_BITS,
     ACT_LIMIT,
@@ -36,18 +35,22 @@ from bbzip.fixedpoint.fixed import (
     CDF_STEP_BITS,
     SCALE_INDEX_SHIFT,
     T_BITS,
+    slot_starts,
 )
+from bbzip.vae.distributions import PIXEL_VALUES
 from bbzip.vae.likelihood import CELLS, CONTEXT_CELLS, PIXEL_CELLS
 from bbzip.vae.network import OUTPUT_LIMIT, PIXELS
 from bbzip.vae.trunk import fold
 
-try:  # the clip ufunc itself: np.clip's Python wrapper costs more than small arrays' work
-    from numpy._core.umath import clip as _clip
-except ImportError:  # numpy < 2
-    from numpy.core.umath import clip as _clip
-
 _LOOKUP_SHIFT = T_BITS - CDF_STEP_BITS  # a binary pixel's logit, in units 2**-T_BITS, to table steps
 _FULL = 1 << CDF_BITS
+
+
+def _clip(values: np.ndarray, low: int, high: int, out: np.ndarray) -> np.ndarray:
+    """np.clip in place as two public ufuncs: np.clip's Python wrapper costs more than a
+    small array's work."""
+    np.maximum(values, low, out=out)
+    return np.minimum(out, high, out=out)
 
 
 def _edges(symbols: np.ndarray) -> np.ndarray:
@@ -95,9 +98,8 @@ class PixelStepper:
             # index lies in +-(OUTPUT_LIMIT >> SCALE_INDEX_SHIFT) + 1 (a log-scale) or in
             # [0, 2 * OUTPUT_LIMIT >> SCALE_INDEX_SHIFT] (a logit's gap below the largest).
             span = 2 * ((2 * OUTPUT_LIMIT >> SCALE_INDEX_SHIFT) + 2)
+            # A multiple of the table's step (bbzip.fixedpoint.invariants checks it on load).
             scale_base = round(tables.log_scale_min * (1 << ACT_BITS))
-            if scale_base % (1 << SCALE_INDEX_SHIFT):
-                raise ValueError("log_scale_min must be a multiple of the scale table's step")
             self.inv_scale = _extended(tables.inv_scale, scale_base >> SCALE_INDEX_SHIFT, span)
             self.weight_of_gap = _extended(tables.neg_exp, 0, span)
 
@@ -163,12 +165,13 @@ class PixelStepper:
         symbols = np.empty(n, dtype=np.int64)
         hidden = self.hidden
         tables = (self.inv_scale, self.weight_of_gap, self.sigmoid_table, self.spare, self.precision)
+        consts = kernels.constants()
 
         def step(context, features_p, g, h, head):
             kernels.context_layer(self.w_ctx @ context, features_p, g, ACT_LIMIT)
             np.matmul(self.w_head1, g, out=h[:hidden])
             kernels.requantise_rows(h, hidden, ACT_LIMIT)
-            under = kernels.mixture_pop(self.w_head2 @ h, OUTPUT_LIMIT, head, *tables, symbols)
+            under = kernels.mixture_pop(self.w_head2 @ h, OUTPUT_LIMIT, head, *tables, symbols, consts)
             return symbols, under > 0  # read before the next step overwrites it
 
         return step
@@ -178,7 +181,7 @@ class PixelStepper:
         t = (params[0] << (T_BITS - ACT_BITS)) >> _LOOKUP_SHIFT
         _clip(t, -CDF_HALF_TABLE, CDF_HALF_TABLE - 1, out=t)
         one = self.sigmoid[t]
-        boundary = (((_FULL - one) * self.spare) >> CDF_BITS) + 1  # slot start of symbol 1
+        boundary = slot_starts(_FULL - one, self.spare, 1)  # slot start of symbol 1
         ones = slots >= boundary
         low = np.where(ones, boundary, 0)
         freq = np.where(ones, (1 << self.precision) - boundary, boundary)
@@ -226,9 +229,7 @@ class PixelStepper:
         cdf *= weights
         cdf = np.add.reduce(cdf, axis=0)
         cdf //= weight_sum
-        cdf *= self.spare
-        cdf >>= CDF_BITS
-        return np.add(cdf, symbols, out=out)
+        return slot_starts(cdf, self.spare, symbols, out)
 
     def _search(self, mix, aux):
         """Symbols in 1..254 whose slot range holds each lane's slot, with their [low, high).

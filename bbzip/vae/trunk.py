@@ -74,7 +74,10 @@ def with_ones(rows: int, width: int) -> np.ndarray:
 def inputs(buffer: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The first rows of a ``with_ones`` matrix, without the ones, viewed as ``shape``."""
     rows = int(np.prod(shape)) // (buffer.shape[1] - 1)
-    return buffer[:rows, :-1].reshape(shape, copy=False)
+    view = buffer[:rows, :-1].reshape(shape)
+    if not np.may_share_memory(view, buffer):  # reshape(copy=False) says so from numpy 2.1 on
+        raise AssertionError("a with_ones matrix must be viewable as its layer's input")
+    return view
 
 
 def windows(canvas: np.ndarray, size: int, stride: int, count: int) -> np.ndarray:
