@@ -206,25 +206,14 @@ def digit_pgms(mnist: Input, count: int, directory: Path) -> list[Input]:
 
 
 def parse_pnm(data: bytes) -> np.ndarray:
-    """A P5/P6 file with maxval 255 as an (H, W, C) array; comments allowed."""
-    fields, pos = [], 0
-    while len(fields) < 4:
-        while data[pos : pos + 1].isspace():
-            pos += 1
-        if data[pos : pos + 1] == b"#":
-            pos = data.index(b"\n", pos) + 1
-            continue
-        end = pos
-        while not data[end : end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    magic, width, height, maxval = fields[0], int(fields[1]), int(fields[2]), int(fields[3])
-    if magic not in (b"P5", b"P6") or maxval != 255:
-        raise ValueError(f"not an 8-bit P5/P6 file ({magic!r}, maxval {maxval})")
-    channels = 1 if magic == b"P5" else 3
-    pixels = np.frombuffer(data, np.uint8, height * width * channels, pos + 1)
-    return pixels.reshape(height, width, channels)
+    """A P5/P6 file with maxval 255 as an (H, W, C) array; comments allowed (bbzip's parser)."""
+    from bbzip.images.detect import pnm_layout
+    from bbzip.natural.images import parse_pnm as read
+
+    image = read(data)
+    if image is None or int(pnm_layout(data).header.split()[-1]) != 255:
+        raise ValueError("not an 8-bit P5/P6 file with maxval 255")
+    return image
 
 
 def photo_inputs() -> list[Input]:

@@ -115,6 +115,29 @@ def test_zstd_output_does_not_depend_on_workers_or_feeding(monkeypatch):
     assert ZstdCoder().decode(outputs.pop(), len(data)) == data
 
 
+def test_a_block_of_4_to_16_mib_is_two_jobs_whatever_the_workers(monkeypatch):
+    """One block between SPLIT_BYTES and JOB_BYTES (a 13 MB tar) is cut into two jobs so
+    that two threads share it; the bytes still do not depend on the worker count."""
+    data = text(40_000)  # 2.4 MB
+    whole = bytes(ZstdCoder().encode(data, 6, 2))
+    monkeypatch.setattr(zstd_coder, "SPLIT_BYTES", 1 << 20)
+    assert zstd_coder.parameters(6, 1, len(data)).job_size == -(-len(data) // 2)
+    outputs = {bytes(ZstdCoder().encode(data, 6, workers)) for workers in (1, 2, 3)}
+    assert len(outputs) == 1 and outputs != {whole}  # split: other bytes than one job
+    assert ZstdCoder().decode(outputs.pop(), len(data)) == data
+
+
+def test_cli_output_of_a_split_block_is_the_same_for_any_thread_count(exe, tmp_path):
+    import subprocess
+
+    data = text(80_000)[: zstd_coder.SPLIT_BYTES + 12345]  # one block, two jobs
+    assert zstd_coder.split(len(data))
+    outs = [subprocess.run([exe, "-c", f"-T{n}"], input=data, capture_output=True, check=True).stdout
+            for n in (1, 2)]
+    assert outs[0] == outs[1] and coders_of(outs[0]) == {"zstd"}
+    assert api.decompress(outs[0]) == data
+
+
 def test_zstd_payload_is_a_standard_frame_checked_against_its_length():
     import zstandard
 

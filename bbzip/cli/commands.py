@@ -181,7 +181,9 @@ def parse(argv: Sequence[str]) -> Job | int:
         command, prog = gzip_command, PROG
     try:
         result = command.main(args=args, prog_name=prog, standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:
+        if isinstance(e.__context__, KeyboardInterrupt):  # click's wrapping of our signal: main ends the run
+            raise e.__context__ from None
         return 128 + signal.SIGINT
     except click.ClickException as e:
         e.show()
@@ -203,5 +205,5 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         signals.output_failed(e)
     except KeyboardInterrupt as e:
         # Temp files are already gone (atomic_output unwinds); exit quietly as 128+signal.
-        status = signals.exit_status(e)
+        signals.leave(signals.exit_status(e))
     sys.exit(status)

@@ -43,6 +43,19 @@ def exit_status(exc: KeyboardInterrupt) -> int:
     return 128 + getattr(exc, "signum", signal.SIGINT)
 
 
+def leave(status: int) -> NoReturn:
+    """End at once after a fatal signal, once the run has unwound (temp files removed).
+
+    A normal exit would finalise the interpreter, and freeing a zstd context waits for its
+    worker threads to finish their jobs: seconds in the middle of a block. Nothing is
+    flushed to stdout: what the interrupted run buffered is no output anyone asked for."""
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    os._exit(status)
+
+
 def _caller_ignores_sigpipe() -> bool:
     """Did bbzip inherit SIGPIPE ignored (a `trap '' PIPE` script)?
 

@@ -56,7 +56,7 @@ def sniff(prefix: bytes) -> ImageLayout | None:
     format is rejected on its first bytes."""
     head = prefix[:2]
     if head in (b"P5", b"P6"):
-        layout = _sniff_pnm(prefix)
+        layout = pnm_layout(prefix)
     elif head == b"\x93N":
         layout = _sniff_npy(prefix)
     elif head == b"\x00\x00":
@@ -68,7 +68,9 @@ def sniff(prefix: bytes) -> ImageLayout | None:
     return layout if layout.image_bytes <= MAX_IMAGE_BYTES else None
 
 
-def _sniff_pnm(prefix: bytes) -> ImageLayout | None:
+def pnm_layout(prefix: bytes) -> ImageLayout | None:
+    """The layout of an 8-bit binary PGM (P5) or PPM (P6) that ``prefix`` starts with, or
+    None; no size limit here (``sniff`` applies the block's). bbzip's one PNM header parser."""
     match = _PNM.match(prefix[:_PNM_SCAN])
     if not match:
         return None

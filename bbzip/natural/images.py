@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import gzip
 import io
-import re
 from pathlib import Path
 
 import numpy as np
 
 from bbzip.errors import UnsupportedError
-
-_PNM = re.compile(rb"(P[56])(?:\s|#[^\n]*\n)+(\d+)(?:\s|#[^\n]*\n)+(\d+)(?:\s|#[^\n]*\n)+(\d+)\s")
-
+from bbzip.images.detect import pnm_layout
 
 def parse_pnm(raw: bytes) -> np.ndarray | None:
     """(H, W, C) uint8 pixels of an 8-bit binary PGM/PPM, or None if ``raw`` is not one."""
-    match = _PNM.match(raw[:4096])
-    if not match:
+    layout = pnm_layout(raw)
+    if layout is None or len(raw) - len(layout.header) < layout.image_bytes:
         return None
-    channels = 1 if match.group(1) == b"P5" else 3
-    width, height, maxval = (int(match.group(i)) for i in (2, 3, 4))
-    size = width * height * channels
-    if not 1 <= maxval <= 255 or len(raw) - match.end() < size or width < 1 or height < 1:
-        return None
-    return np.frombuffer(raw, np.uint8, size, match.end()).reshape(height, width, channels)
+    return np.frombuffer(raw, np.uint8, layout.image_bytes, len(layout.header)).reshape(layout.shape)
 
 
 def load_image_file(path: Path) -> np.ndarray:
