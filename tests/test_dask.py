@@ -99,3 +99,16 @@ def test_the_plugin_puts_a_model_directory_on_the_search_path(monkeypatch, tmp_p
     dask_recipe.BbzipWorkerPlugin(str(tmp_path)).setup()  # once only
     assert os.environ[PATH_ENV] == os.pathsep.join(["/elsewhere", str(tmp_path)])
     assert tmp_path in search_path()
+
+
+def test_the_command_line_runs_on_a_given_scheduler(client, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_bytes(b"some text " * 300)
+    address = client.scheduler.address
+    assert dask_recipe.main([str(tmp_path / "in"), str(tmp_path / "out"), "--scheduler", address]) == 0
+    assert (tmp_path / "out" / "a.txt.bbz").read_bytes() == api.compress(b"some text " * 300)
+    assert "1 files, 3,000 ->" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    assert dask_recipe.main([str(tmp_path / "empty"), str(tmp_path / "out2"), "--scheduler", address]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("bbzip: no files under") and err.count("\n") == 1

@@ -202,3 +202,20 @@ def test_no_warning_escapes_the_numcodecs_codec():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Bbzip(level=1).decode(Bbzip(level=1).encode(np.zeros(10, np.uint8)))
+
+
+def test_the_bench_floor_is_checked_per_photo():
+    from bench.zarr_bench import floor_check, markdown
+
+    names = ["a", "a", "b"]
+    rows = {("bbzip (level 6)", 1): {"sizes": [70, 70, 90], "bytes": 230, "exact": True, "digest": "x",
+                                     "write_s": 1.0, "read_s": 0.5},
+            ("Zstd(level=9)", 1): {"sizes": [100, 100, 100], "bytes": 300, "exact": True, "digest": "y",
+                                   "write_s": 0.1, "read_s": 0.1}}
+    check = floor_check(rows, names, 1)
+    assert check["status"] == "FAIL" and check["worst"] == pytest.approx(0.9)  # photo b
+    rows["bbzip (level 6)", 1]["sizes"][2] = 80
+    assert floor_check(rows, names, 1)["status"] == "PASS"
+    text = markdown({"rows": rows, "tiles": 3, "photos": ["a", "b"], "workers": (1,), "floor": check})
+    assert "| bbzip (level 6) | 230 " in text and "**FAIL**" in text
+    assert markdown({"why": "no photos"}) == "### Zarr\n\nNot run: no photos.\n"
