@@ -113,6 +113,10 @@ def test_bad_configurations_and_object_chunks_are_refused():
         numcodecs.get_codec({"id": "bbzip", "coder": "gzip"})
     with pytest.raises(UnsupportedError, match="object"):
         Bbzip().encode(np.array(["a", None], dtype=object))
+    from bbzip.integrations.zarr3 import Bbzip as Bbzip3
+
+    with pytest.raises(UnsupportedError, match="level"):
+        Bbzip3(level=10)
 
 
 def test_damaged_payloads_raise_corrupt_error():
