@@ -101,3 +101,20 @@ def test_a_failing_target_raises_in_the_writer_without_hanging():
         for _ in range(100):
             writer.write(TEXT)
         writer.close()
+
+
+def test_a_huge_write_is_handed_over_in_pieces(monkeypatch):
+    pieces = []
+    real_put = fsspec_compression._RawWriter._put
+
+    def recording_put(self, item):
+        pieces.append(0 if item is fsspec_compression._END else len(item))
+        return real_put(self, item)
+
+    monkeypatch.setattr(fsspec_compression._RawWriter, "_put", recording_put)
+    target = io.BytesIO()
+    data = TEXT * 20  # 3 MB in one write
+    with fsspec_compression.bbz_file(target, mode="wb") as f:
+        f.write(memoryview(data))
+    assert max(pieces) == fsspec_compression.BUFFER_SIZE and sum(pieces) == len(data)
+    assert target.getvalue() == api.compress(data)
