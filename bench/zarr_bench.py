@@ -195,15 +195,13 @@ def markdown(run: dict | None) -> str:
         headers += [f"write s ({n}w)", f"read s ({n}w)"]
     headers += [f"same bytes {'/'.join(map(str, workers))}w", "round trip"]
     floor = run["floor"]
-    return "\n".join([
-        "### Zarr", "",
-        f"{run['tiles']} tiles of 256x256 RGB (one chunk each, Zarr format 2) from "
-        f"{len(run['photos'])} photos of photos-train ({', '.join(run['photos'])}); "
-        f"dask.distributed LocalCluster of {' and '.join(map(str, workers))} worker process(es), "
-        "one thread each; write and read are wall seconds (cluster start-up not counted).", "",
-        md_table(headers, rows), "",
-        f"Floor (bbzip exact and at most {FLOOR} x Zstd(level=9) on every photo): "
-        f"**{floor['status']}**, {floor['detail']}.", ""])
+    legend = (f"{run['tiles']} tiles of 256x256 RGB (one chunk each, Zarr format 2) from "
+              f"{len(run['photos'])} photos of photos-train ({', '.join(run['photos'])}); "
+              f"dask.distributed LocalCluster of {' and '.join(map(str, workers))} worker process(es), "
+              "one thread each; write and read are wall seconds (cluster start-up not counted).")
+    verdict = (f"Floor (bbzip exact and at most {FLOOR} x Zstd(level=9) on every photo): "
+               f"**{floor['status']}**, {floor['detail']}.")
+    return "\n".join(["### Zarr", "", legend, "", md_table(headers, rows), "", verdict, ""])
 
 
 def main(argv: list[str] | None = None) -> int:

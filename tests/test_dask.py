@@ -15,7 +15,7 @@ from bbzip import api
 distributed = pytest.importorskip("distributed", reason="needs the zarr extra: pip install -e '.[zarr]'")
 zarr = pytest.importorskip("zarr")
 
-from bbzip.integrations import dask_recipe  # noqa: E402
+from bbzip.integrations import dask_recipe
 
 DATA = Path(__file__).parent / "data"
 pytestmark = pytest.mark.filterwarnings("ignore:Numcodecs codecs are not in the Zarr version 3")

@@ -13,7 +13,7 @@ from bbzip.errors import CorruptError
 
 fsspec = pytest.importorskip("fsspec", reason="needs the zarr extra: pip install -e '.[zarr]'")
 
-from bbzip.integrations import fsspec_compression  # noqa: E402 (registers .bbz)
+from bbzip.integrations import fsspec_compression
 
 DATA = Path(__file__).parent / "data"
 TEXT = b"".join(b"line %d of a text that fsspec reads through bbzip\n" % i for i in range(3000))
@@ -82,9 +82,8 @@ def test_streams_block_by_block_in_bounded_memory(monkeypatch, memfs):
 
 def test_damaged_files_raise_corrupt_error_on_read(memfs):
     memfs.pipe("/bbz-tests/bad.bbz", api.compress(TEXT)[:-7])
-    with pytest.raises(CorruptError):
-        with fsspec.open("memory://bbz-tests/bad.bbz", "rb", compression="infer") as f:
-            f.read()
+    with pytest.raises(CorruptError), fsspec.open("memory://bbz-tests/bad.bbz", "rb", compression="infer") as f:
+        f.read()
 
 
 class _FailingFile(io.RawIOBase):

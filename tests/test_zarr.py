@@ -21,8 +21,8 @@ from bbzip.errors import CorruptError, UnsupportedError
 numcodecs = pytest.importorskip("numcodecs", reason="needs the zarr extra: pip install -e '.[zarr]'")
 zarr = pytest.importorskip("zarr")
 
-from bbzip.integrations.chunks import decode_chunk, encode_chunk  # noqa: E402
-from bbzip.integrations.numcodecs_codec import Bbzip  # noqa: E402
+from bbzip.integrations.chunks import decode_chunk, encode_chunk
+from bbzip.integrations.numcodecs_codec import Bbzip
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"
@@ -181,7 +181,7 @@ def test_zarr_formats_2_and_3_round_trip_and_reopen_without_importing_bbzip(tmp_
 
 
 NO_OPTIONAL = """
-import sys, bbzip, bbzip.api, bbzip.cli
+import sys, bbzip, bbzip.api, bbzip.cli, bbzip.integrations, bbzip.integrations.chunks
 bbzip.decompress(bbzip.compress(b"x" * 1000))
 loaded = sorted(m for m in ("zarr", "numcodecs", "fsspec", "dask", "distributed") if m in sys.modules)
 print(",".join(loaded))
