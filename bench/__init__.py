@@ -1,6 +1,6 @@
 """bbzip's benchmark (``make bench``, or ``python -m bench [--quick] [--only TABLES]``).
 
-``--only levels,natural`` runs some tables (levels, coders, mnist, natural, startup, pipe);
+``--only levels,natural`` runs some tables (levels, coders, mnist, natural, startup, pipe, zarr);
 ``--quick`` shrinks the inputs. Results go to ``bench-results/``: bench.md (everything),
 readme.md (the README's Results section), bench.json and the charts.
 
@@ -13,6 +13,7 @@ against the rows it publishes. The package, one job per module:
   suites.py    which codecs on which inputs: levels, coders, mnist, startup, pipe
   natural.py   the natural-image table through imagecodecs, the crops, the tar folder
   pipeline.py  huge streams through pipes (shared with the slow test)
+  zarr_bench.py  photo tiles in Zarr: bbzip's codec against Zstd, Blosc, JPEG XL; 1 and 2 Dask workers
   floors.py    the bars, one table of (input, tool, metric, op, limit) rows
   report.py    markdown tables: bench.md and the README's Results section
   chart.py     the charts

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import chart, report, suites
+from bench import chart, report, suites, zarr_bench
 from bench.common import bbzip_exe, log, one_line
 from bench.env import load_api, metadata
 from bench.floors import check_all
@@ -26,7 +26,7 @@ from bench.inputs import (
 from bench.measure import Results
 from bench.natural import TOTAL_INPUT, run_natural
 
-SECTIONS = ("levels", "coders", "mnist", "natural", "startup", "pipe")
+SECTIONS = ("levels", "coders", "mnist", "natural", "startup", "pipe", "zarr")
 
 
 def measure_all(
@@ -68,6 +68,8 @@ def measure_all(
             args.pipe_bytes or (suites.PIPE_BYTES_QUICK if args.quick else suites.PIPE_BYTES),
         )
         suites.run_pipes(results, run["pipe_bytes"], api.BLOCK_SIZE, exe, workdir)
+    if "zarr" in only:
+        run["zarr"] = zarr_bench.run_zarr(args.quick)
     return run
 
 
@@ -132,10 +134,11 @@ def run_bench(args: argparse.Namespace) -> None:
     }
     checks = check_all(args.quick, results, full_size)
     charts = draw(out, meta, run, results)
-    markdown = report.render(meta, run, results, checks, charts, full=True)
+    zarr_md = zarr_bench.markdown(run.get("zarr"))
+    markdown = report.render(meta, run, results, checks, charts, full=True) + zarr_md
     print(markdown)
     (out / "bench.md").write_text(markdown)
-    (out / "readme.md").write_text(report.render(meta, run, results, checks, charts, full=False))
+    (out / "readme.md").write_text(report.render(meta, run, results, checks, charts, full=False) + zarr_md)
     doc = {
         "meta": meta,
         "charts": charts,

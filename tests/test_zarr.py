@@ -21,8 +21,8 @@ from bbzip.errors import CorruptError, UnsupportedError
 numcodecs = pytest.importorskip("numcodecs", reason="needs the zarr extra: pip install -e '.[zarr]'")
 zarr = pytest.importorskip("zarr")
 
-from bbzip.integrations.chunks import decode_chunk, encode_chunk  # noqa: E402
-from bbzip.integrations.numcodecs_codec import Bbzip  # noqa: E402
+from bbzip.integrations.chunks import decode_chunk, encode_chunk
+from bbzip.integrations.numcodecs_codec import Bbzip
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"
@@ -113,6 +113,10 @@ def test_bad_configurations_and_object_chunks_are_refused():
         numcodecs.get_codec({"id": "bbzip", "coder": "gzip"})
     with pytest.raises(UnsupportedError, match="object"):
         Bbzip().encode(np.array(["a", None], dtype=object))
+    from bbzip.integrations.zarr3 import Bbzip as Bbzip3
+
+    with pytest.raises(UnsupportedError, match="level"):
+        Bbzip3(level=10)
 
 
 def test_damaged_payloads_raise_corrupt_error():
@@ -177,7 +181,7 @@ def test_zarr_formats_2_and_3_round_trip_and_reopen_without_importing_bbzip(tmp_
 
 
 NO_OPTIONAL = """
-import sys, bbzip, bbzip.api, bbzip.cli
+import sys, bbzip, bbzip.api, bbzip.cli, bbzip.integrations, bbzip.integrations.chunks
 bbzip.decompress(bbzip.compress(b"x" * 1000))
 loaded = sorted(m for m in ("zarr", "numcodecs", "fsspec", "dask", "distributed") if m in sys.modules)
 print(",".join(loaded))
@@ -202,3 +206,20 @@ def test_no_warning_escapes_the_numcodecs_codec():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Bbzip(level=1).decode(Bbzip(level=1).encode(np.zeros(10, np.uint8)))
+
+
+def test_the_bench_floor_is_checked_per_photo():
+    from bench.zarr_bench import floor_check, markdown
+
+    names = ["a", "a", "b"]
+    rows = {("bbzip (level 6)", 1): {"sizes": [70, 70, 90], "bytes": 230, "exact": True, "digest": "x",
+                                     "write_s": 1.0, "read_s": 0.5},
+            ("Zstd(level=9)", 1): {"sizes": [100, 100, 100], "bytes": 300, "exact": True, "digest": "y",
+                                   "write_s": 0.1, "read_s": 0.1}}
+    check = floor_check(rows, names, 1)
+    assert check["status"] == "FAIL" and check["worst"] == pytest.approx(0.9)  # photo b
+    rows["bbzip (level 6)", 1]["sizes"][2] = 80
+    assert floor_check(rows, names, 1)["status"] == "PASS"
+    text = markdown({"rows": rows, "tiles": 3, "photos": ["a", "b"], "workers": (1,), "floor": check})
+    assert "| bbzip (level 6) | 230 " in text and "**FAIL**" in text
+    assert markdown({"why": "no photos"}) == "### Zarr\n\nNot run: no photos.\n"

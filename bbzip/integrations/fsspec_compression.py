@@ -175,8 +175,11 @@ class _RawWriter(io.RawIOBase):
         return True
 
     def write(self, data) -> int:
-        self._put(bytes(data))
-        return len(data)
+        # At most BUFFER_SIZE per call (BufferedWriter comes back for the rest): a huge write
+        # is never copied whole into the queue.
+        piece = bytes(memoryview(data).cast("B")[:BUFFER_SIZE])
+        self._put(piece)
+        return len(piece)
 
     def _put(self, item) -> None:
         try:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import importlib
 
+from bbzip import api
 from bbzip.errors import UnsupportedError
-from bbzip.integrations import require
+from bbzip.integrations import chunks, require
 
 
 def _wrapper_base():
@@ -33,3 +34,10 @@ def _wrapper_base():
 
 class Bbzip(_wrapper_base(), codec_name="bbzip"):
     """Configuration as bbzip.integrations.numcodecs_codec.Bbzip's: level, coder, model."""
+
+    def __init__(self, **config) -> None:
+        # Checked here, not at the first chunk: the wrapper makes its numcodecs codec lazily.
+        error = chunks.config_error(config.get("level", api.DEFAULT_LEVEL), config.get("coder", "auto"))
+        if error is not None:
+            raise error
+        super().__init__(**config)
