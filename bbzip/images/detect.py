@@ -2,7 +2,7 @@
 
 Known layouts, every one 8-bit and read in C order:
 * PGM (P5) and PPM (P6): any width and height, maxval 1..255, comments and whitespace kept;
-* NPY uint8, C order, shaped (H, W), (H, W, 3), (N, H, W) or (N, H, W, 3);
+* NPY uint8, C order, shaped (H, W), (H, W, 3), (N, H, W) (W not 2 or 4) or (N, H, W, 3);
 * IDX unsigned byte (magic 00 00 08 03): N x H x W.
 The header is kept verbatim by every coder, so the output is byte-identical. A header that
 promises more than the input holds is the reader's concern (blocks.py): detection never
@@ -130,7 +130,7 @@ def _sniff_npy(prefix: bytes) -> ImageLayout | None:
         count, (height, width), channels = 1, shape, 1
     elif len(shape) == 3 and shape[2] == 3:
         count, (height, width, channels) = 1, shape
-    elif len(shape) == 3:
+    elif len(shape) == 3 and shape[2] not in (2, 4):  # (H, W, 2|4): alpha, files.py's
         (count, height, width), channels = shape, 1
     elif len(shape) == 4 and shape[3] == 3:
         count, height, width, channels = shape
