@@ -7,7 +7,7 @@ TORCH := torch==2.13.0
 MNIST ?= ../shared/data/mnist
 NATURAL ?= ../shared/data/natural
 
-.PHONY: help install test test-oldest-numpy test-slow fuzz bench lint model model-binary model-natural golden clean
+.PHONY: help install test test-oldest-numpy test-slow fuzz fuzz-cov bench lint model model-binary model-natural golden clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,13 @@ test-slow:  ## the slow tests too (full MNIST, large streams)
 
 fuzz:  ## decompressor fuzzing, 10,000 mutated .bbz files (docs/RELIABILITY.md)
 	$(PY) -m tests.fuzz.mutate --cases 10000
+
+FUZZ_SECONDS ?= 60
+fuzz-cov:  ## coverage-guided fuzzing (atheris) of every parser and coder, FUZZ_SECONDS each
+	$(PIP) install -q -e '.[fuzz]'
+	for target in $$($(PY) -m tests.fuzz.coverage --list); do \
+		$(PY) -m tests.fuzz.coverage $$target -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 bench:  ## size and speed against gzip/bzip2/xz/zstd, MNIST chart, 2 GB pipe; bench-results/ (about 25 min)
 	$(PIP) install -q -e '.[bench]'

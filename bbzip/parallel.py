@@ -154,34 +154,28 @@ def _handed_on(ahead: deque, rest: Iterator[Task]) -> Iterator[Task]:
 
 def _run_inline(task: Task, workers: int, progress) -> Any:
     reporter = task.reporter(progress or _ignore)
-    if task.process or task.raw < AWAY_MIN_BYTES or threading.current_thread() is not threading.main_thread():
-        result = _call(task.fn, task.args, workers, reporter)
-    else:
-        result = _away(task, workers, reporter)
+    inline = task.process or task.raw < AWAY_MIN_BYTES or threading.current_thread() is not threading.main_thread()
+    result = _call(task.fn, task.args, workers, reporter) if inline else _away(task, workers, reporter)
     reporter.finish()
     return result
 
 
-# A lone block of GIL-releasing work this large runs on a helper thread while the main
-# thread waits in slices: a signal's handler runs only in the main thread and only between
-# bytecodes, so one long C call (zstd's finish() on a 13 MB block) would hold off SIGTERM
-# for seconds. Work that holds the GIL (``process`` tasks) returns to Python often anyway.
+# A lone block of GIL-releasing work this large runs on a helper thread while the main thread
+# waits in slices: signal handlers run only there, between bytecodes (zstd's finish() is one C call).
 AWAY_MIN_BYTES = 1 << 20
 
 
 def _away(task: Task, workers: int, reporter: _Reporter) -> Any:
-    tally = _Tally()
-    helper = _DaemonThreads(1)
+    tally, helper = _Tally(), _DaemonThreads(1)
+    future = helper.submit(_call, task.fn, task.args, workers, tally.add)
     try:
-        future = helper.submit(_call, task.fn, task.args, workers, tally.add)
         while True:
             try:
-                result = future.result(timeout=POLL_SECONDS)
-                break
+                return future.result(timeout=POLL_SECONDS)
             except TimeoutError:
+                pass
+            finally:
                 reporter(tally.value - reporter.done_raw)
-        reporter(tally.value - reporter.done_raw)
-        return result
     finally:
         helper.shutdown()
 

@@ -67,7 +67,8 @@ def measure_all(
             suites.PIPE_INPUT,
             args.pipe_bytes or (suites.PIPE_BYTES_QUICK if args.quick else suites.PIPE_BYTES),
         )
-        suites.run_pipes(results, run["pipe_bytes"], api.BLOCK_SIZE, exe, workdir)
+        real = suites.REAL_PIPE_BYTES_QUICK if args.quick else suites.REAL_PIPE_BYTES
+        suites.run_pipes(results, run["pipe_bytes"], api.BLOCK_SIZE, exe, workdir, real)
     if "zarr" in only:
         run["zarr"] = zarr_bench.run_zarr(args.quick)
     return run

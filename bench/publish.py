@@ -3,8 +3,8 @@
     python -m bench.publish bench-results [more-results ...]
 
 Each argument is a run's --out directory. The README's "## Results" section becomes an
-introduction, then each run's readme.md (its tables, its command and machine line), with the
-floors of all runs in one table at the end; docs/bench.md becomes every run's full bench.md;
+introduction, then each run's readme.md (its tables, its command and machine line, and its
+own floors table); docs/bench.md becomes every run's full bench.md;
 the charts are copied into docs/. Several runs are for a machine on which one run of every
 table does not fit: each table still says which command produced it.
 """
@@ -33,14 +33,34 @@ def split_floors(text: str) -> tuple[str, list[str], list[str]]:
     return before.rstrip(), table[:2], table[2:]
 
 
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _key(row: str) -> tuple[str, ...]:
+    """A floor's identity: issue, kind, input, row, metric and bar (not its values)."""
+    cells = _cells(row)
+    return tuple(cells[:5]) + (cells[6],)
+
+
+def _unmeasured(row: str) -> bool:
+    cells = _cells(row)
+    return cells[8] == "n/a" and "not measured" in cells[9]
+
+
 def results_section(runs: list[Path]) -> str:
-    parts, header, rows = [INTRO], [], []
-    for run in runs:
-        before, head, body = split_floors((run / "readme.md").read_text())
-        parts.append(before)
-        header, rows = header or head, rows + body
+    """One part per run, each with its own floors table (each number with the command that
+    produced it). A floor a run could not measure is left out of that run's table when
+    another run measured it, so no floor reads both "not measured" and PASS."""
+    tables = [split_floors((run / "readme.md").read_text()) for run in runs]
+    measured = {_key(row) for _, _, rows in tables for row in rows if not _unmeasured(row)}
     legend = "Each bar names the published row it is checked on (floor: PASS/FAIL; goal, moonshot: met/missed; n/a: not measured, the detail says why)."
-    parts += [f"{FLOORS}\n\n{legend}\n\n" + "\n".join(header + rows)] if rows else []
+    parts = [INTRO]
+    for before, head, rows in tables:
+        parts.append(before)
+        kept = [row for row in rows if not (_unmeasured(row) and _key(row) in measured)]
+        if kept:
+            parts.append(f"{FLOORS} of this run\n\n{legend}\n\n" + "\n".join(head + kept))
     return "## Results\n\n" + "\n\n".join(parts) + "\n\n"
 
 

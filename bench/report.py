@@ -9,6 +9,7 @@ from bench.floors import Check, Ref
 from bench.inputs import BINARY_INPUT, MNIST_INPUT, Input
 from bench.measure import Results, Row
 from bench.natural import TOTAL_INPUT
+from bench.suites import NUMBA_INPUT, REAL_PIPE_INPUT
 
 METRIC_FORMAT = {
     "size": ",.0f",
@@ -327,6 +328,9 @@ def render(
                 small_table(results, [run["pgm"].name]),
                 "",
             ]
+        if results.of(NUMBA_INPUT):
+            out += ["numba's first run (empty cache: the digit step is compiled) against a warm cache:", "",
+                    small_table(results, [NUMBA_INPUT]), ""]
     natural = run.get("natural") or {}
     if natural.get("photos"):
         out += [
@@ -351,6 +355,9 @@ def render(
             pipe_table(results, run["pipe"]),
             "",
         ]
+        if results.of(REAL_PIPE_INPUT):
+            out += [f"Real data: {results.of(REAL_PIPE_INPUT)[0].input_bytes:,} bytes of a tar of /usr/lib "
+                    "(libraries and binaries) through the same pipes:", "", pipe_table(results, REAL_PIPE_INPUT), ""]
     out += ["### Floors", "", FLOORS_LEGEND, "", floors_table(checks), ""]
     if full:
         for inp in run.get("coder_inputs", []):

@@ -72,3 +72,32 @@ def test_gray_photo_through_webp_comes_back_as_its_file():
     codecs, _ = image_codecs()
     for codec in codecs:
         assert codec.output(codec.decompress(codec.compress(inp))) == data, codec.label
+
+
+def test_published_floors_are_one_table_per_run_and_never_both_unmeasured_and_measured(tmp_path):
+    from bench.publish import results_section
+
+    head = "| issue | kind | input | row | metric | value | bar | limit | status | detail |\n|---|---|---|---|---|---|---|---|---|---|\n"
+    unmeasured = "| 10 | floor | mnist | bbzip -6 | seconds | – | <= xz -9e | – | n/a | xz -9e: not measured |\n"
+    passed = "| 10 | floor | mnist | bbzip -6 | seconds | 5.6 | <= xz -9e | 8.9 | PASS |  |\n"
+    other = "| 1 | floor | empty | bbzip -6 | size | 10 | <= 32 | 32 | PASS |  |\n"
+    for name, rows in (("a", unmeasured + other), ("b", passed)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "readme.md").write_text(f"run {name} tables\n\n### Floors\n\nlegend\n\n{head}{rows}")
+    text = results_section([tmp_path / "a", tmp_path / "b"])
+    assert text.count("### Floors of this run") == 2
+    assert "xz -9e: not measured" not in text and "| PASS |  |" in text and "| empty |" in text
+    assert text.index("run a tables") < text.index("| empty |") < text.index("run b tables") < text.index("| 5.6 |")
+
+
+def test_the_mnist_time_bar_says_what_it_compares_and_shows_xz_decompress_time():
+    from bench.floors import check, floor_table
+    from bench.measure import Results, Row
+
+    floor = next(f for f in floor_table(False) if f.metric == "decompress_s" and f.beside)
+    results = Results(1, ())
+    results.add(Row(floor.input, floor.tool, decompress_s=5.6, roundtrip="ok"))
+    results.add(Row(floor.input, "xz -9e", compress_s=8.9, decompress_s=0.31, roundtrip="ok"))
+    result = check(floor, results, {})
+    assert result.status == "PASS" and result.limit == 8.9
+    assert "compress time" in result.detail and "xz -9e decompress_s: 0.31" in result.detail
