@@ -112,3 +112,12 @@ def test_the_command_line_runs_on_a_given_scheduler(client, tmp_path, capsys):
     assert dask_recipe.main([str(tmp_path / "empty"), str(tmp_path / "out2"), "--scheduler", address]) == 1
     err = capsys.readouterr().err
     assert err.startswith("bbzip: no files under") and err.count("\n") == 1
+
+
+def test_a_failing_file_leaves_no_partial_output(tmp_path):
+    from bbzip.errors import UnsupportedError
+
+    (tmp_path / "a.txt").write_bytes(b"text")
+    with pytest.raises(UnsupportedError, match="level"):  # fails after the output was opened
+        dask_recipe.compress_file(str(tmp_path / "a.txt"), str(tmp_path / "out" / "a.txt.bbz"), level=0)
+    assert list((tmp_path / "out").iterdir()) == []

@@ -84,9 +84,14 @@ def compress_file(source: str, target: str, level: int = api.DEFAULT_LEVEL, mode
     fs, path = fsspec.core.url_to_fs(target, **(storage_options or {}))
     partial = posixpath.join(posixpath.dirname(path), "." + posixpath.basename(path) + ".part")
     fs.makedirs(posixpath.dirname(path), exist_ok=True)
-    with fsspec.open(source, "rb", **(storage_options or {})) as src, fs.open(partial, "wb") as dst:
-        counter = _Counter(src)
-        api.compress_stream(counter, dst, level=level, model=model, threads=1)
+    try:
+        with fsspec.open(source, "rb", **(storage_options or {})) as src, fs.open(partial, "wb") as dst:
+            counter = _Counter(src)
+            api.compress_stream(counter, dst, level=level, model=model, threads=1)
+    except BaseException:
+        if fs.exists(partial):
+            fs.rm(partial)
+        raise
     fs.mv(partial, path)
     return counter.count, fs.size(path)
 
