@@ -201,6 +201,8 @@ def test_tar_members_get_blocks_of_their_own(fake_natural):
     packed = api.compress(data)
     assert api.decompress(packed) == data
     assert "imagefile" in coders_of(packed)
+    pixels = [b.pixels for b in api.stream_info(io.BytesIO(packed)).blocks if b.coder == "imagefile"]
+    assert 30 * 40 in pixels  # the TIFF's, read from its payload for `bbzip info`
 
 
 def test_forced_coders_on_image_files(fake_natural):
