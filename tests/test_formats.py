@@ -271,3 +271,9 @@ def test_fuzz_targets_hold_briefly(target):
     from tests.fuzz import formats
 
     assert formats.run(120, seed=3, target=target) == []
+
+
+def test_cli_pipe_of_a_tiff(exe):
+    data = fh.tiff(smooth(24, 30, 3), ">", tile=16)
+    packed = subprocess.run([exe, "-c"], input=data, check=True, capture_output=True).stdout
+    assert subprocess.run([exe, "-dc"], input=packed, check=True, capture_output=True).stdout == data
