@@ -181,6 +181,10 @@ def stream_info(src: BinaryIO) -> StreamInfo:
                 from bbzip.images.coder import pixels_in_payload
 
                 pixels = pixels_in_payload(reader.read_payload(item), item.raw_size)
+            elif item.coder_id == registry.BY_NAME["imagefile"].coder_id:  # so is this one's
+                from bbzip.images import filecoder
+
+                pixels = filecoder.pixels_in_payload(reader.read_payload(item), item.raw_size)
             else:
                 reader.skip_payload(item)
                 pixels = _pixels(item)

@@ -201,6 +201,8 @@ def test_tar_members_get_blocks_of_their_own(fake_natural):
     packed = api.compress(data)
     assert api.decompress(packed) == data
     assert "imagefile" in coders_of(packed)
+    pixels = [b.pixels for b in api.stream_info(io.BytesIO(packed)).blocks if b.coder == "imagefile"]
+    assert 30 * 40 in pixels  # the TIFF's, read from its payload for `bbzip info`
 
 
 def test_forced_coders_on_image_files(fake_natural):
@@ -269,3 +271,9 @@ def test_fuzz_targets_hold_briefly(target):
     from tests.fuzz import formats
 
     assert formats.run(120, seed=3, target=target) == []
+
+
+def test_cli_pipe_of_a_tiff(exe):
+    data = fh.tiff(smooth(24, 30, 3), ">", tile=16)
+    packed = subprocess.run([exe, "-c"], input=data, check=True, capture_output=True).stdout
+    assert subprocess.run([exe, "-dc"], input=packed, check=True, capture_output=True).stdout == data

@@ -204,7 +204,7 @@ def _copy_through(e: container.OtherData, src: BinaryIO, out: _Counter, progress
 
 def _say_if_model_unused(run: _Run, name: str, src: BinaryIO) -> None:
     """-v: --model only serves image inputs; say so when this one is not an image."""
-    if run.job.coder not in ("auto", "vae", "natural"):
+    if run.job.coder not in ("auto", "vae", "natural", "imagefile"):
         run.note(f"{display_name(name)}: --model ignored with --coder {run.job.coder}")
         return
     peek = getattr(src, "peek", None)

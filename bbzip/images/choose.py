@@ -1,5 +1,6 @@
 """Which image coder gets a block of images: 28x28 gray digits go to the digit VAE, every
-other gray or RGB image (and a tar block's mix of members) to the natural-image coder.
+other gray or RGB image (and a tar block's mix of members) to the natural-image coder, an
+image file with a block of its own (files.py: JPEG, TIFF, BMP, 16-bit, alpha) to its coder.
 
 Returns a candidate only; api's chooser weighs it against the model-free coders.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from bbzip.errors import MissingModelError, UnsupportedError
 from bbzip.images import coder as natural_block
+from bbzip.images import files
 from bbzip.images.blocks import ImageSegment
 
 
@@ -23,10 +25,9 @@ def image_candidate(block: bytes, segment: ImageSegment | None, coder: str = "au
     chosen = _natural_model_file(model_path, natural)
     if chosen is not None:
         model_path = None  # a natural model named with --model: it codes every image
-    if not isinstance(segment, ImageSegment):  # an image file with a block of its own
-        from bbzip.images.files import candidate
-
-        return candidate(block, segment, coder, chosen or (natural.default_model() if natural is not None else None))
+    if isinstance(segment, files.WholeFile):  # an image file with a block of its own
+        return files.candidate(block, segment, coder,
+                               lambda: chosen or (natural.default_model() if natural is not None else None))
     if coder == "imagefile":
         raise UnsupportedError("the imagefile coder takes TIFF, BMP, 16-bit and alpha images (try --coder natural)")
     if coder == "vae" or (coder == "auto" and segment.digits and chosen is None):

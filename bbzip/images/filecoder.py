@@ -199,6 +199,21 @@ def _read_picture(view: memoryview, pos: int, raw_size: int, room: int) -> tuple
     return Picture(height, width, channels, depth, "<" if order == 0 else ">", perm, tuple(spans)), pos
 
 
+def pixels_in_payload(payload: bytes, raw_size: int) -> int:
+    """The pixels (height x width) of a payload's images; 0 if it is damaged."""
+    view = memoryview(payload)
+    try:
+        count, pos = decode_varint(view, 0, raw_size)
+        total, room = 0, raw_size
+        for _ in range(count):
+            picture, pos = _read_picture(view, pos, raw_size, room)
+            room -= picture.height * picture.width * picture.pixel_bytes
+            total += picture.height * picture.width
+    except CorruptError:
+        return 0
+    return total
+
+
 def imagefile_coder_for_model_id(model_id: bytes, extra_models=()) -> ImageFileCoder:
     return ImageFileCoder(natural_block.natural_coder_for_model_id(model_id, extra_models).model)
 

@@ -45,10 +45,11 @@ def pictures(block: bytes, kind: str):
     return _PARSERS[kind](block)
 
 
-def candidate(block: bytes, segment: WholeFile, coder: str, model) -> tuple[int, bytes, bytes] | None:
+def candidate(block: bytes, segment: WholeFile, coder: str, model_of) -> tuple[int, bytes, bytes] | None:
     """(coder_id, model_id, payload) for a block holding one image file, or None (the other
-    coders take it). ``model``: the natural-image model, or None. A forced image coder
-    ("natural", "vae") raises instead of stepping aside."""
+    coders take it). ``model_of()``: the natural-image model, or None (loaded only when a
+    parser finds pictures). A forced image coder ("natural", "imagefile", "vae") raises
+    instead of stepping aside."""
     forced = coder != "auto"
     if coder == "vae":
         raise UnsupportedError("the vae coder takes 28x28 gray images only (try --coder natural)")
@@ -65,6 +66,7 @@ def candidate(block: bytes, segment: WholeFile, coder: str, model) -> tuple[int,
     try:
         if found is None:
             raise UnsupportedError(f"this {segment.kind} file is not one the natural coder takes")
+        model = model_of()
         if model is None:
             raise UnsupportedError("no natural-image model is installed")
         return ImageFileCoder.coder_id, model.model_id, ImageFileCoder(model).encode(block, found)

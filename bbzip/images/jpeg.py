@@ -35,6 +35,17 @@ def _lepton(required: bool):
     return lepton_jpeg_python
 
 
+def _is_lepton_failure(exc: BaseException) -> bool:
+    """Lepton's errors: RuntimeError and kin, or a Rust panic (pyo3's PanicException derives
+    from BaseException, so it would pass `except Exception`)."""
+    return (isinstance(exc, (RuntimeError, ValueError, OverflowError, MemoryError))
+            or type(exc).__name__ == "PanicException")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def available() -> bool:
     return _lepton(False) is not None
 
@@ -54,8 +65,10 @@ class LeptonCoder:
         try:
             payload = lepton.compress_bytes(bytes(data), _COMPRESS_CONFIG)
             back = lepton.decompress_bytes(payload, {"max_jpeg_file_size": len(data)})
-        except (RuntimeError, ValueError, OverflowError, MemoryError) as exc:
-            raise UnsupportedError(f"Lepton refuses this JPEG: {str(exc).splitlines()[0]}") from None
+        except BaseException as exc:
+            if not _is_lepton_failure(exc):
+                raise
+            raise UnsupportedError(f"Lepton refuses this JPEG: {_first_line(exc)}") from None
         if back != data:
             raise UnsupportedError("Lepton does not give this JPEG back exactly")
         return bytes(payload)
@@ -65,8 +78,10 @@ class LeptonCoder:
         try:
             # The limit keeps a damaged header from making Lepton build a larger output.
             data = lepton.decompress_bytes(bytes(payload), {"max_jpeg_file_size": raw_size})
-        except (RuntimeError, ValueError, OverflowError, MemoryError) as exc:
-            raise CorruptError(f"Lepton block: {str(exc).splitlines()[0]}") from None
+        except BaseException as exc:
+            if not _is_lepton_failure(exc):
+                raise
+            raise CorruptError(f"Lepton block: {_first_line(exc)}") from None
         if len(data) != raw_size:
             raise CorruptError("Lepton block decoded to the wrong length")
         return bytes(data)
