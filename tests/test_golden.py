@@ -32,6 +32,7 @@ NATURAL = ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
     ("binarized-idx-vae", "vae"), ("binary-pgm-vae", "vae"),
     ("photo-ppm-natural", "natural"), ("scan-pgm-natural", "natural"), ("crops-npy-natural", "natural"),
     *((f"{name}-calibrated", "natural") for name in NATURAL), ("pair-npy-natural-per-image", "natural"),
+    ("photo-ppm-natural-bands", "natural"),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
@@ -71,6 +72,7 @@ def test_compression_writes_the_smaller_vae_coder_for_each_model():
     # The first natural files need the first natural model, shipped as natural-vae-1 for them.
     *((name, "natural-vae-1") for name in NATURAL),
     *((f"{name}-calibrated", "natural-vae") for name in NATURAL), ("pair-npy-natural-per-image", "natural-vae"),
+    ("photo-ppm-natural-bands", "natural-vae"),
     *((name, model) for name, _, model in VAE_GOLDEN),
 ])
 def test_golden_vae_files_name_the_shipped_model_they_need(name, model):
@@ -96,6 +98,7 @@ WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
     "digits-idx-vae05", "digit-pgm-vae05",  # 8-bit digits as 0x05: decoded, written as 0x03
     *NATURAL,  # natural images: now written with the calibration fields (-calibrated)
     "pair-npy-natural-per-image",  # written with the per-image size threshold lifted
+    "photo-ppm-natural-bands",  # written with small bands (test_photos.py reproduces it)
 }
 
 

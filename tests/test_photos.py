@@ -232,3 +232,15 @@ def test_a_block_claiming_a_huge_image_is_refused_before_memory_follows_the_clai
     out = subprocess.run([sys.executable, "-c", _HOSTILE.format(root=str(ROOT)), str(path)],
                          capture_output=True, text=True, check=True).stdout.split(maxsplit=1)
     assert int(out[0]) < 200 << 10, out
+
+
+def test_the_banded_golden_file_is_what_the_writer_makes_in_bands(monkeypatch):
+    """tests/golden/photo-ppm-natural-bands: one photo in two natural blocks of one band each."""
+    pytest.importorskip("bbzip.natural.model")
+    from tests.make_golden import GOLDEN_BAND_BYTES
+
+    golden = ROOT / "tests" / "golden"
+    raw, packed = (golden / "photo-ppm-natural-bands.raw").read_bytes(), (golden / "photo-ppm-natural-bands.bbz").read_bytes()
+    assert shapes(packed) == [(1, 32, 32, 3), (1, 8, 32, 3)]
+    monkeypatch.setattr(blocks, "BAND_BYTES", GOLDEN_BAND_BYTES)
+    assert api.compress(raw, "natural") == packed
