@@ -244,3 +244,12 @@ def test_the_banded_golden_file_is_what_the_writer_makes_in_bands(monkeypatch):
     assert shapes(packed) == [(1, 32, 32, 3), (1, 8, 32, 3)]
     monkeypatch.setattr(blocks, "BAND_BYTES", GOLDEN_BAND_BYTES)
     assert api.compress(raw, "natural") == packed
+
+
+def test_the_photo_bench_skips_cleanly_without_photos(tmp_path, capsys):
+    from bench import photos
+
+    assert photos.run(None, ["pair"], ["bbzip"], 1) == ([], "no photo directory (--photos DIR or $BBZIP_PHOTOS)")
+    photos.main(["--photos", str(tmp_path / "absent")])
+    assert "skipped" in capsys.readouterr().out
+    assert photos.tree_pss_kib(os.getpid()) > 1000
