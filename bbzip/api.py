@@ -140,7 +140,11 @@ def _stream_end(item: StreamEnd, workers: int, report) -> StreamEnd:
 
 
 def _decode_block(header: BlockHeader, payload: bytes, models, workers: int, report) -> tuple[bytes, int]:
-    data = registry.decoder_for(header.coder_id, header.model_id, models).decode(payload, header.raw_size)
+    decoder = registry.decoder_for(header.coder_id, header.model_id, models)
+    if header.coder_id == registry.NATURAL_CODER_ID:  # the one decoder that can use workers itself
+        data = decoder.decode(payload, header.raw_size, workers)
+    else:
+        data = decoder.decode(payload, header.raw_size)
     if len(data) != header.raw_size or zlib.crc32(data) != header.crc:
         raise CorruptError("block checksum mismatch")
     return data, header.crc

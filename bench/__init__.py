@@ -12,6 +12,8 @@ against the rows it publishes. The package, one job per module:
   rss.py       peak memory of a command's whole process tree
   suites.py    which codecs on which inputs: levels, coders, mnist, startup, pipe
   natural.py   the natural-image table through imagecodecs, the crops, the tar folder
+  photos.py    photos at full size (8 to 25 MP) as whole processes, peak PSS of the tree:
+               ``python -m bench.photos --photos DIR`` (Debian's wallpapers; not in --only)
   pipeline.py  huge streams through pipes (shared with the slow test)
   zarr_bench.py  photo tiles in Zarr: bbzip's codec against Zstd, Blosc, JPEG XL; 1 and 2 Dask workers
   floors.py    the bars, one table of (input, tool, metric, op, limit) rows

@@ -158,6 +158,8 @@ def inputs() -> dict[str, tuple[bytes, str]]:
         # Settings per image (written with the size threshold lifted: see _compress).
         "pair-npy-natural-per-image": (_pair_npy(), "natural"),
         **_path_inputs(),
+        # One image in bands of rows, a block each (written with bands of 32 rows: see _compress).
+        "photo-ppm-natural-bands": ((FIXTURES / "astronaut-crop.ppm").read_bytes(), "natural"),
         # "-vae": coder 0x03 (FROZEN below); "-vae05": coder 0x05 (seeded initial bits) for both models.
         **{f"{name}{suffix}": (data, "vae") for suffix in ("-vae", "-vae05") for name, data in (
             ("digits-idx", (FIXTURES / "t10k-first8-idx3-ubyte").read_bytes()),
@@ -176,14 +178,17 @@ FROZEN += ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
 
 
 def _compress(name: str, data: bytes, coder: str) -> bytes:
-    """Compress as bbzip does, except that "-vae05" files use coder 0x05 for every model and
-    "-per-image" files may get natural-image settings per image however small."""
+    """Compress as bbzip does, except that "-vae05" files use coder 0x05 for every model,
+    "-per-image" files may get natural-image settings per image however small, and "-bands"
+    files are cut in bands as images over BAND_BYTES are (the format is the same for any band
+    height; the real one would make a golden file of 512 KiB and more)."""
+    from bbzip.images import blocks
     from bbzip.vae import coder as vae_coder
 
     from bbzip.natural import coder as natural_coder
     from bbzip.natural import tiles
 
-    chooser, threshold = vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS
+    chooser, threshold, band = vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS, blocks.BAND_BYTES
     target, groups = tiles.TARGET_TILES, natural_coder.choose_groups
     if name.endswith("-vae05"):
         vae_coder.seeded_by_default = lambda model: True
@@ -193,11 +198,17 @@ def _compress(name: str, data: bytes, coder: str) -> bytes:
         tiles.TARGET_TILES = {"tiles64": 4, "tiles128": 2, "tiles256": 1}[name.split("-")[0]]
     if name.startswith("groups5"):
         natural_coder.choose_groups = lambda tiling, per_image=False: 5
+    if name.endswith("-bands"):
+        blocks.BAND_BYTES = GOLDEN_BAND_BYTES
     try:
         return api.compress(data, coder)
     finally:
         vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS = chooser, threshold
         tiles.TARGET_TILES, natural_coder.choose_groups = target, groups
+        blocks.BAND_BYTES = band
+
+
+GOLDEN_BAND_BYTES = 32 * 32 * 3  # the 32x40 RGB photo in bands of 32 and 8 rows
 
 
 def _source_text() -> bytes:

@@ -35,7 +35,7 @@ def encode(model, images: np.ndarray) -> bytes:
     return zlib.compress(diffs.tobytes(), 9)
 
 
-def decode(model, data, shape) -> np.ndarray:
+def decode(model, data, shape, workers: int = 1) -> np.ndarray:
     size = int(np.prod(shape))
     inflater = zlib.decompressobj()
     try:

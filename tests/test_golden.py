@@ -50,6 +50,7 @@ PATHS = {
     *((f"{name}-calibrated", "natural") for name in NATURAL), ("pair-npy-natural-per-image", "natural"),
     *((name, "natural") for name in PATHS),
     ("photo-jpeg", "jpeg"), *((name, "imagefile") for name in CASES if name.endswith("-imagefile")),
+    ("photo-ppm-natural-bands", "natural"),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
@@ -89,6 +90,7 @@ def test_compression_writes_the_smaller_vae_coder_for_each_model():
     # The first natural files need the first natural model, shipped as natural-vae-1 for them.
     *((name, "natural-vae-1") for name in NATURAL),
     *((f"{name}-calibrated", "natural-vae") for name in NATURAL), ("pair-npy-natural-per-image", "natural-vae"),
+    ("photo-ppm-natural-bands", "natural-vae"),
     *((name, model) for name, _, model in VAE_GOLDEN),
 ])
 def test_golden_vae_files_name_the_shipped_model_they_need(name, model):
@@ -116,6 +118,7 @@ WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
     "pair-npy-natural-per-image",  # written with the per-image size threshold lifted
     # written with the tile budget or the group count forced (tests/make_golden.py)
     "tiles64-pgm-natural", "tiles128-pgm-natural", "tiles256-ppm-natural", "groups5-pgm-natural",
+    "photo-ppm-natural-bands",  # written with small bands (test_photos.py reproduces it)
 }
 
 

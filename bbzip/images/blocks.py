@@ -7,6 +7,12 @@ member by member at 512-byte boundaries: members that are image files give image
 and everything else (tar headers, padding, other members) stays between them in the same
 block, so one block holds many small members and their headers are coded together.
 
+An image larger than BAND_BYTES is cut into bands of whole rows (band_rows), each in a
+block of its own: the natural-image coder codes each band as an image of its own, so its
+memory (and the decoder's) follows a band, not the image, and the bands of one large
+image code in parallel. Other images are packed at most BAND_BYTES of pixels to a block
+for the same reason (digit images, whose coder costs little memory, up to a block).
+
 Each block comes with an ImageSegment naming where its images lie, or None.
 """
 
@@ -19,6 +25,7 @@ from bbzip.images import files, tar
 from bbzip.images.detect import (
     DIGIT_SHAPE,
     MAGIC_BYTES,
+    MIN_BAND_ROWS,
     SNIFF_BYTES,
     ImageLayout,
     may_be_image,
@@ -65,13 +72,34 @@ class ImageSegment(NamedTuple):
         return len(self.runs) == 1 and run.shape == DIGIT_SHAPE and run.start + run.size == self.block_size
 
 
-_FLUSH = (b"", None)
-_READ_AHEAD = 1 << 20  # a piece that ends the current block
+_FLUSH = (b"", None)  # a piece that ends the current block
+_READ_AHEAD = 1 << 20
+# Pixel bytes the natural-image coder is given at once, at most: it takes about 160 bytes a
+# subpixel to compress and 120 to decompress, so a worker stays near 130 MB (and -T2's
+# process tree near 300 MB) whatever the image size.
+BAND_BYTES = 512 << 10
+# Bands are whole rows of the smallest tile side (MIN_BAND_ROWS = 32), so that an image
+# tiled at that side (as a band always is) has the same tiles banded or whole.
+BAND_UNIT = MIN_BAND_ROWS
 
 
-def split(first: bytes, src: BinaryIO, block_size: int) -> Iterator[tuple[bytes, ImageSegment | None]] | None:
+def band_rows(height: int, width: int, channels: int, budget: int | None = None) -> int:
+    """Rows per band of an image (every band but the last, which takes the rest; ``height``:
+    one band): a fixed function of the image's shape, never of the machine or the thread
+    count, so the output is the same everywhere. An image wider than the budget allows for
+    one unit of rows gets bands of one unit all the same."""
+    budget = budget or BAND_BYTES
+    row = width * channels
+    if height * row <= budget:
+        return height
+    return min(height, max(BAND_UNIT, budget // row // BAND_UNIT * BAND_UNIT))
+
+
+def split(first: bytes, src: BinaryIO, block_size: int, band_bytes: int | None = None
+          ) -> Iterator[tuple[bytes, ImageSegment | None]] | None:
     """Blocks of an input that starts with ``first`` and continues in ``src``, or None when it
-    starts with neither an image nor a tar archive (the caller blocks it plainly)."""
+    starts with neither an image nor a tar archive (the caller blocks it plainly).
+    ``band_bytes``: BAND_BYTES but in tests (it decides the output)."""
     if sniff(first[:SNIFF_BYTES]) is not None:
         pieces = _file_pieces
     elif tar.is_archive_start(first[: tar.RECORD]):
@@ -80,7 +108,13 @@ def split(first: bytes, src: BinaryIO, block_size: int) -> Iterator[tuple[bytes,
         return _whole_file(first, src, block_size, files.WholeFile(kind))
     else:
         return None
-    return _pack(pieces(_Input(first, src), block_size), block_size)
+    band_bytes = band_bytes or BAND_BYTES
+    return _pack(pieces(_Input(first, src), _Sizes(block_size, band_bytes)), block_size, band_bytes)
+
+
+class _Sizes(NamedTuple):
+    block: int  # raw bytes a block holds at most
+    band: int  # pixel bytes of images other than digits a block holds at most
 
 
 class _Input:
@@ -109,19 +143,19 @@ class _Input:
 Piece = tuple[bytes, "tuple[int, int, int, int] | None"]  # bytes, (count, h, w, c) for images
 
 
-def _file_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
+def _file_pieces(inp: _Input, sizes: _Sizes) -> Iterator[Piece]:
     while True:
         layout = sniff(inp.peek(SNIFF_BYTES))
         if layout is None:
             break
-        consumed = yield from _image_file(inp, layout, None, block_size)
+        consumed = yield from _image_file(inp, layout, None, sizes)
         yield _FLUSH  # trailing bytes get their own blocks: the digit VAE takes one run only
         if consumed < len(layout.header) + layout.count * layout.image_bytes:
             break  # the input ended early; nothing can follow
-    yield from _rest(inp, block_size)
+    yield from _rest(inp, sizes.block)
 
 
-def _tar_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
+def _tar_pieces(inp: _Input, sizes: _Sizes) -> Iterator[Piece]:
     while True:
         header = inp.peek(tar.RECORD)
         member = tar.parse_header(header)
@@ -129,7 +163,7 @@ def _tar_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
             break  # end-of-archive zeros, or not a header: the rest is ordinary data
         yield inp.take(tar.RECORD), None
         left = member.padded
-        whole = _whole_member(inp, member, block_size)
+        whole = _whole_member(inp, member, sizes.block)
         if whole is not None:
             yield whole
             left -= len(whole[0])
@@ -137,14 +171,14 @@ def _tar_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
         elif member.regular and member.data_size and may_be_image(inp.peek(MAGIC_BYTES)):
             layout = sniff(inp.peek(min(member.data_size, SNIFF_BYTES)))
             if layout is not None:
-                left -= yield from _image_file(inp, layout, member.data_size, block_size)
+                left -= yield from _image_file(inp, layout, member.data_size, sizes)
         while left > 0:
-            data = inp.take(min(left, block_size))
+            data = inp.take(min(left, sizes.block))
             if not data:
                 return
             yield data, None
             left -= len(data)
-    yield from _rest(inp, block_size)
+    yield from _rest(inp, sizes.block)
 
 
 def _whole_file(first: bytes, src: BinaryIO, block_size: int, image: files.WholeFile):
@@ -163,8 +197,9 @@ def _whole_member(inp: _Input, member: tar.Member, block_size: int) -> Piece | N
     return None if kind is None else (inp.take(member.data_size), files.WholeFile(kind))
 
 
-def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size: int):
-    """Pieces of one image file: header, then whole images; returns the bytes consumed.
+def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, sizes: _Sizes):
+    """Pieces of one image file: header, then whole images (or bands of one image); returns
+    the bytes consumed.
 
     ``limit``: the bytes the file may span (a tar member's size). Reads go at most one
     block ahead, so a header promising more than the input holds allocates nothing extra."""
@@ -173,10 +208,14 @@ def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size:
     if count < 1:
         return 0
     yield inp.take(header), None
+    digits = layout.shape == DIGIT_SHAPE
+    rows = band_rows(layout.height, layout.width, layout.channels, sizes.band)
+    if not digits and rows < layout.height:
+        return header + (yield from _bands(inp, layout, count, rows))
     consumed = header
-    room = block_size - header  # the first block holds the header too
-    per_block = None
-    if limit is None and layout.shape == DIGIT_SHAPE and count > 1:
+    room = sizes.block - header  # the first block holds the header too
+    per_block = None if digits else max(1, sizes.band // layout.image_bytes)
+    if limit is None and digits and count > 1:
         # Digit files are cut every `per_block` images so that their blocks code in parallel;
         # the images the first block would hold decide (binary ones are not cut).
         first = inp.peek(min(count, max(1, room // layout.image_bytes)) * layout.image_bytes)
@@ -187,7 +226,7 @@ def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size:
         whole = len(data) // layout.image_bytes
         if whole:
             yield data[: whole * layout.image_bytes], (whole, *layout.shape)
-            if per_block:
+            if per_block and digits:
                 yield _FLUSH
         if whole * layout.image_bytes < len(data):
             if limit is None:
@@ -196,7 +235,31 @@ def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size:
         consumed += len(data)
         if whole < per_piece:
             break
-        count, room = count - whole, block_size
+        count, room = count - whole, sizes.block
+    return consumed
+
+
+def _bands(inp: _Input, layout: ImageLayout, count: int, rows: int):
+    """Pieces of ``count`` images in bands of ``rows`` rows (the last band of each image
+    takes the rest), each band ending its block; returns the bytes consumed. Rows are
+    contiguous in every layout, so a band is a contiguous byte range."""
+    row_bytes = layout.width * layout.channels
+    consumed = 0
+    for _ in range(count):
+        left = layout.height
+        while left:
+            want = min(rows, left)
+            data = inp.take(want * row_bytes)
+            whole = len(data) // row_bytes
+            if whole:
+                yield data[: whole * row_bytes], (1, whole, layout.width, layout.channels)
+            yield _FLUSH
+            consumed += len(data)
+            if whole < want:  # the input ended: a cut-off row is ordinary bytes
+                if whole * row_bytes < len(data):
+                    yield data[whole * row_bytes :], None
+                return consumed
+            left -= whole
     return consumed
 
 
@@ -215,12 +278,12 @@ def _rest(inp: _Input, block_size: int) -> Iterator[Piece]:
         yield data, None
 
 
-def _pack(pieces: Iterator[Piece], block_size: int) -> Iterator[tuple[bytes, ImageSegment | None]]:
-    """Whole images and the bytes around them into blocks of at most ``block_size`` (an
-    image larger than that gets a block of its own)."""
+def _pack(pieces: Iterator[Piece], block_size: int, band_bytes: int) -> Iterator[tuple[bytes, ImageSegment | None]]:
+    """Whole images and the bytes around them into blocks of at most ``block_size`` bytes,
+    and at most ``band_bytes`` of pixels of images other than digits."""
     parts: list[bytes] = []
     runs: list[ImageRun] = []
-    filled = 0
+    filled = pixels = 0
 
     def flush():
         data = b"".join(parts)
@@ -240,17 +303,20 @@ def _pack(pieces: Iterator[Piece], block_size: int) -> Iterator[tuple[bytes, Ima
             while data:
                 if filled >= block_size:
                     yield flush()
-                    filled = 0
+                    filled = pixels = 0
                 take = min(len(data), block_size - filled)
                 parts.append(data[:take])
                 filled += take
                 data = data[take:]
             continue
-        if filled and (shape is None or filled + len(data) > block_size):
-            yield flush()  # _FLUSH, or an image that would overflow the block
-            filled = 0
+        weighs = shape is not None and shape[1:] != DIGIT_SHAPE
+        if filled and (shape is None or filled + len(data) > block_size
+                       or (weighs and pixels and pixels + len(data) > band_bytes)):
+            yield flush()  # _FLUSH, or images that would overflow the block
+            filled = pixels = 0
         if shape is None:
             continue
+        pixels += len(data) if weighs else 0
         last = runs[-1] if runs else None
         if last is not None and last.start + last.size == filled and last.shape == shape[1:]:
             runs[-1] = last._replace(count=last.count + shape[0])

@@ -82,7 +82,8 @@ class NaturalBlockCoder:
             out += encode_varint(len(payload)) + payload
         return bytes(out)
 
-    def decode(self, payload: bytes, raw_size: int) -> bytes:
+    def decode(self, payload: bytes, raw_size: int, workers: int = 1) -> bytes:
+        """``workers``: processes the natural decoder may use (the caller's -T)."""
         view = memoryview(payload)
         runs, shapes, pos = read_runs(view, raw_size)
         plain_size = raw_size - sum(end - start for start, end, _ in runs)
@@ -98,7 +99,8 @@ class NaturalBlockCoder:
         for (height, width, channels), members in shapes.items():
             size, pos = decode_varint(view, pos, len(view) - pos)
             total = sum(runs[i][2] for i in members)
-            images = self.natural.decode(self.model, view[pos : pos + size], (total, height, width, channels))
+            images = self.natural.decode(self.model, view[pos : pos + size], (total, height, width, channels),
+                                         workers=workers)
             pos += size
             if images.shape != (total, height, width, channels) or images.dtype.kind not in "ui":
                 raise CorruptError("natural-image payload decoded to the wrong shape")

@@ -6,7 +6,8 @@ Known layouts, every one 8-bit and read in C order:
 * IDX unsigned byte (magic 00 00 08 03): N x H x W.
 The header is kept verbatim by every coder, so the output is byte-identical. A header that
 promises more than the input holds is the reader's concern (blocks.py): detection never
-allocates by what a header claims, and refuses images too large for one block outright.
+allocates by what a header claims. Images of any size are taken: blocks.py cuts large
+ones into bands of rows; only one whose smallest band would not fit a block is refused.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import re
 import struct
 from typing import NamedTuple
 
-# A whole image must fit one block, under the container's 64 MiB raw limit; bigger ones
-# (or absurd dimensions) go to the other coders without anything being allocated for them.
+# A band of an image (its smallest: 32 rows, or the whole image when lower) must fit one
+# block, under the container's 64 MiB raw limit; wider images (or absurd dimensions) go to
+# the other coders without anything being allocated for them.
 MAX_IMAGE_BYTES = 32 << 20
+MIN_BAND_ROWS = 32
 # Enough input to hold any header detection accepts (NPY headers are capped by numpy).
 SNIFF_BYTES = 65536 + 16
 _PNM_SCAN = 4096
@@ -65,7 +68,8 @@ def sniff(prefix: bytes) -> ImageLayout | None:
         return None
     if layout is None or layout.count < 1 or min(layout.shape) < 1:
         return None
-    return layout if layout.image_bytes <= MAX_IMAGE_BYTES else None
+    band = min(layout.height, MIN_BAND_ROWS) * layout.width * layout.channels
+    return layout if band <= MAX_IMAGE_BYTES else None
 
 
 def pnm_layout(prefix: bytes) -> ImageLayout | None:

@@ -93,29 +93,40 @@ def lane_groups(lanes: int, groups: int) -> list[slice]:
     return [slice(g * lanes // groups, (g + 1) * lanes // groups) for g in range(groups)]
 
 
-def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], workers: int | None = None) -> np.ndarray:
-    """``workers``: processes for the lane groups (default: the cores this process may use)."""
+# The most subpixels one block's images of one shape ever held: files written before images
+# were cut into bands held whole images of up to 32 MiB (bbzip.images.blocks: now bands of
+# at most BAND_BYTES). A header claiming more is refused before anything is allocated.
+MAX_BLOCK_SUBPIXELS = 32 << 20
+
+
+def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], workers: int = 1) -> np.ndarray:
+    """``workers``: processes for the lane groups, the caller's choice (the command line's
+    -T): a library call forks none unless asked."""
     try:
         check_shape(shape)
     except UnsupportedError as exc:
         raise CorruptError(f"natural-image block: {exc}") from None
     n, h, w, c = shape
+    if n * h * w * c > MAX_BLOCK_SUBPIXELS:  # before anything is allocated for the claim
+        raise CorruptError("natural-image block claims more pixels than any encoder puts in a block")
     side, settings, payloads = header.unpack(memoryview(data), n, c, model.tables.prior_precision)
     tiling = Tiling.of(n, h, w, side)
     if tiling.lanes > MAX_LANES or len(payloads) > tiling.lanes:
         raise CorruptError("natural-image block has an impossible tile or group count")
     jobs = list(zip(payloads, lane_groups(tiling.lanes, len(payloads))))
-    if workers is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(workers, len(jobs))
     # Forking is safe only from a process with one thread (another could hold a lock the
     # child needs), and pays only with a single-threaded BLAS (the command line sets one):
     # otherwise each child's BLAS threads fight the other's for the cores.
-    if (min(workers, len(jobs)) > 1 and threading.active_count() == 1 and not multiprocessing.current_process().daemon
+    if (workers > 1 and threading.active_count() == 1 and not multiprocessing.current_process().daemon
             and os.environ.get("OPENBLAS_NUM_THREADS") == "1"):
-        tiles = _decode_in_processes(model, jobs, tiling, c, settings, min(workers, len(jobs)))
+        tiles = _decode_in_processes(model, jobs, tiling, c, settings, workers)
     else:  # every group in lockstep here: one pass of numpy calls serves them all
         tiles = [_decode_groups(model, jobs, tiling, c, settings)]
-    x = tiling.from_tiles(np.concatenate(tiles)).astype(np.uint8)
+    # Bytes as soon as possible: the wide integers of each part cost 8 bytes a subpixel.
+    parts = [part.astype(np.uint8) for part in tiles]
+    del tiles
+    x = tiling.from_tiles(parts[0] if len(parts) == 1 else np.concatenate(parts))
     return np.ascontiguousarray(x[..., np.argsort(CODING_ORDER)] if c == 3 else x)
 
 

@@ -1,0 +1,255 @@
+"""Photos at full size (issue 16): large images cut into bands of rows, one block each, so
+memory follows a band; -T reaches the natural decoder; progress moves band by band; a
+hostile block's claimed size allocates nothing (issue 19)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bbzip import api
+from bbzip.container import STREAM_HEADER, BlockHeader, StreamEnd, encode_block_header, encode_stream_end
+from bbzip.errors import CorruptError
+from bbzip.images import blocks, detect
+from bbzip.images import coder as natural_block
+from tests import natural_fake
+from tests.test_images import make_tar, npy, pnm, smooth
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fake_natural(monkeypatch):
+    monkeypatch.setattr(natural_block, "backend", natural_fake.backend)
+
+
+@pytest.fixture
+def small_bands(monkeypatch):
+    """Bands of 3 KiB: 32 rows of a 32-pixel-wide RGB image."""
+    monkeypatch.setattr(blocks, "BAND_BYTES", 32 * 32 * 3)
+
+
+def shapes(packed: bytes) -> list[tuple[int, ...]]:
+    """Every natural block's runs as (count, height, width, channels), in order."""
+    from bbzip.container import StreamReader
+
+    reader, found = StreamReader(io.BytesIO(packed)), []
+    while reader.next_stream():
+        while not isinstance(item := reader.next_block(), StreamEnd):
+            payload = reader.read_payload(item)
+            if item.coder_id == natural_block.NATURAL_CODER_ID:
+                runs, by_shape, _ = natural_block.read_runs(memoryview(payload), item.raw_size)
+                found += [(runs[i][2], *shape) for shape, members in by_shape.items() for i in members]
+    return found
+
+
+# -- the band rule ---------------------------------------------------------------------------
+def test_band_rows_is_a_fixed_function_of_the_shape():
+    budget = blocks.BAND_BYTES
+    assert blocks.band_rows(100, 100, 3) == 100  # fits: the whole image
+    rows = blocks.band_rows(4000, 2000, 3)
+    assert rows % blocks.BAND_UNIT == 0 and rows * 2000 * 3 <= budget < (rows + blocks.BAND_UNIT) * 2000 * 3
+    # Too wide for one unit of rows in the budget: one unit all the same (memory follows it).
+    assert blocks.band_rows(4000, 200000, 3) == blocks.BAND_UNIT
+    assert blocks.band_rows(20, 200000, 3) == 20
+
+
+def test_images_of_any_size_are_detected_while_a_band_fits_a_block():
+    assert detect.sniff(b"P6\n8000 6000\n255\n") is not None  # 144 MB: banded
+    too_wide = b"P5\n%d 100\n255\n" % ((detect.MAX_IMAGE_BYTES // detect.MIN_BAND_ROWS) + 1)
+    assert detect.sniff(too_wide) is None
+    assert detect.sniff(b"P5\n%d 1\n255\n" % detect.MAX_IMAGE_BYTES) is not None  # one row is its band
+
+
+# -- bands through the block splitter (the stand-in coder: framing only) ----------------------
+def test_a_large_ppm_becomes_one_block_per_band(fake_natural, small_bands):
+    image = smooth(100, 32, 3)[0]
+    data = pnm(image)
+    packed = api.compress(data)
+    assert shapes(packed) == [(1, 32, 32, 3)] * 3 + [(1, 4, 32, 3)]
+    assert api.decompress(packed) == data
+    assert [b.raw_size for b in api.stream_info(io.BytesIO(packed)).blocks] == [
+        len(data) - image.size + 32 * 96, 32 * 96, 32 * 96, 4 * 96]
+
+
+def test_npy_stacks_are_banded_image_by_image(fake_natural, small_bands):
+    data = npy(smooth(40, 32, 3, count=2))
+    packed = api.compress(data)
+    assert shapes(packed) == [(1, 32, 32, 3), (1, 8, 32, 3)] * 2
+    assert api.decompress(packed) == data
+
+
+def test_a_large_tar_member_is_banded_and_small_ones_packed_to_a_band(fake_natural, small_bands):
+    members = {"big.ppm": pnm(smooth(70, 32, 3, seed=1)[0]),
+               **{f"small{i}.pgm": pnm(smooth(20, 20, seed=i)[0]) for i in range(12)}}
+    data = make_tar(members)
+    packed = api.compress(data)
+    found = shapes(packed)
+    assert found[:3] == [(1, 32, 32, 3), (1, 32, 32, 3), (1, 6, 32, 3)]
+    # 12 small images of 400 bytes: at most 7 to a block of 3 KiB of pixels.
+    pixels = [b.pixels for b in api.stream_info(io.BytesIO(packed)).blocks if b.coder == "natural"]
+    assert pixels[3:] == [7 * 400, 5 * 400]
+    assert api.decompress(packed) == data
+
+
+def test_a_truncated_band_keeps_its_whole_rows(fake_natural, small_bands):
+    data = pnm(smooth(100, 32, 3)[0])[: -96 * 50 - 7]
+    packed = api.compress(data)
+    assert shapes(packed) == [(1, 32, 32, 3), (1, 17, 32, 3)]
+    assert api.decompress(packed) == data
+
+
+def test_progress_advances_band_by_band(fake_natural, small_bands):
+    data = pnm(smooth(256, 32, 3)[0])
+    seen = []
+    out = io.BytesIO()
+    api.compress_stream(io.BytesIO(data), out, progress=seen.append)
+    assert len(seen) >= 8 and sum(seen) == len(data)
+    back = []
+    api.decompress_stream(io.BytesIO(out.getvalue()), io.BytesIO(), progress=back.append)
+    assert len(back) >= 8
+
+
+# -- bands through the real model ----------------------------------------------------------------
+def test_bands_round_trip_the_same_bytes_for_any_thread_count(small_bands):
+    pytest.importorskip("bbzip.natural.model")
+    data = pnm(smooth(72, 32, 3, seed=3)[0])
+    one = api.compress(data, threads=1)
+    assert shapes(one) == [(1, 32, 32, 3), (1, 32, 32, 3), (1, 8, 32, 3)]
+    assert api.compress(data, threads=2) == one
+    assert api.decompress(one) == data
+
+
+# -- -T reaches the natural decoder; library calls never fork unasked ----------------------------
+def test_the_natural_decoder_forks_only_when_the_caller_asks(monkeypatch):
+    from bbzip.natural import coder
+    from tests.natural_helpers import random_natural_model, smooth_images
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    model, _ = random_natural_model(0)
+    images = smooth_images((70, 8, 9, 1), seed=4)  # 70 lanes: two groups
+    payload = coder.encode(model, images)
+    forked = []
+    original = coder._decode_in_processes
+    monkeypatch.setattr(coder, "_decode_in_processes", lambda *a: forked.append(a[-1]) or original(*a))
+    assert np.array_equal(coder.decode(model, payload, images.shape), images)
+    assert forked == []
+    assert np.array_equal(coder.decode(model, payload, images.shape, workers=2), images)
+    assert forked == [2]
+
+
+def test_api_hands_its_workers_to_the_natural_decoder(fake_natural, monkeypatch):
+    asked = []
+    monkeypatch.setattr(natural_fake, "decode",
+                        lambda model, data, shape, workers=1, real=natural_fake.decode:
+                        asked.append(workers) or real(model, data, shape))
+    packed = api.compress(pnm(smooth(20, 20, 3)[0]))
+    api.decompress(packed)
+    api.decompress_stream(io.BytesIO(packed), io.BytesIO(), threads=3)
+    assert asked == [1, 3]
+
+
+# -- memory --------------------------------------------------------------------------------------
+_PEAK = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from bbzip import api
+from bbzip.images import blocks
+from tests.test_images import pnm, smooth
+blocks.BAND_BYTES = {band}
+data = pnm(smooth({height}, {width}, 3)[0])
+packed = api.compress(data)
+assert api.decompress(packed) == data
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _peak_kib(height: int, width: int, band: int) -> int:
+    script = _PEAK.format(root=str(ROOT), band=band, height=height, width=width)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    return int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                              check=True).stdout)
+
+
+def test_peak_memory_follows_the_band_not_the_image():
+    """The image 8 times as tall codes in the same memory, give or take a few MB; coded
+    whole it would take about 160 bytes a subpixel more (15 MB)."""
+    pytest.importorskip("bbzip.natural.model")
+    band = 32 * 256 * 3
+    small, large = _peak_kib(32, 256, band), _peak_kib(256, 256, band)
+    assert large - small < 6 << 10, (small, large)
+
+
+@pytest.mark.slow
+def test_peak_memory_follows_the_real_band_size():
+    band = blocks.BAND_BYTES
+    width = 1024
+    rows = band // (3 * width)
+    small, large = _peak_kib(rows, width, band), _peak_kib(4 * rows, width, band)
+    assert large - small < 16 << 10, (small, large)
+
+
+def _hostile(height: int, width: int, size: int) -> bytes:
+    """A natural block claiming one gray height x width image, its payload ``size`` bytes of
+    a tile header and noise (the shape of what issue 19's fuzzer found)."""
+    from bbzip.coders.varint import encode_varint
+    from bbzip.natural.model import default_natural_model
+
+    model = default_natural_model()
+    plain = bytes([natural_block._STORED]) + encode_varint(0)
+    natural = bytes([256 // 8, 0, 0, 0, 0, 0, 0, 0, 1]) + np.random.default_rng(0).bytes(size)
+    payload = (encode_varint(1) + b"".join(map(encode_varint, (0, 1, height, width))) + b"\x01" + plain
+               + encode_varint(len(natural)) + natural)
+    header = BlockHeader(natural_block.NATURAL_CODER_ID, model.model_id, height * width, len(payload), 0)
+    return STREAM_HEADER + encode_block_header(header) + payload + encode_stream_end(StreamEnd(height * width, 0))
+
+
+_HOSTILE = """
+import resource, sys
+sys.path.insert(0, {root!r})
+from bbzip import api
+from bbzip.errors import CorruptError
+try:
+    api.decompress(open(sys.argv[1], "rb").read())
+except CorruptError as exc:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, exc)
+"""
+
+
+def test_a_block_claiming_a_huge_image_is_refused_before_memory_follows_the_claim(tmp_path):
+    pytest.importorskip("bbzip.natural.model")
+    path = tmp_path / "hostile.bbz"
+    path.write_bytes(_hostile(8192, 8192, 8192))
+    assert len(path.read_bytes()) < 8500
+    with pytest.raises(CorruptError):
+        api.decompress(path.read_bytes())
+    out = subprocess.run([sys.executable, "-c", _HOSTILE.format(root=str(ROOT)), str(path)],
+                         capture_output=True, text=True, check=True).stdout.split(maxsplit=1)
+    assert int(out[0]) < 200 << 10, out
+
+
+def test_the_banded_golden_file_is_what_the_writer_makes_in_bands(monkeypatch):
+    """tests/golden/photo-ppm-natural-bands: one photo in two natural blocks of one band each."""
+    pytest.importorskip("bbzip.natural.model")
+    from tests.make_golden import GOLDEN_BAND_BYTES
+
+    golden = ROOT / "tests" / "golden"
+    raw, packed = (golden / "photo-ppm-natural-bands.raw").read_bytes(), (golden / "photo-ppm-natural-bands.bbz").read_bytes()
+    assert shapes(packed) == [(1, 32, 32, 3), (1, 8, 32, 3)]
+    monkeypatch.setattr(blocks, "BAND_BYTES", GOLDEN_BAND_BYTES)
+    assert api.compress(raw, "natural") == packed
+
+
+def test_the_photo_bench_skips_cleanly_without_photos(tmp_path, capsys):
+    from bench import photos
+
+    assert photos.run(None, ["pair"], ["bbzip"], 1) == ([], "no photo directory (--photos DIR or $BBZIP_PHOTOS)")
+    photos.main(["--photos", str(tmp_path / "absent")])
+    assert "skipped" in capsys.readouterr().out
+    assert photos.tree_pss_kib(os.getpid()) > 1000
