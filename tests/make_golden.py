@@ -155,10 +155,9 @@ FROZEN += ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
 def _compress(name: str, data: bytes, coder: str) -> bytes:
     """Compress as bbzip does, except that "-vae05" files use coder 0x05 for every model and
     "-per-image" files may get natural-image settings per image however small."""
-    from bbzip.vae import coder as vae_coder
-
     from bbzip.natural import coder as natural_coder
     from bbzip.natural import tiles
+    from bbzip.vae import coder as vae_coder
 
     chooser, threshold = vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS
     target, groups = tiles.TARGET_TILES, natural_coder.choose_groups
