@@ -28,7 +28,7 @@ NATURAL = ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
 PATHS = {
     "tiles64-pgm-natural": {"sides": {64}, "groups": {1}, "runs": 1, "shapes": 1},
     "tiles128-pgm-natural": {"sides": {128}, "groups": {1}, "runs": 1, "shapes": 1},
-    "tiles256-ppm-natural": {"sides": {256}, "groups": {1}, "runs": 1, "shapes": 1},
+    "tiles256-pgm-natural": {"sides": {256}, "groups": {1}, "runs": 1, "shapes": 1},
     "groups5-pgm-natural": {"sides": {32}, "groups": {5}, "runs": 1, "shapes": 1},
     "lanes64-npy-natural": {"sides": {32}, "groups": {2}, "runs": 1, "shapes": 1},
     "tar-natural": {"sides": {32}, "groups": {1}, "runs": 4, "shapes": 3, "plain": 0x04},
@@ -108,7 +108,7 @@ WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
     *NATURAL,  # natural images: now written with the calibration fields (-calibrated)
     "pair-npy-natural-per-image",  # written with the per-image size threshold lifted
     # written with the tile budget or the group count forced (tests/make_golden.py)
-    "tiles64-pgm-natural", "tiles128-pgm-natural", "tiles256-ppm-natural", "groups5-pgm-natural",
+    "tiles64-pgm-natural", "tiles128-pgm-natural", "tiles256-pgm-natural", "groups5-pgm-natural",
 }
 
 
