@@ -160,8 +160,7 @@ def _run_inline(task: Task, workers: int, progress) -> Any:
     return result
 
 
-# A lone block of GIL-releasing work this large runs on a helper thread while the main thread
-# waits in slices: signal handlers run only there, between bytecodes (zstd's finish() is one C call).
+# Lone GIL-releasing work this large runs on a helper thread: signal handlers run only in the main thread.
 AWAY_MIN_BYTES = 1 << 20
 
 
@@ -172,12 +171,12 @@ def _away(task: Task, workers: int, reporter: _Reporter) -> Any:
         while True:
             try:
                 return future.result(timeout=POLL_SECONDS)
-            except TimeoutError:
-                pass
-            finally:
+            except TimeoutError:  # the end's progress: reporter.finish()
                 reporter(tally.value - reporter.done_raw)
     finally:
         helper.shutdown()
+        if future.done():  # gone before the next block (forking decoders count threads)
+            helper._threads[0].join()
 
 
 def _ignore(n: int) -> None:

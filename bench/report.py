@@ -356,8 +356,9 @@ def render(
             "",
         ]
         if results.of(REAL_PIPE_INPUT):
-            out += [f"Real data: {results.of(REAL_PIPE_INPUT)[0].input_bytes:,} bytes of a tar of /usr/lib "
-                    "(libraries and binaries) through the same pipes:", "", pipe_table(results, REAL_PIPE_INPUT), ""]
+            real = results.of(REAL_PIPE_INPUT)[0].input_bytes
+            out += [f"Real data: {real:,} bytes of a tar of /usr/lib (libraries and binaries) through the same pipes:",
+                    "", pipe_table(results, REAL_PIPE_INPUT), ""]
     out += ["### Floors", "", FLOORS_LEGEND, "", floors_table(checks), ""]
     if full:
         for inp in run.get("coder_inputs", []):

@@ -89,12 +89,13 @@ def _path_inputs() -> dict[str, tuple[bytes, str]]:
     small file; the large tiles and the group counts are forced in _compress."""
     camera, astronaut = _fixture("camera-crop.pgm"), _fixture("astronaut-crop.ppm")
     return {
-        # side 128: a 80x128 tile and a 80x8 one (blocks past the image: latents outside)
-        "tiles128-pgm-natural": (_pnm(_grown(camera, 80, 136)), "natural"),
-        # side 256 in RGB: a 40x256 tile and a 40x8 one
-        "tiles256-ppm-natural": (_pnm(_grown(astronaut, 40, 264)), "natural"),
-        # side 64: one 64x64 tile and three cut ones (height and width not multiples of 8)
-        "tiles64-pgm-natural": (_pnm(_grown(camera, 75, 70)), "natural"),
+        # Decoding takes th x tw x C sequential steps, so these tiles are short: side 128, a 24x128
+        # tile and a 24x8 one (blocks past the image: latents outside)
+        "tiles128-pgm-natural": (_pnm(_grown(camera, 24, 136)), "natural"),
+        # side 256: a 16x256 tile and a 16x8 one
+        "tiles256-pgm-natural": (_pnm(_grown(camera, 16, 264)), "natural"),
+        # side 64: a 40x64 tile and a 40x6 one (a width not a multiple of 8), bits-back latents
+        "tiles64-pgm-natural": (_pnm(_grown(camera, 40, 70)), "natural"),
         # 12 lanes in 5 groups of unequal sizes (forced), edge tiles 8 and 4 pixels wide
         "groups5-pgm-natural": (_pnm(_grown(camera, 72, 100)), "natural"),
         # 64 lanes: today's rule gives two groups without forcing
@@ -183,10 +184,9 @@ def _compress(name: str, data: bytes, coder: str) -> bytes:
     files are cut in bands as images over BAND_BYTES are (the format is the same for any band
     height; the real one would make a golden file of 512 KiB and more)."""
     from bbzip.images import blocks
-    from bbzip.vae import coder as vae_coder
-
     from bbzip.natural import coder as natural_coder
     from bbzip.natural import tiles
+    from bbzip.vae import coder as vae_coder
 
     chooser, threshold, band = vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS, blocks.BAND_BYTES
     target, groups = tiles.TARGET_TILES, natural_coder.choose_groups

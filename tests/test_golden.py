@@ -32,12 +32,12 @@ NATURAL = ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
 # 0x06 paths (docs/SPEC-natural.md) and what each golden must exercise: tile side, lane
 # groups, plain coder, runs and shapes of its block.
 PATHS = {
-    "tiles64-pgm-natural": dict(sides={64}, groups={1}, runs=1, shapes=1),
-    "tiles128-pgm-natural": dict(sides={128}, groups={1}, runs=1, shapes=1),
-    "tiles256-ppm-natural": dict(sides={256}, groups={1}, runs=1, shapes=1),
-    "groups5-pgm-natural": dict(sides={32}, groups={5}, runs=1, shapes=1),
-    "lanes64-npy-natural": dict(sides={32}, groups={2}, runs=1, shapes=1),
-    "tar-natural": dict(sides={32}, groups={1}, runs=4, shapes=3, plain=0x04),
+    "tiles64-pgm-natural": {"sides": {64}, "groups": {1}, "runs": 1, "shapes": 1},
+    "tiles128-pgm-natural": {"sides": {128}, "groups": {1}, "runs": 1, "shapes": 1},
+    "tiles256-pgm-natural": {"sides": {256}, "groups": {1}, "runs": 1, "shapes": 1},
+    "groups5-pgm-natural": {"sides": {32}, "groups": {5}, "runs": 1, "shapes": 1},
+    "lanes64-npy-natural": {"sides": {32}, "groups": {2}, "runs": 1, "shapes": 1},
+    "tar-natural": {"sides": {32}, "groups": {1}, "runs": 4, "shapes": 3, "plain": 0x04},
 }
 
 
@@ -117,7 +117,7 @@ WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
     *NATURAL,  # natural images: now written with the calibration fields (-calibrated)
     "pair-npy-natural-per-image",  # written with the per-image size threshold lifted
     # written with the tile budget or the group count forced (tests/make_golden.py)
-    "tiles64-pgm-natural", "tiles128-pgm-natural", "tiles256-ppm-natural", "groups5-pgm-natural",
+    "tiles64-pgm-natural", "tiles128-pgm-natural", "tiles256-pgm-natural", "groups5-pgm-natural",
     "photo-ppm-natural-bands",  # written with small bands (test_photos.py reproduces it)
 }
 
@@ -162,7 +162,7 @@ def _natural_layout(name: str) -> dict:
 
     reader = StreamReader(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
     reader.next_stream()
-    layout = dict(sides=set(), groups=set(), runs=0, shapes=0, plain=set())
+    layout = {"sides": set(), "groups": set(), "runs": 0, "shapes": 0, "plain": set()}
     while not isinstance(item := reader.next_block(), StreamEnd):
         payload = memoryview(reader.read_payload(item))
         runs, shapes, pos = read_runs(payload, item.raw_size)

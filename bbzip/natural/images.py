@@ -11,6 +11,7 @@ import numpy as np
 from bbzip.errors import UnsupportedError
 from bbzip.images.detect import pnm_layout
 
+
 def parse_pnm(raw: bytes) -> np.ndarray | None:
     """(H, W, C) uint8 pixels of an 8-bit binary PGM/PPM, or None if ``raw`` is not one."""
     layout = pnm_layout(raw)

@@ -242,13 +242,18 @@ class Lanes:
                       for r in range(low, high + 1)], dtype=np.int64)
         return self.net.features(z)[j - low]
 
+    def values(self, lane: int, k: int, minus: int | None = None):
+        """V(r, q) of channel k of a lane's tile, or of its difference from channel ``minus``."""
+        v = self.v[lane]
+        return (lambda r, q: v[r, q, k]) if minus is None else (lambda r, q: v[r, q, k] - v[r, q, minus])
+
     def pixel(self, y: int, x: int, feats) -> None:
         active = [lane for lane in range(self.n) if y < self.extents[lane][0] and x < self.extents[lane][1]]
         if not active:
             return
         context = np.array([[self.canvas[lane, 3 + y + dy, 3 + x + dx, ch] for ch in range(self.c + 1) for dy, dx in TAPS]
                             for lane in active], dtype=np.int64)
-        preds = np.array([[predict(lambda r, q: self.v[lane, r, q, k], y, x, 128) for k in range(self.c)]
+        preds = np.array([[predict(self.values(lane, k), y, x, 128) for k in range(self.c)]
                           for lane in active], dtype=np.int64)
         residuals = np.zeros((len(active), 0), dtype=np.int64)
         for k in range(self.c):
@@ -258,8 +263,8 @@ class Lanes:
             if k == 0:
                 base = preds[:, 0]
             else:
-                base = np.array([min(max(self.v[lane, y, x, 0] + predict(
-                    lambda r, q: self.v[lane, r, q, k] - self.v[lane, r, q, 0], y, x, 0), 0), 255) for lane in active])
+                base = np.array([min(max(self.v[lane, y, x, 0] + predict(self.values(lane, k, 0), y, x, 0), 0), 255)
+                                 for lane in active])
             ops = []
             for i, lane in enumerate(active):
                 adj = self.extents[lane][3][k] if self.extents[lane][3] else [0] * 12
