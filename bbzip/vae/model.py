@@ -59,9 +59,9 @@ def parse_model(data: bytes):
             prior_precision=config["prior_precision"],
         )
         network = IntegerVAE(arrays, config["latent"], config["hidden"])
+        return FrozenModel(config["name"], model_id_of(data), config, network, tables)
     except (ValueError, KeyError, TypeError, IndexError) as exc:  # damaged file
         raise ModelError(f"cannot read model file ({exc})") from None
-    return FrozenModel(config["name"], model_id_of(data), config, network, tables)
 
 
 def load_model_file(path: str | os.PathLike, expected_sha256: str | None = None):
