@@ -92,6 +92,20 @@ def test_a_digit_model_that_breaks_a_bound_is_refused_on_load(digit_data, what, 
     assert word in message and "\n" not in message, message
 
 
+def test_bbzip_refuses_a_malformed_model_in_one_line(exe, tmp_path, digit_data):
+    from tests.vae_helpers import digits
+
+    (tmp_path / "bad.npz").write_bytes(_broken(digit_data, _edit("neg_exp", _at(0, 0))))
+    images = digits(3)
+    (tmp_path / "d.idx").write_bytes(b"\0\0\x08\x03" + b"".join(v.to_bytes(4, "big") for v in (3, 28, 28))
+                                     + images.tobytes())
+    r = subprocess.run([exe, "-k", "--model", "bad.npz", "d.idx"], cwd=tmp_path, capture_output=True,
+                       check=False, timeout=300)
+    assert r.returncode == 1 and not (tmp_path / "d.idx.bbz").exists()
+    why = "model file breaks a bound of exact coding: neg_exp[0] is not positive"
+    assert r.stderr.decode().splitlines() == [f"bbzip: d.idx: {why}"]
+
+
 def test_the_tiny_and_the_shipped_models_keep_every_bound(digit_data):
     parse_model(digit_data)
     from bbzip.vae.model import default_model

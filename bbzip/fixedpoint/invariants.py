@@ -36,6 +36,9 @@ from bbzip.fixedpoint.fixed import (
 INPUT_LIMIT = 2 * ACT_LIMIT
 MAX_PRECISION = 32  # rANS with 32-bit words codes slots of at most 32 bits
 MAX_LATENT_BITS = 16  # the prior's buckets: 2**16 at most (its tables are that long)
+# Every model file's tables (bbzip.fixedpoint.freeze.model_tables writes them).
+TABLES = ("sigmoid", "normal_cdf", "neg_exp", "inv_scale", "inv_sigma", "latent_edges", "latent_centres",
+          "coarse_centres")
 
 
 def _refuse(why: str) -> None:

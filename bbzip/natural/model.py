@@ -1,8 +1,8 @@
 """Natural-image model files: integer weights and CDF tables in one .npz (no pickle).
 
 A file holds two networks, "gray" (1 channel) and "rgb" (3), and the tables every
-probability is read from. Its config says ``"kind": "natural"``; bbzip.vae.model's search finds these
-files by ID like the digit models.
+probability is read from. Its config says ``"kind": "natural"``; bbzip.vae.model's search
+finds these files by ID like the digit models.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from bbzip.natural.network import NaturalNet
 KIND = "natural"
 FORMAT = 1
 DEFAULT_NAME = "natural-vae"
-TABLES = ("sigmoid", "normal_cdf", "neg_exp", "inv_scale", "inv_sigma", "latent_edges", "latent_centres",
-          "coarse_centres")
 PRECISIONS = ("pixel_precision", "posterior_precision", "prior_precision")
 # Fixed seed of every natural-image message's initial bits (docs/FORMAT.md).
 SEED = 0x6262_7A69_7000_0006
@@ -28,7 +26,7 @@ SEED = 0x6262_7A69_7000_0006
 class NaturalModel:
     def __init__(self, name: str, model_id: bytes, config: dict, arrays: dict):
         self.name, self.model_id, self.config = name, model_id, config
-        self.tables = SimpleNamespace(**{key: arrays[key] for key in TABLES},
+        self.tables = SimpleNamespace(**{key: arrays[key] for key in invariants.TABLES},
                                       **{key: config[key] for key in PRECISIONS},
                                       log_scale_min=config["log_scale_min"],
                                       log_sigma_min=config["log_sigma_min"])

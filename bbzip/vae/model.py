@@ -21,8 +21,6 @@ from bbzip.modelfile import manifest, model_id_of
 from bbzip.vae.network import IntegerVAE
 
 FORMAT = 1
-TABLES = ("sigmoid", "normal_cdf", "neg_exp", "inv_scale", "inv_sigma", "latent_edges", "latent_centres",
-          "coarse_centres")
 DEFAULT_MODEL = "mnist-vae"
 BINARY_MODEL = "mnist-binary-vae"
 
@@ -55,15 +53,15 @@ def parse_model(data: bytes):
     try:
         invariants.check_digit_model(arrays, config)
         tables = SimpleNamespace(
-            **{key: np.ascontiguousarray(arrays[key], dtype=np.int64) for key in TABLES},
+            **{key: np.ascontiguousarray(arrays[key], dtype=np.int64) for key in invariants.TABLES},
             log_scale_min=config["log_scale_min"], log_sigma_min=config["log_sigma_min"],
             pixel_precision=config["pixel_precision"], posterior_precision=config["posterior_precision"],
             prior_precision=config["prior_precision"],
         )
         network = IntegerVAE(arrays, config["latent"], config["hidden"])
+        return FrozenModel(config["name"], model_id_of(data), config, network, tables)
     except (ValueError, KeyError, TypeError, IndexError) as exc:  # damaged file
         raise ModelError(f"cannot read model file ({exc})") from None
-    return FrozenModel(config["name"], model_id_of(data), config, network, tables)
 
 
 def load_model_file(path: str | os.PathLike, expected_sha256: str | None = None):
