@@ -163,8 +163,9 @@ def sixteen_bit(api, paths: list[Path], count: int, side: int) -> list[dict]:
     except ImportError:
         imagecodecs = None
     for big in photos(paths, count, side, scale=4):
-        h, w, _ = big.shape
-        gray = big[..., 1].astype(np.uint16).reshape(h // 4, 4, w // 4, 4).sum(axis=(1, 3)).astype(np.uint16)
+        h, w = big.shape[0] // 4, big.shape[1] // 4
+        green = big[: h * 4, : w * 4, 1].astype(np.uint16)
+        gray = green.reshape(h, 4, w, 4).sum(axis=(1, 3)).astype(np.uint16)
         ours += packed_size(api, pgm16(gray, 4080))[0]
         tiff16 += packed_size(api, encode_with("TIFF", gray))[0]
         png16 += len(encode_with("PNG", gray))
