@@ -253,3 +253,16 @@ def test_the_photo_bench_skips_cleanly_without_photos(tmp_path, capsys):
     photos.main(["--photos", str(tmp_path / "absent")])
     assert "skipped" in capsys.readouterr().out
     assert photos.tree_pss_kib(os.getpid()) > 1000
+
+
+@pytest.mark.slow
+def test_a_photo_larger_than_a_band_through_the_console_script_same_bytes_for_any_t(exe):
+    """The real band size through a pipe: two bands, decoded exactly, -T1 and -T2 alike."""
+    data = pnm(smooth(200, 1024, 3, seed=5)[0])
+    assert blocks.band_rows(200, 1024, 3) == 160
+    run = lambda *args, input: subprocess.run([exe, *args], input=input, capture_output=True, check=True,
+                                              timeout=1800).stdout
+    one = run("-c", "-T1", input=data)
+    assert run("-c", "-T2", input=data) == one
+    assert shapes(one) == [(1, 160, 1024, 3), (1, 40, 1024, 3)]
+    assert run("-d", "-c", "-T2", input=one) == data == run("-d", "-c", "-T1", input=one)
