@@ -103,7 +103,7 @@ def row(rows: list, name: str, base_label: str, base: int, ours: int, floor: flo
     ok = None if floor is None else ratio <= floor
     rows.append({"input": name, "against": base_label, "base_bytes": base, "bbzip_bytes": ours,
                  "ratio": round(ratio, 4), "floor": floor, "holds": ok, **extra})
-    verdict = "" if ok is None else ("  ok" if ok else "  FAIL")
+    verdict = "" if ok is None else ("  ok" if ok else ("  missed (goal)" if extra.get("goal") else "  FAIL"))
     log(f"{name}: {ours} / {base} ({base_label}) = {ratio:.4f}{'' if floor is None else f' floor {floor}'}{verdict}")
 
 
@@ -151,7 +151,7 @@ def run(photo_dir: Path, count: int, side: int) -> dict:
     rows += sixteen_bit(api, paths, count, side)
     rows.append(mixed_tar(api, paths[:count], images))
     return {"rows": rows, "photos": str(photo_dir), "count": count, "side": side,
-            "floors_hold": all(r.get("holds") is not False for r in rows)}
+            "floors_hold": all(r.get("holds") is not False for r in rows if not r.get("goal"))}
 
 
 def sixteen_bit(api, paths: list[Path], count: int, side: int) -> list[dict]:
@@ -175,7 +175,7 @@ def sixteen_bit(api, paths: list[Path], count: int, side: int) -> list[dict]:
     row(rows, f"{label} as PGM-16", "PNG-16 (Pillow)", png16, ours, FLOORS["sixteen"])
     row(rows, f"{label} as TIFF-16", "PNG-16 (Pillow)", png16, tiff16, FLOORS["sixteen"])
     if jxl:
-        row(rows, f"{label} as PGM-16", "JPEG XL lossless (effort 7), goal", jxl, ours, 1.0)
+        row(rows, f"{label} as PGM-16", "JPEG XL lossless (effort 7)", jxl, ours, 1.0, goal=True)
     return rows
 
 
