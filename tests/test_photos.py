@@ -276,5 +276,6 @@ def test_a_photo_larger_than_a_band_through_the_console_script_same_bytes_for_an
                                               timeout=1800).stdout
     one = run("-c", "-T1", input=data)
     assert run("-c", "-T2", input=data) == one
-    assert shapes(one) == [(1, 160, 1024, 3), (1, 40, 1024, 3)]
+    header = len(data) - 200 * 1024 * 3
+    assert [b.raw_size for b in api.stream_info(io.BytesIO(one)).blocks] == [header + 160 * 3072, 40 * 3072]
     assert run("-d", "-c", "-T2", input=one) == data == run("-d", "-c", "-T1", input=one)
