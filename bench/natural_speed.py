@@ -45,8 +45,9 @@ def _run(args: list[str], env: dict) -> tuple[float, float]:
 
 def _clear_numba_cache() -> None:
     cache = Path(bbzip.natural.__file__).parent / "__pycache__"
-    for entry in cache.glob("kernels.*.nb*"):
-        entry.unlink()
+    for module in ("kernels", "stepper"):
+        for entry in cache.glob(f"{module}.*.nb[ic]"):
+            entry.unlink()
 
 
 def measure(photos: list[Path], variant: str, threads: str, runs: int) -> dict:

@@ -57,6 +57,16 @@ def test_compiled_and_numpy_paths_write_and_read_the_same_bytes(monkeypatch, nam
 
 
 @needs_numba
+def test_compiled_lane_groups_decode_alike_with_workers(monkeypatch):
+    """Two lane groups, with the workers the decoder may fork for them (numba loaded)."""
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what lets the decoder fork
+    model, images = CASES["random-two-groups"]
+    payload = coder.encode(model, images)
+    decoded = _with_kernels(monkeypatch, True, lambda: coder.decode(model, payload, images.shape, workers=2))
+    assert np.array_equal(decoded, images)
+
+
+@needs_numba
 def test_compiled_pushes_equal_message_push():
     rng = np.random.default_rng(7)
     precision, lanes, rows = 20, 37, 50

@@ -110,9 +110,11 @@ def _start(symbol, means, inv_scales, weights, total, sigmoid, consts):
 @_inline
 def _log2(v, table, consts):
     """bbzip.natural.cost.log2_fixed for one integer v >= 1."""
-    exponent = 0
-    while (v >> (exponent + 1)) > 0:
-        exponent += 1
+    exponent, rest = 0, v
+    for bits in (32, 16, 8, 4, 2, 1):  # floor(log2 v) by halving the range
+        if rest >> bits:
+            rest >>= bits
+            exponent += bits
     m = consts[MANTISSA]
     if exponent < m:
         return (np.int64(exponent) << consts[COST]) + table[(v << (m - exponent)) - (np.int64(1) << m)]
