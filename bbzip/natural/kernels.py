@@ -314,30 +314,31 @@ def requantise_rows(y, offset, scale, low, high):
 
 
 @_kernel
-def gather(flat, offsets, taps, context):
-    """Canvas.context as floats: context[lane * positions + p, t] = flat[lane, offsets[p] + taps[t]]."""
+def gather(flat, offsets, taps, first, context):
+    """Rows first, first + 1, ... of Canvas.context as floats: row lane * positions + q
+    holds flat[lane, offsets[q] + taps]."""
     positions = offsets.shape[0]
-    for lane in range(flat.shape[0]):
-        for q in range(positions):
-            for t in range(taps.shape[0]):
-                context[lane * positions + q, t] = flat[lane, offsets[q] + taps[t]]
+    for r in range(context.shape[0]):
+        lane, q = divmod(first + r, positions)
+        for t in range(taps.shape[0]):
+            context[r, t] = flat[lane, offsets[q] + taps[t]]
 
 
 @_kernel
-def first_layer_rows(point, weight_t, spatial, part, offset, scale, features, limit, h):
+def first_layer_rows(point, weight_t, spatial, offset, scale, features, limit, h):
     """Head.__call__'s first layer: relu(clip(floor((point @ weight_t + spatial + offset)
-    * scale), +-limit) + features), into h; this head's columns of ``spatial`` and
-    ``features`` start at ``part`` (whole arrays: a kernel is far slower on a strided one)."""
+    * scale), +-limit) + features), into h; every array contiguous (numba's loops on a
+    strided or offset view are many times slower)."""
     width = h.shape[1]
     acc = np.empty(width)  # a local row: no aliasing to rule out, so the loops vectorise
     for i in range(h.shape[0]):
         for j in range(width):
-            acc[j] = spatial[i, part + j] + offset[j]
+            acc[j] = spatial[i, j] + offset[j]
         for m in range(point.shape[1]):  # exact integer sums: their order cannot matter
             x = point[i, m]
             for j in range(width):
                 acc[j] += x * weight_t[m, j]
         for j in range(width):
-            v = min(max(np.floor(acc[j] * scale[j]), -limit), limit) + features[i, part + j]
+            v = min(max(np.floor(acc[j] * scale[j]), -limit), limit) + features[i, j]
             h[i, j] = max(v, 0.0)
 

@@ -81,8 +81,9 @@ class Head:
         """``__call__(spatial[:, part:part + HIDDEN], point, features[:, part:part + HIDDEN])``
         with the requantisations in compiled loops (bbzip.natural.kernels): the same values."""
         h = np.empty((len(point), self.point_t.shape[1]))
-        kernels.first_layer_rows(point, self.point_t, spatial, part, self.offset, self.scale, features,
-                                 float(ACT_LIMIT), h)
+        columns = slice(part, part + h.shape[1])
+        kernels.first_layer_rows(point, self.point_t, np.ascontiguousarray(spatial[:, columns]), self.offset, self.scale,
+                                 np.ascontiguousarray(features[:, columns]), float(ACT_LIMIT), h)
         for layer in (self.layer1, self.layer2):
             h = h @ layer.weight_t
             kernels.requantise_rows(h, layer.offset, layer.scale, 0.0, float(ACT_LIMIT))

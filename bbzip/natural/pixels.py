@@ -76,11 +76,6 @@ def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row:
     ``kernels``: bbzip.natural.kernels, for compiled loops (the same values)."""
     t, c = canvas.tiling, canvas.channels
     cols = np.arange(t.tw)
-    if kernels is None:
-        context = canvas.context(canvas.offset(row, cols)).astype(np.float64)
-    else:
-        context = np.empty((canvas.lanes * t.tw, len(canvas.taps)))
-        kernels.gather(canvas.flat, canvas.offset(row, cols), canvas.taps, context)
     pred = _med_inputs(values, row, cols).reshape(-1, c)
     feats = feats[:, cols // BLOCK].reshape(-1, feats.shape[-1])
     truth = values[:, row].reshape(-1, c)
@@ -91,16 +86,36 @@ def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row:
         base = _colour_base(pred, truth[:, 0], difference)
     else:
         base = pred
-    spatial = net.spatial(context)
+    points = [np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
+              for k in range(c)]
+    if kernels is not None:
+        return _compiled_outputs(net, canvas, feats, points, row, kernels), base, residual, truth
+    spatial = net.spatial(canvas.context(canvas.offset(row, cols)).astype(np.float64))
     outs = []
     for k in range(c):
         part = slice(k * HIDDEN, (k + 1) * HIDDEN)
-        point = np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
-        if kernels is None:
-            outs.append(net.heads[k](spatial[:, part], point, feats[:, part]))
-        else:
-            outs.append(net.heads[k].compiled(kernels, spatial, k * HIDDEN, point, feats))
+        outs.append(net.heads[k](spatial[:, part], points[k], feats[:, part]))
     return outs, base, residual, truth
+
+
+# Rows of the compiled network per pass: every layer's buffers stay in a core's cache.
+_CHUNK = 512
+
+
+def _compiled_outputs(net, canvas: Canvas, feats: np.ndarray, points: list, row: int, kernels) -> list:
+    """``row_outputs``'s head outputs, in passes of _CHUNK rows with compiled kernels."""
+    rows = len(feats)
+    offsets = canvas.offset(row, np.arange(canvas.tiling.tw))
+    outs = [np.empty((rows, (3 + k) * MIXTURES)) for k in range(canvas.channels)]
+    context = np.empty((_CHUNK, len(canvas.taps)))
+    for first in range(0, rows, _CHUNK):
+        part = slice(first, min(first + _CHUNK, rows))
+        taps = context[: part.stop - first]
+        kernels.gather(canvas.flat, offsets, canvas.taps, first, taps)
+        spatial = net.spatial(taps)
+        for k, head in enumerate(net.heads):
+            outs[k][part] = head.compiled(kernels, spatial, k * HIDDEN, points[k][part], feats[part])
+    return outs
 
 
 def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int, calib, fast=None):

@@ -24,7 +24,7 @@ from bbzip.natural.pixels import PAD_SIDE, PAD_TOP
 # bbzip/natural/kernels.py: so an edit there must change this file too, or a warm cache
 # would serve kernels built from the old helpers. This digest of kernels.py does that
 # (tests/test_natural_compiled.py checks it).
-KERNELS_DIGEST = "e5359ec1ab797bc2"
+KERNELS_DIGEST = "226f451812c9085d"
 
 
 @_inline
