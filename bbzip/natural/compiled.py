@@ -19,8 +19,9 @@ import numpy as np
 
 
 # Below this many subpixels in a block, numpy finishes before numba would be imported and
-# its kernels loaded from the cache (some 0.3 to 0.6 s of CPU per process).
-MIN_SUBPIXELS = 1 << 18
+# its first kernel loaded from the cache: about 1 s of CPU per process (0.6 s the import,
+# 0.5 s LLVM's start), against the compiled path's saving of 2 to 4 s per million.
+MIN_SUBPIXELS = 1 << 19
 
 
 def available() -> bool:
