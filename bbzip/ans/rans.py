@@ -142,13 +142,24 @@ class Message:
     def same_as(self, other: Message) -> bool:
         return np.array_equal(self.head, other.head) and np.array_equal(self.tail(), other.tail())
 
-    def _append(self, words: np.ndarray) -> None:
-        need = self._size + len(words)
-        if need > len(self._words):
-            grown = np.empty(max(need, 2 * len(self._words)), dtype=self._word_dtype)
+    def tail_room(self, words: int) -> np.ndarray:
+        """The tail's buffer, with room for ``words`` more after ``tail_words``: a compiled
+        push writes its words there, as ``push`` would append them, then calls
+        ``set_tail_words``."""
+        if self._size + words > len(self._words):
+            grown = np.empty(max(self._size + words, 2 * len(self._words)), dtype=self._word_dtype)
             grown[: self._size] = self._words[: self._size]
             self._words = grown
-        self._words[self._size : need] = words
+        return self._words
+
+    def set_tail_words(self, size: int) -> None:
+        if not self._size <= size <= len(self._words):
+            raise ValueError("the tail can only grow into its room")
+        self._size = size
+
+    def _append(self, words: np.ndarray) -> None:
+        need = self._size + len(words)
+        self.tail_room(len(words))[self._size : need] = words
         self._size = need
 
     def _take(self, count: int) -> np.ndarray:

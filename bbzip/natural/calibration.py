@@ -19,7 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bbzip.natural import compiled
 from bbzip.natural.constants import BLOCK, MIXTURES
+from bbzip.natural.cost import COST_ONE, code_length
 from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import mixture_outputs
 from bbzip.natural.pixels import OFFSET_UNIT, Canvas, row_outputs
@@ -34,7 +36,7 @@ DELTA_PRECISION = 12
 DELTA_LIMIT = len(DELTA_FREQS) // 2
 _DELTA_FREQS = np.array(DELTA_FREQS, dtype=np.int64)
 _DELTA_STARTS = np.concatenate([[0], np.cumsum(_DELTA_FREQS)[:-1]])
-_DELTA_BITS = DELTA_PRECISION - np.log2(_DELTA_FREQS)
+_DELTA_BITS = code_length(_DELTA_FREQS, DELTA_PRECISION)
 # Units of a correction's signed byte per output: logits, means, log-scales (part of the format).
 ADJUST_UNITS = np.repeat(np.array([1 << 8, 1 << 8, OFFSET_UNIT], dtype=np.int64), MIXTURES)
 ADJUST_SIZE = 3 * MIXTURES  # bytes per channel
@@ -65,11 +67,13 @@ class Choice(NamedTuple):
     offsets: tuple[int, ...]  # three
     deltas: np.ndarray | None  # (lanes, C)
     adjust: np.ndarray | None  # (C, 3K) in ADJUST_UNITS
-    bits: float  # the estimated cost of the pixels and of the deltas and corrections
+    # The estimated cost of the pixels and of the deltas and corrections, in units of
+    # 2**-COST_BITS bits (bbzip.natural.cost: integers, so no CPU can change a choice).
+    bits: int
     # Each tile's best delta, and the cost with those deltas, kept or not (a set with
     # settings per image codes deltas for every image or for none).
     best_deltas: np.ndarray
-    bits_with_deltas: float
+    bits_with_deltas: int
 
 
 def calibration(offsets, deltas: np.ndarray | None, adjust: np.ndarray | None, lane_images: np.ndarray,
@@ -88,8 +92,9 @@ def calibration(offsets, deltas: np.ndarray | None, adjust: np.ndarray | None, l
 
 
 def _bits(tables, params: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each subpixel's code length, units 2**-COST_BITS bits (int64)."""
     mixtures = Mixtures(params, tables)
-    return tables.pixel_precision - np.log2(mixtures.starts(truth + 1) - mixtures.starts(truth))
+    return code_length(mixtures.starts(truth + 1) - mixtures.starts(truth), tables.pixel_precision)
 
 
 class _Sample:
@@ -119,20 +124,27 @@ def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.nd
     def sampled_rows(first: int, every: int):
         for row in range(first, t.th, every):
             inside = canvas.inside[:, row]  # (lanes, tw)
-            yield inside, row_outputs(net, canvas, features[:, row // BLOCK], values, row)
+            yield inside, row_outputs(net, canvas, features[:, row // BLOCK], values, row,
+                                      kernels and kernels.kernels)
 
     small = int(canvas.inside.sum()) <= _SMALL
-    image_costs = np.zeros((c, len(IMAGE_CANDIDATES)))
+    kernels = compiled.Tables(tables) if compiled.enabled(int(canvas.inside.sum()) * c) else None
+    image_costs = np.zeros((c, len(IMAGE_CANDIDATES)), dtype=np.int64)
+    candidates = np.array(IMAGE_CANDIDATES, dtype=np.int64) * OFFSET_UNIT
     for inside, (outs, base, residual, truth) in sampled_rows(*((0, 1) if small else (3, _OFFSET_SAMPLE))):
         mask = inside.reshape(-1)
         for k in range(c):
-            for i, candidate in enumerate(IMAGE_CANDIDATES):
-                params = mixture_outputs(outs[k], base[:, k], residual[:, :k], candidate * OFFSET_UNIT)
+            if kernels:
+                image_costs[k] += _candidate_costs(kernels, outs[k], base, residual, truth, k, np.zeros(len(mask), np.int64),
+                                                   candidates, np.where(mask, 0, -1), 1)[0]
+                continue
+            for i, candidate in enumerate(candidates):
+                params = mixture_outputs(outs[k], base[:, k], residual[:, :k], candidate)
                 image_costs[k, i] += _bits(tables, params, truth[:, k])[mask].sum()
     offsets = [IMAGE_CANDIDATES[int(np.argmin(costs))] for costs in image_costs] + [0] * (3 - c)
 
     deltas = np.arange(-DELTA_LIMIT, DELTA_LIMIT + 1)
-    tile_costs = np.zeros((canvas.lanes, c, len(deltas)))
+    tile_costs = np.zeros((canvas.lanes, c, len(deltas)), dtype=np.int64)
     samples = [_Sample() for _ in range(c)]
     first, every = (0, 1) if small else (1, _TILE_SAMPLE)
     stride = max(1, -(-int(canvas.inside[:, first::every].sum()) // _ADJUST_SAMPLE))
@@ -141,49 +153,69 @@ def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.nd
         keep = inside.reshape(-1) & (np.arange(inside.size) % stride == row_index % stride)
         for k in range(c):
             samples[k].add(outs[k], base[:, k], residual[:, :k], truth[:, k], lane_of, keep)
+            if kernels:
+                tile_costs[:, k] += every * _candidate_costs(
+                    kernels, outs[k], base, residual, truth, k, np.full(len(keep), offsets[k] * OFFSET_UNIT),
+                    DELTA_STEP * deltas * OFFSET_UNIT, np.where(inside.reshape(-1), lane_of, -1), canvas.lanes)
+                continue
             for i, delta in enumerate(deltas):
                 params = mixture_outputs(outs[k], base[:, k], residual[:, :k],
                                          (offsets[k] + DELTA_STEP * int(delta)) * OFFSET_UNIT)
                 bits = _bits(tables, params, truth[:, k]).reshape(inside.shape)
                 tile_costs[:, k, i] += every * np.where(inside, bits, 0).sum(axis=1)
-    without_deltas = float(tile_costs[:, :, DELTA_LIMIT].sum())
+    without_deltas = int(tile_costs[:, :, DELTA_LIMIT].sum())
     tile_costs += _DELTA_BITS
     chosen = deltas[np.argmin(tile_costs, axis=2)]
-    with_deltas = float(tile_costs.min(axis=2).sum())
+    with_deltas = int(tile_costs.min(axis=2).sum())
     tile_deltas = chosen if with_deltas < without_deltas else None
     bits = with_deltas if tile_deltas is not None else without_deltas
 
     lane_offsets = calibration(offsets, tile_deltas, None, np.zeros(canvas.lanes, dtype=np.int64), c).offsets
     adjust = np.zeros((c, ADJUST_SIZE), dtype=np.int64)
-    saving = 0.0
+    saving = 0
     for k in range(c):
         params, truth = samples[k].params(lane_offsets[:, k])
-        adjust[k], saved = _descend(tables, params, truth)
+        adjust[k], saved = _descend(tables, params, truth, kernels)
         saving += saved * every * stride
-    keep_adjust = saving > 8 * adjust.size and adjust.any()
+    adjust_bits = 8 * adjust.size * COST_ONE
+    keep_adjust = saving > adjust_bits and adjust.any()
     if keep_adjust:
-        bits -= saving - 8 * adjust.size
-        with_deltas -= saving - 8 * adjust.size
+        bits -= saving - adjust_bits
+        with_deltas -= saving - adjust_bits
     return Choice(tuple(offsets), tile_deltas, adjust if keep_adjust else None, bits, chosen, with_deltas)
 
 
-def _descend(tables, params: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, float]:
+def _candidate_costs(kernels, out, base, residual, truth, k, offsets, candidates, group, groups) -> np.ndarray:
+    """The compiled loop of channel k's code lengths: (groups, candidates)."""
+    base, truth = np.ascontiguousarray(base[:, k]), np.ascontiguousarray(truth[:, k])  # kernels crawl on strided arrays
+    return kernels.kernels.candidate_costs(out, base, residual, k, truth, offsets, candidates, group,
+                                           groups, kernels.consts, kernels.sigmoid, kernels.inv_scale,
+                                           kernels.neg_exp, kernels.log2)
+
+
+def _descend(tables, params: np.ndarray, truth: np.ndarray, kernels=None) -> tuple[np.ndarray, int]:
     """Coordinate descent of one channel's corrections (ADJUST_UNITS, each a signed byte)
-    on the sampled subpixels' total bits, in strides of 4 units then 1. Returns
-    (corrections, bits saved)."""
+    on the sampled subpixels' total code length, in strides of 4 units then 1. Returns
+    (corrections, saving in units of 2**-COST_BITS bits)."""
+    if kernels:  # the same descent, compiled whole
+        adjust, saving = kernels.kernels.descend(
+            np.ascontiguousarray(params, dtype=np.int64), np.ascontiguousarray(truth, dtype=np.int64), ADJUST_UNITS,
+            kernels.consts, kernels.sigmoid, kernels.inv_scale, kernels.neg_exp, kernels.log2)
+        return adjust, int(saving)
+    cost = lambda add: int(_bits(tables, params + add, truth).sum())
     adjust = np.zeros(ADJUST_SIZE, dtype=np.int64)
-    start = best = _bits(tables, params, truth).sum()
+    start = best = cost(adjust * ADJUST_UNITS)
     for stride in (4, 1):
         for j in range(ADJUST_SIZE):
             for sign in (stride, -stride):
                 while abs(adjust[j] + sign) <= 127:
                     trial = adjust.copy()
                     trial[j] += sign
-                    cost = _bits(tables, params + trial * ADJUST_UNITS, truth).sum()
-                    if cost >= best:
+                    trial_cost = cost(trial * ADJUST_UNITS)
+                    if trial_cost >= best:
                         break
-                    best, adjust = cost, trial
-    return adjust, float(start - best)
+                    best, adjust = trial_cost, trial
+    return adjust, int(start - best)
 
 
 def push_deltas(message, deltas: np.ndarray) -> None:

@@ -38,9 +38,16 @@ import numpy as np
 
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError, UnsupportedError
-from bbzip.natural import header
-from bbzip.natural.calibration import ADJUST_SIZE, calibration, choose_calibration, pop_deltas, push_deltas
+from bbzip.natural import compiled, header
+from bbzip.natural.calibration import (
+    ADJUST_SIZE,
+    calibration,
+    choose_calibration,
+    pop_deltas,
+    push_deltas,
+)
 from bbzip.natural.constants import BLOCK, CODING_ORDER
+from bbzip.natural.cost import COST_ONE
 from bbzip.natural.header import Settings
 from bbzip.natural.latents import Latents, coarse_precision
 from bbzip.natural.pixels import Canvas, decode_row, row_slots
@@ -221,16 +228,20 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
     latents.set_coarse(mu)
     calib = calibration(settings.scale_offsets, settings.tile_deltas if settings.per_tile else None,
                         settings.adjust, tiling.lane_origins()[0], c)
+    fast = compiled.Tables(tables) if compiled.enabled(values.size) else None
     for j in reversed(range(latents.rows)):
         latents.push_prior(message, j + 2)
         if j >= 1:
             latents.pop_posterior(message, j - 1, mu, log_sigma)
         feats = latents.features(net, j)
         for row in reversed(range(BLOCK * j, min(BLOCK * (j + 1), tiling.th))):
-            starts, freqs = row_slots(model, net, canvas, feats, values, row, calib)
+            starts, freqs = row_slots(model, net, canvas, feats, values, row, calib, fast)
             if stats is not None:  # the pixels' share of the rate, for reports
                 stats["pixel_bits"] = stats.get("pixel_bits", 0.0) + float(
                     np.sum(tables.pixel_precision - np.log2(freqs)))
+            if fast:
+                _push_rows(fast, message, starts, freqs, tables.pixel_precision)
+                continue
             for index in reversed(range(len(starts))):
                 message.push(starts[index], freqs[index], tables.pixel_precision)
     latents.push_prior(message, 1)
@@ -238,6 +249,18 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
     if settings.per_tile:
         push_deltas(message, settings.tile_deltas)
     return settings
+
+
+def _push_rows(fast, message, starts: np.ndarray, freqs: np.ndarray, precision: int) -> None:
+    """``message.push(starts[i], freqs[i], precision)`` for i from the last row to the first,
+    compiled, on each lane group's message."""
+    messages = getattr(message, "messages", [message])
+    parts = getattr(message, "parts", [slice(None)])
+    for part_message, part in zip(messages, parts):
+        words = part_message.tail_room(starts.shape[0] * part_message.lanes)
+        size = fast.kernels.push_rows(part_message.head, starts[:, part], freqs[:, part], precision, words,
+                                      part_message.tail_words, fast.consts)
+        part_message.set_tail_words(size)
 
 
 def _choose_settings(model, tiling: Tiling, prepared: _Prepared) -> Settings:
@@ -258,7 +281,7 @@ def _choose_settings(model, tiling: Tiling, prepared: _Prepared) -> Settings:
         each.append(choose_calibration(model, net, sub, values[part], mu[part]))
     with_adjust = any(choice.adjust is not None for choice in each)
     per_tile = any(choice.deltas is not None for choice in each)
-    header_bits = 8 * (tiling.n - 1) * (3 + (canvas.channels * ADJUST_SIZE if with_adjust else 0))
+    header_bits = 8 * COST_ONE * (tiling.n - 1) * (3 + (canvas.channels * ADJUST_SIZE if with_adjust else 0))
     bits = sum(choice.bits_with_deltas if per_tile else choice.bits for choice in each)
     if bits + header_bits >= shared.bits:
         return settings
@@ -282,10 +305,18 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
     tiles = np.zeros((lanes, tiling.th, tiling.tw, c), dtype=np.int64)
     latents.pop_prior(message, 0)
     latents.pop_prior(message, 1)
+    stepper = None
+    if compiled.enabled(tiles.size):
+        from bbzip.natural.stepper import Stepper
+
+        stepper = Stepper(model, net, canvas, tiles, calib, message)
     for j in range(latents.rows):
         feats = latents.features(net, j)
         for row in range(BLOCK * j, min(BLOCK * (j + 1), tiling.th)):
-            decode_row(model, net, message, canvas, feats, tiles, row, calib)
+            if stepper:
+                stepper.row(feats, row)
+            else:
+                decode_row(model, net, message, canvas, feats, tiles, row, calib)
         if j >= 1 and latents.coded[j - 1].any():
             mu, log_sigma = net.posterior_of_block_row(canvas.pixel_inputs(), j - 1)
             latents.push_posterior(message, j - 1, mu, log_sigma)

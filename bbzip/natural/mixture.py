@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bbzip.fixedpoint.fixed import ACT_BITS, CDF_BITS, EXP_BITS, TABLE_STEP_BITS, scale_index
+from bbzip.fixedpoint.fixed import ACT_BITS, CDF_BITS, CDF_INDEX_SHIFT, SCALE_INDEX_SHIFT, scale_index
 from bbzip.natural.constants import MIXTURES
 
 LEVELS = 256
-_HALF = 1 << (ACT_BITS - 1)
-_INDEX_SHIFT = ACT_BITS + EXP_BITS - 10  # (edge - mean) * inv_scale -> sigmoid table index
-_GAP_SHIFT = ACT_BITS - TABLE_STEP_BITS
+HALF = 1 << (ACT_BITS - 1)  # a symbol's bin starts half a unit below it
+INDEX_SHIFT = CDF_INDEX_SHIFT  # (edge - mean) * inv_scale -> sigmoid table index
+GAP_SHIFT = SCALE_INDEX_SHIFT  # logit gaps -> neg_exp table index
 
 
 class Mixtures:
@@ -41,15 +41,15 @@ class Mixtures:
         k = MIXTURES
         params = params.T
         logits, log_scales = params[:k], params[2 * k : 3 * k]
-        self.means = params[k : 2 * k] + _HALF  # probes are edges at symbol - 1/2
+        self.means = params[k : 2 * k] + HALF  # probes are edges at symbol - 1/2
         self.inv_scales = tables.inv_scale[scale_index(log_scales, tables.log_scale_min, len(tables.inv_scale))]
         gap = logits.max(axis=0) - logits
-        np.minimum(gap, (len(tables.neg_exp) << _GAP_SHIFT) - 1, out=gap)
-        self.weights = tables.neg_exp[gap >> _GAP_SHIFT]
+        np.minimum(gap, (len(tables.neg_exp) << GAP_SHIFT) - 1, out=gap)
+        self.weights = tables.neg_exp[gap >> GAP_SHIFT]
         self.weight_sum = self.weights.sum(axis=0)
         self.sigmoid = tables.sigmoid
         self.top = len(tables.sigmoid) - 1
-        self.offset = (len(tables.sigmoid) // 2) << _INDEX_SHIFT
+        self.offset = (len(tables.sigmoid) // 2) << INDEX_SHIFT
         self.precision = tables.pixel_precision
         self.spare = (1 << self.precision) - LEVELS
 
@@ -58,7 +58,7 @@ class Mixtures:
         x = (symbols.astype(np.int64) << ACT_BITS)[None] - self.means.reshape((MIXTURES,) + (1,) * (symbols.ndim - 1) + (-1,))
         x *= self.inv_scales.reshape(x.shape[:1] + (1,) * (symbols.ndim - 1) + x.shape[-1:])
         x += self.offset
-        x >>= _INDEX_SHIFT
+        x >>= INDEX_SHIFT
         np.maximum(x, 0, out=x)
         np.minimum(x, self.top, out=x)
         cdf = self.sigmoid[x]

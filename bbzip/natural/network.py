@@ -20,6 +20,8 @@ from bbzip.fixedpoint.layer import Layer
 from bbzip.natural.constants import CONTEXT, HIDDEN, LATENT, MIXTURES
 
 OUTPUT_LIMIT = (1 << (ACT_BITS + 11)) - 1
+# Mixture means are clipped to pixel values -64 .. 320 (units 2**-ACT_BITS).
+MEAN_LOW, MEAN_HIGH = -64 << ACT_BITS, 320 << ACT_BITS
 VALID = 1 << ACT_BITS
 HALF = CONTEXT // 2
 # The causal taps of the 7x7 window as (row, column) offsets, in torch's mask order.
@@ -74,6 +76,20 @@ class Head:
         self.point_t = first.weight_t[spatial_inputs:]
         self.offset, self.scale = first.offset, first.scale
         self.layer1, self.layer2, self.out = (layer(n) for n in ("layer1", "layer2", "out"))
+
+    def compiled(self, kernels, spatial: np.ndarray, part: int, point: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """``__call__(spatial[:, part:part + HIDDEN], point, features[:, part:part + HIDDEN])``
+        with the requantisations in compiled loops (bbzip.natural.kernels): the same values."""
+        h = np.empty((len(point), self.point_t.shape[1]))
+        columns = slice(part, part + h.shape[1])
+        kernels.first_layer_rows(point, self.point_t, np.ascontiguousarray(spatial[:, columns]), self.offset, self.scale,
+                                 np.ascontiguousarray(features[:, columns]), float(ACT_LIMIT), h)
+        for layer in (self.layer1, self.layer2):
+            h = h @ layer.weight_t
+            kernels.requantise_rows(h, layer.offset, layer.scale, 0.0, float(ACT_LIMIT))
+        h = h @ self.out.weight_t
+        kernels.requantise_rows(h, self.out.offset, self.out.scale, -float(OUTPUT_LIMIT), float(OUTPUT_LIMIT))
+        return h
 
     def __call__(self, spatial: np.ndarray, point: np.ndarray, features: np.ndarray) -> np.ndarray:
         """``spatial``: this head's share of the taps' product; ``point``: MED inputs and
@@ -168,8 +184,8 @@ def mixture_outputs(out: np.ndarray, med_k: np.ndarray, residuals: np.ndarray,
     means += (med_k.astype(np.int64) << ACT_BITS)[:, None]
     for c in range(residuals.shape[1]):
         means += out[:, (3 + c) * k : (4 + c) * k].astype(np.int64) * residuals[:, c : c + 1]
-    np.maximum(means, -64 << ACT_BITS, out=means)
-    np.minimum(means, 320 << ACT_BITS, out=means)
+    np.maximum(means, MEAN_LOW, out=means)
+    np.minimum(means, MEAN_HIGH, out=means)
     return result
 
 

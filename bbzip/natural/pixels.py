@@ -7,7 +7,7 @@ import numpy as np
 
 from bbzip.ans.rans import Message
 from bbzip.fixedpoint.fixed import ACT_BITS
-from bbzip.natural.constants import BLOCK, HIDDEN
+from bbzip.natural.constants import BLOCK, HIDDEN, MIXTURES
 from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
 from bbzip.natural.search import search_near
@@ -70,12 +70,12 @@ def _colour_base(pred: np.ndarray, green: np.ndarray, difference_med: np.ndarray
     return np.concatenate([pred[:, :1], np.clip(green[:, None] + difference_med, 0, 255)], axis=1)
 
 
-def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int):
+def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int, kernels=None):
     """The encoder's view of one pixel row of every tile, vectorised over the row: per channel
-    the head outputs, and the centres, residuals and true values (rows: lane-major)."""
+    the head outputs, and the centres, residuals and true values (rows: lane-major).
+    ``kernels``: bbzip.natural.kernels, for compiled loops (the same values)."""
     t, c = canvas.tiling, canvas.channels
     cols = np.arange(t.tw)
-    context = canvas.context(canvas.offset(row, cols)).astype(np.float64)
     pred = _med_inputs(values, row, cols).reshape(-1, c)
     feats = feats[:, cols // BLOCK].reshape(-1, feats.shape[-1])
     truth = values[:, row].reshape(-1, c)
@@ -86,25 +86,60 @@ def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row:
         base = _colour_base(pred, truth[:, 0], difference)
     else:
         base = pred
-    spatial = net.spatial(context)
+    points = [np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
+              for k in range(c)]
+    if kernels is not None:
+        return _compiled_outputs(net, canvas, feats, points, row, kernels), base, residual, truth
+    spatial = net.spatial(canvas.context(canvas.offset(row, cols)).astype(np.float64))
     outs = []
     for k in range(c):
         part = slice(k * HIDDEN, (k + 1) * HIDDEN)
-        point = np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
-        outs.append(net.heads[k](spatial[:, part], point, feats[:, part]))
+        outs.append(net.heads[k](spatial[:, part], points[k], feats[:, part]))
     return outs, base, residual, truth
 
 
-def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int, calib):
+# Rows of the compiled network per pass: every layer's buffers stay in a core's cache.
+_CHUNK = 512
+
+
+def _compiled_outputs(net, canvas: Canvas, feats: np.ndarray, points: list, row: int, kernels) -> list:
+    """``row_outputs``'s head outputs, in passes of _CHUNK rows with compiled kernels."""
+    rows = len(feats)
+    offsets = canvas.offset(row, np.arange(canvas.tiling.tw))
+    outs = [np.empty((rows, (3 + k) * MIXTURES)) for k in range(canvas.channels)]
+    context = np.empty((_CHUNK, len(canvas.taps)))
+    for first in range(0, rows, _CHUNK):
+        part = slice(first, min(first + _CHUNK, rows))
+        taps = context[: part.stop - first]
+        kernels.gather(canvas.flat, offsets, canvas.taps, first, taps)
+        spatial = net.spatial(taps)
+        for k, head in enumerate(net.heads):
+            outs[k][part] = head.compiled(kernels, spatial, k * HIDDEN, points[k][part], feats[part])
+    return outs
+
+
+def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int, calib, fast=None):
     """(start, freq) of every subpixel of one pixel row of every tile, shaped (tw * C, lanes),
     columns then channels: the encoder's side of ``decode_row``. ``calib``: the block's
-    bbzip.natural.calibration.Calibration."""
+    bbzip.natural.calibration.Calibration; ``fast``: bbzip.natural.compiled.Tables, to run
+    compiled loops (the same values)."""
     t, c = canvas.tiling, canvas.channels
     precision = model.tables.pixel_precision
     starts = np.zeros((t.tw, c, canvas.lanes), dtype=np.int64)
     freqs = np.full((t.tw, c, canvas.lanes), 1 << precision, dtype=np.int64)
     inside = canvas.inside[:, row].T  # (tw, lanes)
-    outs, base, residual, truth = row_outputs(net, canvas, feats, values, row)
+    outs, base, residual, truth = row_outputs(net, canvas, feats, values, row, fast and fast.kernels)
+    if fast:
+        low, size = np.empty((2, canvas.lanes * t.tw), dtype=np.int64)
+        no_adjust = np.zeros((0, 3 * MIXTURES), dtype=np.int64)
+        for k in range(c):
+            adjust = no_adjust if calib.adjust is None else calib.channel_adjust(k, t.tw)
+            fast.kernels.slot_ranges(outs[k], adjust, np.repeat(calib.offsets[:, k], t.tw),
+                                     np.ascontiguousarray(base[:, k]), residual, k, np.ascontiguousarray(truth[:, k]),
+                                     inside.T.reshape(-1), fast.consts, fast.sigmoid, fast.inv_scale, fast.neg_exp,
+                                     low, size)
+            starts[:, k], freqs[:, k] = low.reshape(canvas.lanes, t.tw).T, size.reshape(canvas.lanes, t.tw).T
+        return starts.reshape(-1, canvas.lanes), freqs.reshape(-1, canvas.lanes)
     for k in range(c):
         offset = np.repeat(calib.offsets[:, k], t.tw)  # rows are lane-major
         params = mixture_outputs(outs[k], base[:, k], residual[:, :k], offset, calib.channel_adjust(k, t.tw))
@@ -162,10 +197,5 @@ def _med_at(tiles: np.ndarray, row: int, col: int, corner: int = 128, difference
     channels after the first minus the first (corner 0)."""
     def at(r, q):
         return tiles[:, r, q, 1:] - tiles[:, r, q, :1] if difference else tiles[:, r, q]
-    if row == 0:
-        return at(0, col - 1) if col else np.full(at(0, 0).shape, corner, dtype=np.int64)
-    if col == 0:
-        return at(row - 1, 0)
-    a, b, c = at(row, col - 1), at(row - 1, col), at(row - 1, col - 1)
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    return np.where(c >= hi, lo, np.where(c <= lo, hi, a + b - c))
+    up, left = max(row - 1, 0), max(col - 1, 0)  # med() reads only the neighbours that exist
+    return med(at(row, left), at(up, col), at(up, left), row, col, corner)

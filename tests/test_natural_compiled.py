@@ -1,0 +1,137 @@
+"""The natural-image coder's compiled kernels (bbzip/natural/kernels.py) against its numpy
+path: the same bytes written, each path decoding them; and the encoder's integer code
+lengths (bbzip/natural/cost.py), which keep its choices the same on every CPU."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bbzip.ans.rans import Message
+from bbzip.natural import coder, compiled, cost
+from bbzip.natural.images import load_image_file
+from bbzip.natural.model import default_natural_model
+from tests.natural_helpers import random_natural_model, smooth_images
+
+DATA = Path(__file__).parent / "data"
+SHIPPED = default_natural_model()
+RANDOM, _ = random_natural_model(0)
+needs_numba = pytest.mark.skipif(not compiled.available(), reason="numba (the fast extra) is not installed")
+
+
+def _cases():
+    noise = np.random.default_rng(3).integers(0, 256, size=(1, 21, 45, 3), dtype=np.uint8)
+    yield "random-smooth-edges", RANDOM, smooth_images((1, 45, 70, 3), seed=2)
+    yield "random-noise", RANDOM, noise
+    yield "random-two-groups", RANDOM, smooth_images((70, 8, 9, 1), seed=4)
+    if SHIPPED is not None:
+        yield "astronaut", SHIPPED, load_image_file(DATA / "astronaut-crop.ppm")[None]
+        yield "camera", SHIPPED, load_image_file(DATA / "camera-crop.pgm")[None]
+
+
+CASES = {name: (model, images) for name, model, images in _cases()}
+
+
+def _with_kernels(monkeypatch, on: bool, fn):
+    monkeypatch.setattr(compiled, "MIN_SUBPIXELS", 0 if on else 1 << 62)
+    return fn()
+
+
+@needs_numba
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_compiled_and_numpy_paths_write_and_read_the_same_bytes(monkeypatch, name):
+    model, images = CASES[name]
+    fast = _with_kernels(monkeypatch, True, lambda: coder.encode(model, images))
+    slow = _with_kernels(monkeypatch, False, lambda: coder.encode(model, images))
+    assert fast == slow
+    for on in (True, False):
+        decoded = _with_kernels(monkeypatch, on, lambda: coder.decode(model, fast, images.shape, workers=1))
+        assert np.array_equal(decoded, images)
+
+
+@needs_numba
+def test_compiled_lane_groups_decode_alike_with_workers(monkeypatch):
+    """Two lane groups, with the workers the decoder may fork for them (numba loaded)."""
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what lets the decoder fork
+    model, images = CASES["random-two-groups"]
+    payload = coder.encode(model, images)
+    decoded = _with_kernels(monkeypatch, True, lambda: coder.decode(model, payload, images.shape, workers=2))
+    assert np.array_equal(decoded, images)
+
+
+@needs_numba
+def test_compiled_pushes_equal_message_push():
+    rng = np.random.default_rng(7)
+    precision, lanes, rows = 20, 37, 50
+    freqs = rng.integers(1, 1 << 12, size=(rows, lanes)) << rng.integers(0, 9, size=(rows, lanes))
+    starts = rng.integers(0, (1 << precision) - freqs + 1)
+    plain, fast = Message.seeded(lanes, 5), Message.seeded(lanes, 5)
+    for i in reversed(range(rows)):
+        plain.push(starts[i], freqs[i], precision)
+    coder._push_rows(compiled.Tables(RANDOM.tables), fast, starts, freqs, precision)
+    assert fast.same_as(plain) and fast.tail_words > 0
+
+
+def test_integer_log2_is_close_and_monotone():
+    values = np.concatenate([np.arange(1, 20000), np.random.default_rng(1).integers(1, 1 << 40, 5000),
+                             [1 << 20, (1 << 20) - 1, (1 << 51) + 12345]])
+    got = cost.log2_fixed(values)
+    want = np.array([math.log2(v) for v in values.tolist()])
+    assert np.abs(got / cost.COST_ONE - want).max() < 2.0**-22
+    assert (np.diff(cost.log2_fixed(np.arange(1, 1 << 17))) >= 0).all()
+    assert cost.log2_fixed(np.array([1, 2, 1 << 20])).tolist() == [0, cost.COST_ONE, 20 * cost.COST_ONE]
+
+
+def _disabled_simd() -> str:
+    """numpy's dispatched SIMD targets that this CPU has (AVX2/FMA3 groups, AVX-512...)."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return " ".join(name for name in __cpu_dispatch__ if __cpu_features__.get(name))
+
+
+# The cases with calibration choices (the shipped model's), or a random model's noise.
+SIMD_CASES = [name for name in ("astronaut", "camera") if name in CASES] or ["random-noise"]
+_ENCODE = """
+import hashlib, sys
+sys.path.insert(0, {root!r})
+from bbzip.natural import coder, compiled
+from tests.test_natural_compiled import CASES, SIMD_CASES
+compiled.MIN_SUBPIXELS = {threshold}
+print(" ".join(hashlib.sha256(coder.encode(*CASES[name])).hexdigest() for name in SIMD_CASES))
+"""
+
+
+@pytest.mark.parametrize("threshold", [0, 1 << 62])
+def test_same_bytes_with_numpys_simd_kernels_disabled(threshold):
+    """Every choice that decides bytes is integer arithmetic: numpy without its AVX2, FMA
+    and AVX-512 loops (whose float results may differ in the last bit) writes the same."""
+    disabled = _disabled_simd()
+    if not disabled:
+        pytest.skip("this CPU has no SIMD targets beyond numpy's baseline")
+    if threshold == 0 and not compiled.available():
+        pytest.skip("numba (the fast extra) is not installed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _ENCODE.format(root=root, threshold=threshold)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env={**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled})
+    here = " ".join(hashlib.sha256(coder.encode(*CASES[name])).hexdigest() for name in SIMD_CASES)
+    assert run.stdout.split() == here.split()
+
+
+def test_the_step_kernels_name_the_helpers_they_inline():
+    """numba's cache keys a kernel on its own file: stepper.py's kernels inline kernels.py's
+    helpers, so stepper.py carries a digest of kernels.py, and an edit of kernels.py alone
+    (which a warm cache would not see) fails here until the digest is updated."""
+    import hashlib
+
+    from bbzip.natural import stepper
+
+    source = (Path(compiled.__file__).parent / "kernels.py").read_bytes()
+    assert stepper.KERNELS_DIGEST == hashlib.sha256(source).hexdigest()[:16]
