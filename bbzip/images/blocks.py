@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
 from bbzip.images import tar
+from bbzip.images.png import SIGNATURE as PNG_SIGNATURE
+from bbzip.images.png import png_length
 from bbzip.images.detect import (
     DIGIT_SHAPE,
     MAGIC_BYTES,
@@ -58,6 +60,8 @@ class ImageSegment(NamedTuple):
     def images(self) -> int:
         return sum(run.count for run in self.runs)
 
+    png = False  # PngSegment's flag
+
     @property
     def digits(self) -> bool:
         """One run of 28x28 gray images reaching the end of the block: the digit VAE's case."""
@@ -65,14 +69,22 @@ class ImageSegment(NamedTuple):
         return len(self.runs) == 1 and run.shape == DIGIT_SHAPE and run.start + run.size == self.block_size
 
 
+class PngSegment(NamedTuple):
+    """A block that is one whole PNG file (png_coder.py may regenerate it)."""
+
+    block_size: int
+    png: bool = True
+
+
 _FLUSH = (b"", None)
+_PNG_PIECE = (0, 0, 0, 0)
 _READ_AHEAD = 1 << 20  # a piece that ends the current block
 
 
 def split(first: bytes, src: BinaryIO, block_size: int) -> Iterator[tuple[bytes, ImageSegment | None]] | None:
     """Blocks of an input that starts with ``first`` and continues in ``src``, or None when it
     starts with neither an image nor a tar archive (the caller blocks it plainly)."""
-    if sniff(first[:SNIFF_BYTES]) is not None:
+    if sniff(first[:SNIFF_BYTES]) is not None or first.startswith(PNG_SIGNATURE):
         pieces = _file_pieces
     elif tar.is_archive_start(first[: tar.RECORD]):
         pieces = _tar_pieces
@@ -109,6 +121,10 @@ Piece = tuple[bytes, "tuple[int, int, int, int] | None"]  # bytes, (count, h, w,
 
 def _file_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
     while True:
+        if inp.peek(len(PNG_SIGNATURE)) == PNG_SIGNATURE:
+            if (yield from _png_file(inp, None, block_size)):
+                continue
+            break
         layout = sniff(inp.peek(SNIFF_BYTES))
         if layout is None:
             break
@@ -128,7 +144,9 @@ def _tar_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
         yield inp.take(tar.RECORD), None
         left = member.padded
         # Most members are rejected on their first bytes; only a likely header is read further.
-        if member.regular and member.data_size and may_be_image(inp.peek(MAGIC_BYTES)):
+        if member.regular and member.data_size and inp.peek(len(PNG_SIGNATURE)) == PNG_SIGNATURE:
+            left -= yield from _png_file(inp, member.data_size, block_size)
+        elif member.regular and member.data_size and may_be_image(inp.peek(MAGIC_BYTES)):
             layout = sniff(inp.peek(min(member.data_size, SNIFF_BYTES)))
             if layout is not None:
                 left -= yield from _image_file(inp, layout, member.data_size, block_size)
@@ -139,6 +157,16 @@ def _tar_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
             yield data, None
             left -= len(data)
     yield from _rest(inp, block_size)
+
+
+def _png_file(inp: _Input, limit: int | None, block_size: int):
+    """A whole PNG file (at most ``limit`` bytes, and one block) as one piece; returns its
+    size, 0 when it is not one whole supported PNG (then its bytes stay ordinary)."""
+    size = png_length(inp.peek(min(block_size, limit or block_size)))
+    if size is None:
+        return 0
+    yield inp.take(size), _PNG_PIECE
+    return size
 
 
 def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size: int):
@@ -208,6 +236,12 @@ def _pack(pieces: Iterator[Piece], block_size: int) -> Iterator[tuple[bytes, Ima
         return data, segment
 
     for data, shape in pieces:
+        if shape is _PNG_PIECE:
+            if filled:
+                yield flush()
+                filled = 0
+            yield data, PngSegment(len(data))
+            continue
         if shape is None and data:
             while data:
                 if filled >= block_size:
