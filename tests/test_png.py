@@ -180,3 +180,9 @@ def test_decoding_never_deflates_with_the_machines_zlib(tmp_path):
     result = subprocess.run([sys.executable, "-c", DECODE_WITHOUT_ZLIB_DEFLATE, *(str(tmp_path / n) for n in "pse")],
                             capture_output=True, text=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_fuzz_target_runs_clean():
+    from tests.fuzz import png_fuzz
+
+    assert png_fuzz.run(150, seed=7) == []
