@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bbzip import deflate
-from bbzip.deflate import _jit, emit, lz77
+from bbzip.deflate import _jit, emit, lz77, peek
 
 pytestmark = pytest.mark.skipif(tuple(map(int, zlib.ZLIB_RUNTIME_VERSION.split(".")[:3])) < (1, 2, 12)
                                 or "ng" in zlib.ZLIB_RUNTIME_VERSION, reason="needs stock zlib 1.2.12+")
@@ -108,3 +108,18 @@ def test_plain_python_gives_the_same_bytes():
 def test_bad_parameters_are_refused():
     with pytest.raises(Exception, match="out of range"):
         deflate.deflate(b"abc", deflate.Params(0, 0, 8, 15))
+
+
+def test_first_block_is_read_as_zlib_wrote_it():
+    data = image_like(np.random.default_rng(11), 90000)
+    for mem_level, strategy, level in ((8, 1, 6), (7, 0, 2), (5, 0, 9)):
+        params = deflate.Params(level, strategy, mem_level, 15)
+        first = peek.first_block(reference(data, params))
+        assert first is not None and not first.final and first.symbols == (1 << (mem_level + 6)) - 1
+        assert deflate.possible(params, first)
+        assert not deflate.possible(params._replace(mem_level=mem_level % 9 + 1), first)
+        if strategy == 1:
+            assert first.shortest > 5
+    small = peek.first_block(reference(b"abcabcabcabc", deflate.Params(6, 0, 8, 15)))
+    assert small == peek.FirstBlock(True, 1, 5, 8, 3)  # a b c a, then 8 from 3 back (offset 0 is never matched)
+    assert peek.first_block(b"") is None and peek.first_block(b"\x07") is None

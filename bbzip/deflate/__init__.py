@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bbzip.deflate import emit, lz77
+from bbzip.deflate import emit, lz77, peek
 from bbzip.errors import UnsupportedError
 
 STRATEGIES = {"default": lz77.DEFAULT, "filtered": lz77.FILTERED, "huffman": lz77.HUFFMAN_ONLY, "rle": lz77.RLE,
@@ -40,15 +40,17 @@ LIBPNG_DEFAULT = Params(6, lz77.FILTERED, 8, 15)
 
 def _run(data: np.ndarray, params: Params, max_blocks: int) -> tuple[bytes, bool]:
     n = data.shape[0]
-    dists = np.zeros(n + 1, np.uint16)
-    lcs = np.zeros(n + 1, np.uint8)
     sym_limit = (1 << (params.mem_level + 6)) - 1
+    room = n + 1 if max_blocks <= 0 else min(n + 1, max_blocks * sym_limit + 2)
+    dists = np.zeros(room, np.uint16)
+    lcs = np.zeros(room, np.uint8)
     blocks = np.zeros((n // sym_limit + 2, 5), np.int64)
     _, nblocks, final = lz77.parse(data, params.level, params.strategy, params.mem_level, params.window_bits,
                                    max_blocks, dists, lcs, blocks)
     # Each symbol costs at most 31 bits for 3 bytes or 9 for one; trees and stored
     # headers at most a few hundred bytes a block.
-    out = np.zeros(n + n // 2 + 320 * (nblocks + 1), np.uint8)
+    covered = int(blocks[nblocks - 1, 3]) if nblocks else 0
+    out = np.zeros(covered + covered // 2 + 320 * (nblocks + 1), np.uint8)
     kinds = np.zeros(nblocks, np.int64)
     size = emit.write_blocks(data, dists, lcs, blocks, nblocks, params.strategy == lz77.FIXED, final, out, kinds)
     return out[:size].tobytes(), final
@@ -98,10 +100,30 @@ def matches_prefix(data, params: Params, target: bytes, max_blocks: int = 1) -> 
     return target[: len(whole)] == whole
 
 
+def possible(params: Params, first: peek.FirstBlock) -> bool:
+    """Whether zlib with ``params`` could have written a stream that starts with ``first``."""
+    limit = (1 << (params.mem_level + 6)) - 1
+    if first.kind != emit.STORED and (first.symbols > limit or not first.final and first.symbols != limit):
+        return False
+    if first.farthest > (1 << params.window_bits) - lz77.MIN_LOOKAHEAD:
+        return False
+    if params.strategy == lz77.FILTERED and params.level >= 4 and 0 < first.shortest <= 5:
+        return False  # deflate_slow drops such matches under Z_FILTERED
+    if params.strategy == lz77.HUFFMAN_ONLY and first.shortest or params.strategy == lz77.RLE and first.farthest > 1:
+        return False
+    return not (params.strategy == lz77.FIXED and first.kind == emit.DYNAMIC)
+
+
 def find_params(data, target: bytes, candidates) -> Params | None:
-    """The first of ``candidates`` whose stream is exactly ``target`` (raw deflate)."""
+    """The first of ``candidates`` whose stream is exactly ``target`` (raw deflate);
+    candidates that its first block rules out are not run."""
     arr = _as_array(data)
+    first = peek.first_block(target)
+    if first is None:
+        return None
     for params in candidates:
+        if not possible(params, first):
+            continue
         if matches_prefix(arr, params, target) and _run(arr, params, 0)[0] == target:
             return params
     return None
