@@ -32,6 +32,7 @@ NATURAL = ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
     ("binarized-idx-vae", "vae"), ("binary-pgm-vae", "vae"),
     ("photo-ppm-natural", "natural"), ("scan-pgm-natural", "natural"), ("crops-npy-natural", "natural"),
     *((f"{name}-calibrated", "natural") for name in NATURAL), ("pair-npy-natural-per-image", "natural"),
+    *((f"{name}-png", "png") for name in ("natural-rgb-31x24", "gradient-rgba16-20x16", "natural-gray-alpha-31x24")),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))
