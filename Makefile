@@ -15,10 +15,10 @@ help:  ## list the targets
 $(PY):
 	python3 -m venv $(VENV)
 
-install: $(PY)  ## create .venv, install torch (CPU build) and bbzip with its test and fast extras
+install: $(PY)  ## create .venv, install torch (CPU build) and bbzip with its test, fast and jpeg extras
 	$(PIP) install -q --upgrade pip
 	TORCH=$(TORCH) sh scripts/install-torch-cpu.sh $(PIP)
-	$(PIP) install -q -e '.[test,train,fast]'
+	$(PIP) install -q -e '.[test,train,fast,jpeg]'
 
 test:  ## fast test suite (what CI runs)
 	$(PY) -m pytest -q

@@ -32,6 +32,28 @@ def _pair_npy() -> bytes:
     return out.getvalue()
 
 
+def _image_files() -> dict[str, tuple[bytes, str]]:
+    """Coders 0x07 (jpeg) and 0x09 (imagefile): every layout kind once, from the crops."""
+    from bbzip.natural.images import load_image_file
+    from tests import formats_helpers as fh
+
+    photo = load_image_file(FIXTURES / "astronaut-crop.ppm")
+    scan = load_image_file(FIXTURES / "camera-crop.pgm")
+    rng = np.random.default_rng(18)
+    twelve = (scan.astype(np.uint16) << 4) | rng.integers(0, 16, scan.shape, dtype=np.uint16)  # 12-bit samples
+    alpha = np.concatenate([photo, (np.arange(32, dtype=np.uint8) * 8)[None, :, None].repeat(40, axis=0)], axis=2)
+    opaque = np.concatenate([photo, np.full((40, 32, 1), 255, np.uint8)], axis=2)
+    return {
+        "photo-jpeg": ((FIXTURES / "astronaut-crop.jpg").read_bytes(), "jpeg"),
+        "photo-tiff-tiles-be-imagefile": (fh.tiff(photo, ">", tile=16), "imagefile"),
+        "scan-tiff16-strips-imagefile": (fh.tiff(twelve, "<", rows_per_strip=16), "imagefile"),
+        "photo-bmp32-alpha-imagefile": (fh.bmp(alpha), "imagefile"),
+        "photo-bmp24-top-down-imagefile": (fh.bmp(photo, top_down=True), "imagefile"),
+        "scan-pgm16-imagefile": (fh.pnm16(twelve, 4095), "imagefile"),
+        "photo-npy-rgba-imagefile": (fh.npy(opaque), "imagefile"),
+    }
+
+
 def inputs() -> dict[str, tuple[bytes, str]]:
     rng = np.random.default_rng(20261123)
     p = 0.7 ** np.arange(256)
@@ -74,6 +96,7 @@ def inputs() -> dict[str, tuple[bytes, str]]:
             ("binarized-idx", (FIXTURES / "binarized-first8-idx3-ubyte").read_bytes()),
             ("binary-pgm", (FIXTURES / "binary255-digit1.pgm").read_bytes()),
         )},
+        **_image_files(),
     }
 
 

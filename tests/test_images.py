@@ -16,7 +16,7 @@ import pytest
 from bbzip import api
 from bbzip.coders import registry
 from bbzip.errors import BBZError, CorruptError, ModelError, UnsupportedError
-from bbzip.images import blocks, detect
+from bbzip.images import blocks, detect, files
 from bbzip.images import coder as natural_block
 from tests import natural_fake
 
@@ -262,8 +262,9 @@ TAR_MEMBERS = {
 def test_tar_members_are_found_and_round_trip(fake_natural, fmt):
     data = make_tar(TAR_MEMBERS, fmt)
     segments = [seg for _, seg in blocks.split(data, io.BytesIO(b""), api.BLOCK_SIZE)]
-    shapes = [run.shape for seg in segments if seg for run in seg.runs]
+    shapes = [run.shape for seg in segments if isinstance(seg, blocks.ImageSegment) for run in seg.runs]
     assert shapes == [(21, 19, 1), (17, 23, 3), (8, 8, 3), (9, 7, 1), (21, 19, 1)]
+    assert [seg.kind for seg in segments if isinstance(seg, files.WholeFile)] == ["pnm16"]  # a block of its own
     assert "natural" in round_trip(data)
 
 

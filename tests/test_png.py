@@ -23,7 +23,7 @@ from bench.png_files import write_png
 from tests import natural_fake
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fake_natural(monkeypatch):
     monkeypatch.setattr(natural_block, "backend", natural_fake.backend)
     return natural_fake.MODEL
@@ -39,7 +39,7 @@ def photo(height=24, width=40, channels=3, depth=8, seed=0) -> np.ndarray:
 
 
 def coder() -> png_coder.PngBlockCoder:
-    return png_coder.PngBlockCoder(natural_fake.MODEL, natural_fake.backend())
+    return png_coder.PngBlockCoder(natural_fake.MODEL)
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
@@ -162,10 +162,11 @@ import sys, zlib
 def refuse(*args, **kwargs):
     raise AssertionError("the decoder called zlib's deflate")
 zlib.compress = zlib.compressobj = refuse
-from bbzip.images import png_coder
+from bbzip.images import coder as natural_block, png_coder
 from tests import natural_fake
+natural_block.backend = natural_fake.backend
 payload, size, expected = (open(p, "rb").read() for p in sys.argv[1:4])
-coder = png_coder.PngBlockCoder(natural_fake.MODEL, natural_fake.backend())
+coder = png_coder.PngBlockCoder(natural_fake.MODEL)
 assert coder.decode(payload, len(expected)) == expected
 print("ok")
 """

@@ -35,7 +35,9 @@ ENTRIES = (
     Entry(0x04, "zstd", "bbzip.coders.zstd_coder:ZstdCoder", False),
     Entry(VAE_CODER_ID, "vae", "bbzip.vae.coder:vae_coder_for_model_id", True),
     Entry(0x06, "natural", "bbzip.images.coder:natural_coder_for_model_id", True),
+    Entry(0x07, "jpeg", "bbzip.images.jpeg:LeptonCoder", False),
     Entry(0x08, "png", "bbzip.images.png_coder:png_coder_for_model_id", True),
+    Entry(0x09, "imagefile", "bbzip.images.filecoder:imagefile_coder_for_model_id", True),
     Entry(0x7F, "stored", "bbzip.coders.stored:StoredCoder", False),
 )
 BY_ID = {entry.coder_id: entry for entry in ENTRIES}

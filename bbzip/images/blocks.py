@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
-from bbzip.images import tar
+from bbzip.images import files, tar
 from bbzip.images.png import SIGNATURE as PNG_SIGNATURE
 from bbzip.images.png import png_length
 from bbzip.images.detect import (
@@ -88,6 +88,8 @@ def split(first: bytes, src: BinaryIO, block_size: int) -> Iterator[tuple[bytes,
         pieces = _file_pieces
     elif tar.is_archive_start(first[: tar.RECORD]):
         pieces = _tar_pieces
+    elif (kind := files.sniff_file(first[:SNIFF_BYTES])) is not None:
+        return _whole_file(first, src, block_size, files.WholeFile(kind))
     else:
         return None
     return _pack(pieces(_Input(first, src), block_size), block_size)
@@ -143,9 +145,13 @@ def _tar_pieces(inp: _Input, block_size: int) -> Iterator[Piece]:
             break  # end-of-archive zeros, or not a header: the rest is ordinary data
         yield inp.take(tar.RECORD), None
         left = member.padded
-        # Most members are rejected on their first bytes; only a likely header is read further.
-        if member.regular and member.data_size and inp.peek(len(PNG_SIGNATURE)) == PNG_SIGNATURE:
+        whole = _whole_member(inp, member, block_size)
+        if whole is not None:
+            yield whole
+            left -= len(whole[0])
+        elif member.regular and member.data_size and inp.peek(len(PNG_SIGNATURE)) == PNG_SIGNATURE:
             left -= yield from _png_file(inp, member.data_size, block_size)
+        # Most members are rejected on their first bytes; only a likely header is read further.
         elif member.regular and member.data_size and may_be_image(inp.peek(MAGIC_BYTES)):
             layout = sniff(inp.peek(min(member.data_size, SNIFF_BYTES)))
             if layout is not None:
@@ -167,6 +173,22 @@ def _png_file(inp: _Input, limit: int | None, block_size: int):
         return 0
     yield inp.take(size), _PNG_PIECE
     return size
+
+
+def _whole_file(first: bytes, src: BinaryIO, block_size: int, image: files.WholeFile):
+    """An input that starts with an image file of files.py's kinds: its first block (the
+    whole file, when it fits) is that file's, the rest ordinary blocks."""
+    yield first, image
+    while data := read_full(src, block_size):
+        yield data, None
+
+
+def _whole_member(inp: _Input, member: tar.Member, block_size: int) -> Piece | None:
+    """A tar member that is an image file of files.py's kinds, as one piece, or None."""
+    if not member.regular or not 0 < member.data_size <= block_size:
+        return None
+    kind = files.sniff_file(inp.peek(min(member.data_size, SNIFF_BYTES)))
+    return None if kind is None else (inp.take(member.data_size), files.WholeFile(kind))
 
 
 def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, block_size: int):
@@ -236,11 +258,11 @@ def _pack(pieces: Iterator[Piece], block_size: int) -> Iterator[tuple[bytes, Ima
         return data, segment
 
     for data, shape in pieces:
-        if shape is _PNG_PIECE:
+        if shape is _PNG_PIECE or isinstance(shape, files.WholeFile):  # a block of its own
             if filled:
                 yield flush()
                 filled = 0
-            yield data, PngSegment(len(data))
+            yield data, PngSegment(len(data)) if shape is _PNG_PIECE else shape
             continue
         if shape is None and data:
             while data:

@@ -29,6 +29,12 @@ def image_candidate(block: bytes, segment: ImageSegment | None, coder: str = "au
     chosen = _natural_model_file(model_path, natural)
     if chosen is not None:
         model_path = None  # a natural model named with --model: it codes every image
+    if not isinstance(segment, ImageSegment):  # an image file with a block of its own
+        from bbzip.images.files import candidate
+
+        return candidate(block, segment, coder, chosen or (natural.default_model() if natural is not None else None))
+    if coder == "imagefile":
+        raise UnsupportedError("the imagefile coder takes TIFF, BMP, 16-bit and alpha images (try --coder natural)")
     if coder == "vae" or (coder == "auto" and segment.digits and chosen is None):
         if not segment.digits:
             raise UnsupportedError("the vae coder takes 28x28 gray images only (try --coder natural)")

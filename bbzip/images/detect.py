@@ -2,7 +2,7 @@
 
 Known layouts, every one 8-bit and read in C order:
 * PGM (P5) and PPM (P6): any width and height, maxval 1..255, comments and whitespace kept;
-* NPY uint8, C order, shaped (H, W), (H, W, 3), (N, H, W) or (N, H, W, 3);
+* NPY uint8, C order, shaped (H, W), (H, W, 3), (N, H, W) (W not 2 or 4) or (N, H, W, 3);
 * IDX unsigned byte (magic 00 00 08 03): N x H x W.
 The header is kept verbatim by every coder, so the output is byte-identical. A header that
 promises more than the input holds is the reader's concern (blocks.py): detection never
@@ -86,14 +86,15 @@ def _sniff_idx(prefix: bytes) -> ImageLayout | None:
     return ImageLayout("idx", prefix[:16], count, rows, cols, 1)
 
 
-def _sniff_npy(prefix: bytes) -> ImageLayout | None:
+def read_npy_header(prefix: bytes):
+    """(shape, fortran, dtype, header length) of the NPY header ``prefix`` starts with, or
+    None; numpy's own reader, with every error it raises on hostile headers caught."""
     if not prefix.startswith(_NPY_MAGIC):
         return None
     import io
     import warnings
     from tokenize import TokenError
 
-    import numpy as np
     from numpy.lib import format as npy_format
 
     stream = io.BytesIO(prefix[:SNIFF_BYTES])
@@ -106,10 +107,20 @@ def _sniff_npy(prefix: bytes) -> ImageLayout | None:
             elif version == (2, 0):
                 shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
             else:
-                return None  # 3.0 only differs for non-Latin-1 field names: never uint8 images
+                return None  # 3.0 only differs for non-Latin-1 field names: never our images
     except (ValueError, TypeError, SyntaxError, EOFError, OverflowError, MemoryError, RecursionError,
             TokenError):  # what numpy's parser raises on hostile headers
         return None
+    return tuple(shape), fortran, dtype, stream.tell()
+
+
+def _sniff_npy(prefix: bytes) -> ImageLayout | None:
+    import numpy as np
+
+    header = read_npy_header(prefix)
+    if header is None:
+        return None
+    shape, fortran, dtype, end = header
     if fortran or dtype != np.dtype(np.uint8) or dtype.fields is not None:
         return None
     shape = tuple(shape)
@@ -117,10 +128,10 @@ def _sniff_npy(prefix: bytes) -> ImageLayout | None:
         count, (height, width), channels = 1, shape, 1
     elif len(shape) == 3 and shape[2] == 3:
         count, (height, width, channels) = 1, shape
-    elif len(shape) == 3:
+    elif len(shape) == 3 and shape[2] not in (2, 4):  # (H, W, 2|4): alpha, files.py's
         (count, height, width), channels = shape, 1
     elif len(shape) == 4 and shape[3] == 3:
         count, height, width, channels = shape
     else:
         return None
-    return ImageLayout("npy", prefix[: stream.tell()], count, height, width, channels)
+    return ImageLayout("npy", prefix[:end], count, height, width, channels)

@@ -9,10 +9,8 @@ Payload (docs/FORMAT.md, "PNG block", has the full statement):
                 raw: varint n, n bytes skeleton (the file without IDAT data and CRCs),
                 varint t, t bytes tail (the IDAT bytes after the deflate data: Adler-32 and
                 anything after), 2 bytes zlib header, one filter type byte per row
-    pixels      varint size, bbzip.natural's payload of the image's colour samples
-                (their high byte at 16 bits) as one (1, H, W, 1 or 3) image
-    rest        only when the image has alpha or 16-bit samples: coder byte, varint size,
-                payload of every other byte of the raw rows, in row order
+    pixels      the rest: the planes payload (bbzip.images.planes) of the (H, W, C)
+                samples, uint8 or uint16
 Parameters are found at compress time and the regenerated file compared with the input
 before this coder is offered; a PNG whose stream does not regenerate is left to the
 other coders.
@@ -26,7 +24,7 @@ from bbzip import deflate
 from bbzip.coders import registry
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, ModelError, UnsupportedError
-from bbzip.images import png
+from bbzip.images import planes, png
 from bbzip.images import coder as natural_block
 from bbzip.images.coder import _encode_plain
 
@@ -110,32 +108,18 @@ def analyse(data: bytes) -> Analysis | None:
     return Analysis(header, params, side, raw)
 
 
-def _split_planes(raw: np.ndarray, header: png.Header) -> tuple[np.ndarray, bytes]:
-    """(colour samples' high bytes as (1, H, W, 1|3), every other byte in row order)."""
-    cube = raw.reshape(header.height, header.width, header.channels, header.sample_bytes)
-    colour = 1 if header.channels < 3 else 3
-    mask = np.zeros((header.channels, header.sample_bytes), bool)
-    mask[:colour, 0] = True
-    rest = cube[:, :, ~mask].tobytes() if not mask.all() else b""
-    return np.ascontiguousarray(cube[:, :, :colour, 0])[None], rest
-
-
-def _join_planes(colour: np.ndarray, rest: bytes, header: png.Header) -> np.ndarray:
-    cube = np.empty((header.height, header.width, header.channels, header.sample_bytes), np.uint8)
-    mask = np.zeros((header.channels, header.sample_bytes), bool)
-    mask[: colour.shape[-1], 0] = True
-    cube[:, :, : colour.shape[-1], 0] = colour.reshape(header.height, header.width, -1)
-    if rest:
-        cube[:, :, ~mask] = np.frombuffer(rest, np.uint8).reshape(header.height, header.width, -1)
-    return cube.reshape(header.height, header.row_bytes)
+def _samples(raw: np.ndarray, header: png.Header) -> np.ndarray:
+    """Raw rows as (H, W, C) samples: uint8, or uint16 from PNG's big-endian pairs."""
+    cube = raw.reshape(header.height, header.width, header.channels * header.sample_bytes)
+    return cube.view(">u2").astype(np.uint16) if header.depth == 16 else cube
 
 
 class PngBlockCoder:
     coder_id = PNG_CODER_ID
     name = "png"
 
-    def __init__(self, model, natural):
-        self.model, self.model_id, self.natural = model, model.model_id, natural
+    def __init__(self, model):
+        self.model, self.model_id = model, model.model_id
 
     def encode(self, data: bytes) -> bytes:
         """The payload for a block that is one PNG file; UnsupportedError when its stream
@@ -143,15 +127,11 @@ class PngBlockCoder:
         found = analyse(data)
         if found is None:
             raise UnsupportedError("PNG stream does not regenerate with zlib's parameters")
-        colour, rest = _split_planes(found.raw, found.header)
-        pixels = self.natural.encode(self.model, colour)
+        pixels = planes.encode_planes(self.model, _samples(found.raw, found.header))
         side_coder, side_payload = _encode_plain(found.side)
         out = bytearray((_VERSION, *found.params))
         out += encode_varint(len(found.side)) + bytes((side_coder,)) + encode_varint(len(side_payload)) + side_payload
-        out += encode_varint(len(pixels)) + pixels
-        if rest:
-            rest_coder, rest_payload = _encode_plain(rest)
-            out += bytes((rest_coder,)) + encode_varint(len(rest_payload)) + rest_payload
+        out += pixels
         payload = bytes(out)
         if self.decode(payload, len(data)) != data:  # the promise: verified before it is offered
             raise UnsupportedError("PNG block did not decode to its input")
@@ -171,20 +151,10 @@ class PngBlockCoder:
         header, idat_lengths = _skeleton_header(skeleton)
         if len(types) != header.height:
             raise CorruptError("PNG block's filter types do not match its height")
-        size, pos = decode_varint(view, pos, len(view))
-        shape = (1, header.height, header.width, 1 if header.channels < 3 else 3)
-        colour = self.natural.decode(self.model, view[pos : pos + size], shape)
-        pos += size
-        if colour.shape != shape or (colour.dtype != np.uint8 and colour.size and (
-                colour.min() < 0 or colour.max() > 255)):
-            raise CorruptError("PNG block's pixels decoded to the wrong shape or range")
-        rest_size = header.height * header.row_bytes - colour.size
-        rest = b""
-        if rest_size:
-            rest, pos = _plain(view, pos, rest_size)
-        if pos != len(view):
-            raise CorruptError("PNG block has trailing bytes")
-        raw = _join_planes(colour.astype(np.uint8), rest, header)
+        samples = planes.decode_planes(self.model, view[pos:], (header.height, header.width, header.channels),
+                                       np.uint16 if header.depth == 16 else np.uint8)
+        raw = (samples.astype(">u2") if header.depth == 16 else samples).view(np.uint8)
+        raw = raw.reshape(header.height, header.row_bytes)
         filtered = png.filter_rows(raw, np.frombuffer(types, np.uint8), header.bpp)
         stream = zlib_header + deflate.deflate(filtered, params) + tail
         return _rebuild(skeleton, stream, idat_lengths, raw_size)
@@ -255,7 +225,7 @@ def _rebuild(skeleton: bytes, stream: bytes, idat_lengths: list[int], raw_size: 
 
 def png_coder_for_model_id(model_id: bytes, extra_models=()) -> PngBlockCoder:
     natural = natural_block.natural_coder_for_model_id(model_id, extra_models)  # the same model checks
-    return PngBlockCoder(natural.model, natural.natural)
+    return PngBlockCoder(natural.model)
 
 
 def png_candidate(block: bytes, coder: str, model_path=None) -> tuple[int, bytes, bytes] | None:
@@ -270,7 +240,7 @@ def png_candidate(block: bytes, coder: str, model_path=None) -> tuple[int, bytes
             raise ModelError("no natural-image model is installed")
         return None
     try:
-        payload = PngBlockCoder(model, natural).encode(block)
+        payload = PngBlockCoder(model).encode(block)
     except UnsupportedError:
         if coder != "auto":
             raise
