@@ -187,3 +187,17 @@ def test_fuzz_target_runs_clean():
     from tests.fuzz import png_fuzz
 
     assert png_fuzz.run(150, seed=7) == []
+
+
+def test_cli_info_names_the_regenerated_png_and_decodes_it(exe, tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden"
+    shutil.copy(golden / "natural-rgb-31x24-png.bbz", tmp_path / "photo.png.bbz")
+    info = subprocess.run([exe, "info", "--json", "photo.png.bbz"], capture_output=True, cwd=tmp_path, timeout=120)
+    assert info.returncode == 0, info.stderr
+    assert [b["coder"] for b in json.loads(info.stdout)["files"][0]["block_list"]] == ["png"]
+    out = subprocess.run([exe, "-dc", "photo.png.bbz"], capture_output=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0 and out.stdout == (golden / "natural-rgb-31x24-png.raw").read_bytes()
