@@ -44,7 +44,9 @@ def write_png(pixels: np.ndarray, level: int = 6, strategy: int = zlib.Z_FILTERE
     filtered = png.filter_rows(raw, types, bpp)
     if compress is None:
         deflater = zlib.compressobj(level, zlib.DEFLATED, window_bits, mem_level, strategy)
-        stream = deflater.compress(filtered) + deflater.flush()
+        row = 1 + raw.shape[1]  # a row at a time with Z_NO_FLUSH, then Z_FINISH, as libpng feeds zlib
+        stream = b"".join(deflater.compress(filtered[i : i + row]) for i in range(0, len(filtered), row))
+        stream += deflater.flush()
     else:
         stream = compress(filtered)
     ihdr = struct.pack(">IIBBBBB", width, height, depth, COLOR_TYPES[channels], 0, 0, 0)
