@@ -1,8 +1,8 @@
 """PNG files (issue 18): how often bbzip regenerates a writer's IDAT stream, and what bbzip
 makes of PNG photos against the PNG files.
 
-    python -m bench.png_regen [--photos DIR] [--count 13] [--crop 512]
-                              [--sizes 6] [--size-crop 384] [--json FILE]
+    python -m bench.png_regen [--photos DIR] [--count 13] [--crop 512] [--sizes 6]
+                              [--size-crop 384] [--first 0] [--stride 1] [--json FILE]
 
 Inputs: photos from shared/data/photos-train (PPM, gzipped), centre-cropped to --crop
 pixels square (0: whole) to keep the run short. Writers:
@@ -47,7 +47,11 @@ def default_photos() -> Path:
 
 
 def read_ppm(path: Path) -> np.ndarray:
-    data = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    if path.suffix == ".gz":
+        with gzip.open(path) as f:
+            data = f.read()
+    else:
+        data = path.read_bytes()
     m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
     width, height = int(m.group(1)), int(m.group(2))
     return np.frombuffer(data, np.uint8, width * height * 3, m.end()).reshape(height, width, 3)
@@ -176,6 +180,8 @@ def main(argv=None) -> int:
     parser.add_argument("--crop", type=int, default=512)
     parser.add_argument("--sizes", type=int, default=6)
     parser.add_argument("--size-crop", type=int, default=384)
+    parser.add_argument("--first", type=int, default=0, help="sizes: skip this many photos (sorted by name)")
+    parser.add_argument("--stride", type=int, default=1, help="sizes: every n-th photo from there")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     photos = sorted(args.photos.glob("*.ppm*"))
@@ -188,7 +194,7 @@ def main(argv=None) -> int:
         print(f"{name:34} {row['regenerated']:>4}/{row['files']:<4}  {row['cpu_s_per_file']:>9.3f}  "
               f"{', '.join(row['params'])}")
     if args.sizes:
-        result["sizes"] = sizes(photos[: args.sizes], args.size_crop)
+        result["sizes"] = sizes(photos[args.first :: args.stride][: args.sizes], args.size_crop)
         for name, row in result["sizes"].items():
             print(f"{name:34} {row['bbzip_bytes']} / {row['png_bytes']} = {row['ratio']:.4f} "
                   f"(floor {FLOOR}: {'holds' if row['holds'] else 'FAILS'}; coders {row['coders']})")

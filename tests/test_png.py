@@ -16,9 +16,8 @@ import pytest
 
 from bbzip import api
 from bbzip.errors import BBZError, CorruptError, UnsupportedError
-from bbzip.images import blocks
+from bbzip.images import blocks, png, png_coder
 from bbzip.images import coder as natural_block
-from bbzip.images import png, png_coder
 from bench.png_files import write_png
 from tests import natural_fake
 
@@ -109,7 +108,7 @@ def test_api_chooses_png_and_info_reports_it(fake_natural, monkeypatch):
     monkeypatch.setattr(natural_fake, "decode", lambda model, raw, shape: kept[bytes(raw)])
     packed = api.compress(data + b"trailing text" * 10)
     info = api.stream_info(io.BytesIO(packed))
-    assert [b.coder for b in info.blocks][0] == "png"
+    assert info.blocks[0].coder == "png"
     assert api.decompress(packed) == data + b"trailing text" * 10
 
 
@@ -178,7 +177,7 @@ def test_decoding_never_deflates_with_the_machines_zlib(tmp_path):
     (tmp_path / "p").write_bytes(payload)
     (tmp_path / "s").write_bytes(b"")
     (tmp_path / "e").write_bytes(data)
-    result = subprocess.run([sys.executable, "-c", DECODE_WITHOUT_ZLIB_DEFLATE, *(str(tmp_path / n) for n in "pse")],
+    result = subprocess.run(check=False, args=[sys.executable, "-c", DECODE_WITHOUT_ZLIB_DEFLATE, *(str(tmp_path / n) for n in "pse")],
                             capture_output=True, text=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
     assert result.stdout.strip() == "ok", result.stderr
 
@@ -196,8 +195,8 @@ def test_cli_info_names_the_regenerated_png_and_decodes_it(exe, tmp_path):
 
     golden = Path(__file__).parent / "golden"
     shutil.copy(golden / "natural-rgb-31x24-png.bbz", tmp_path / "photo.png.bbz")
-    info = subprocess.run([exe, "info", "--json", "photo.png.bbz"], capture_output=True, cwd=tmp_path, timeout=120)
+    info = subprocess.run(check=False, args=[exe, "info", "--json", "photo.png.bbz"], capture_output=True, cwd=tmp_path, timeout=120)
     assert info.returncode == 0, info.stderr
     assert [b["coder"] for b in json.loads(info.stdout)["files"][0]["block_list"]] == ["png"]
-    out = subprocess.run([exe, "-dc", "photo.png.bbz"], capture_output=True, cwd=tmp_path, timeout=120)
+    out = subprocess.run(check=False, args=[exe, "-dc", "photo.png.bbz"], capture_output=True, cwd=tmp_path, timeout=120)
     assert out.returncode == 0 and out.stdout == (golden / "natural-rgb-31x24-png.raw").read_bytes()

@@ -6,9 +6,27 @@ from __future__ import annotations
 import numpy as np
 
 from bbzip.deflate._jit import jit
-from bbzip.deflate.trees import (BASE_DIST, BASE_LENGTH, BL_CODES, BL_ORDER, D_CODES, END_BLOCK, EXTRA_BLBITS,
-                                 EXTRA_DBITS, EXTRA_LBITS, HEAP_SIZE, L_CODES, LENGTH_CODE, MAX_BITS, MAX_BL_BITS,
-                                 STATIC_DLEN, STATIC_LLEN, build_tree, dist_code, gen_codes)
+from bbzip.deflate.trees import (
+    BASE_DIST,
+    BASE_LENGTH,
+    BL_CODES,
+    BL_ORDER,
+    D_CODES,
+    END_BLOCK,
+    EXTRA_BLBITS,
+    EXTRA_DBITS,
+    EXTRA_LBITS,
+    HEAP_SIZE,
+    L_CODES,
+    LENGTH_CODE,
+    MAX_BITS,
+    MAX_BL_BITS,
+    STATIC_DLEN,
+    STATIC_LLEN,
+    build_tree,
+    dist_code,
+    gen_codes,
+)
 
 REP_3_6, REPZ_3_10, REPZ_11_138 = 16, 17, 18
 STORED, STATIC, DYNAMIC = 0, 1, 2

@@ -42,9 +42,9 @@ def _longest_match(data, base, prev, wmask, strstart, lookahead, cur_match, best
     chain_length = chain
     if best_len >= good:
         chain_length >>= 2
-    nice_match = nice if nice <= lookahead else lookahead
+    nice_match = min(nice, lookahead)
     limit = strstart - max_dist if strstart > max_dist else 0
-    longest = MAX_MATCH if lookahead > MAX_MATCH else lookahead
+    longest = min(lookahead, MAX_MATCH)
     scan = base + strstart
     while True:
         m = base + cur_match
@@ -125,7 +125,7 @@ def parse(data, level, strategy, mem_level, window_bits, max_blocks, dists, lcs,
                     more += wsize
                 if read == n:
                     break
-                k = n - read if n - read < more else more
+                k = min(more, n - read)
                 read += k
                 lookahead += k
                 if lookahead >= MIN_MATCH:
@@ -146,7 +146,7 @@ def parse(data, level, strategy, mem_level, window_bits, max_blocks, dists, lcs,
             if strategy == RLE and lookahead >= MIN_MATCH and base + strstart > 0 and strstart > 0:
                 p = base + strstart
                 c = data[p - 1]
-                longest = MAX_MATCH if lookahead > MAX_MATCH else lookahead
+                longest = min(lookahead, MAX_MATCH)
                 while match_length < longest and data[p + match_length] == c:
                     match_length += 1
             if match_length >= MIN_MATCH:

@@ -144,8 +144,7 @@ def _first_block(data):
             dist = BASE_DIST[d] + 1 + _bits(data, st, EXTRA_DBITS[d])
             if shortest == 0 or length < shortest:
                 shortest = length
-            if dist > farthest:
-                farthest = dist
+            farthest = max(farthest, dist)
     return -1, 0, 0, 0, 0, 0
 
 

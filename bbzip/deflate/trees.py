@@ -142,7 +142,7 @@ def build_tree(freq, lens, codes, elems, stree, extra, extra_base, max_length, h
         heap_max -= 1
         heap[heap_max] = m
         freq[node] = freq[n] + freq[m]
-        depth[node] = (depth[n] if depth[n] >= depth[m] else depth[m]) + 1
+        depth[node] = max(depth[n], depth[m]) + 1
         dad[n] = node
         dad[m] = node
         heap[1] = node

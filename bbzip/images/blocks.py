@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
 from bbzip.images import files, tar
-from bbzip.images.png import SIGNATURE as PNG_SIGNATURE
-from bbzip.images.png import png_length
 from bbzip.images.detect import (
     DIGIT_SHAPE,
     MAGIC_BYTES,
@@ -26,6 +24,8 @@ from bbzip.images.detect import (
     may_be_image,
     sniff,
 )
+from bbzip.images.png import SIGNATURE as PNG_SIGNATURE
+from bbzip.images.png import png_length
 from bbzip.streamio import read_full
 
 

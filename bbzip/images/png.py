@@ -82,7 +82,7 @@ class Chunk(NamedTuple):
 def walk(buf, check_crc: bool) -> list[Chunk] | None:
     """The chunks of the PNG file ``buf`` starts with, up to and including IEND, or None
     when it is not a whole PNG (bad structure or CRC, IHDR not first)."""
-    if not bytes(buf[:8]) == SIGNATURE:
+    if bytes(buf[:8]) != SIGNATURE:
         return None
     chunks, pos, size = [], 8, len(buf)
     while True:
@@ -107,7 +107,7 @@ def walk(buf, check_crc: bool) -> list[Chunk] | None:
 def png_length(buf) -> int | None:
     """Bytes of the supported PNG file ``buf`` starts with (it must be whole in ``buf``),
     or None. Block splitting calls this: no CRC is computed here."""
-    if not bytes(buf[:8]) == SIGNATURE:
+    if bytes(buf[:8]) != SIGNATURE:
         return None
     chunks = walk(buf, False)
     if chunks is None:

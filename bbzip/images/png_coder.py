@@ -24,8 +24,8 @@ from bbzip import deflate
 from bbzip.coders import registry
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, ModelError, UnsupportedError
-from bbzip.images import planes, png
 from bbzip.images import coder as natural_block
+from bbzip.images import planes, png
 from bbzip.images.coder import _encode_plain
 
 PNG_CODER_ID = registry.BY_NAME["png"].coder_id
