@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 
-from bbzip.images import png
+from bbzip.images import png, png_rows
 
 COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
 
@@ -20,7 +20,7 @@ def adaptive_filters(raw: np.ndarray, bpp: int) -> np.ndarray:
     height = raw.shape[0]
     costs = np.empty((5, height), np.int64)
     for kind in range(5):
-        rows = np.frombuffer(png.filter_rows(raw, np.full(height, kind, np.uint8), bpp), np.uint8)
+        rows = np.frombuffer(png_rows.filter_rows(raw, np.full(height, kind, np.uint8), bpp), np.uint8)
         signed = rows.reshape(height, -1)[:, 1:].view(np.int8).astype(np.int64)
         costs[kind] = np.abs(signed).sum(axis=1)
     return costs.argmin(axis=0).astype(np.uint8)
@@ -41,7 +41,7 @@ def write_png(pixels: np.ndarray, level: int = 6, strategy: int = zlib.Z_FILTERE
     raw = np.ascontiguousarray(raw).reshape(height, -1)
     bpp = channels * depth // 8
     types = adaptive_filters(raw, bpp) if filters is None else np.full(height, filters, np.uint8)
-    filtered = png.filter_rows(raw, types, bpp)
+    filtered = png_rows.filter_rows(raw, types, bpp)
     if compress is None:
         deflater = zlib.compressobj(level, zlib.DEFLATED, window_bits, mem_level, strategy)
         row = 1 + raw.shape[1]  # a row at a time with Z_NO_FLUSH, then Z_FINISH, as libpng feeds zlib

@@ -25,7 +25,7 @@ from bbzip.coders import registry
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, ModelError, UnsupportedError
 from bbzip.images import coder as natural_block
-from bbzip.images import planes, png
+from bbzip.images import planes, png, png_rows
 from bbzip.images.coder import _encode_plain
 
 PNG_CODER_ID = registry.BY_NAME["png"].coder_id
@@ -90,7 +90,7 @@ def analyse(data: bytes) -> Analysis | None:
         return None
     body_end = len(idat) - len(inflater.unused_data) - 4
     body = idat[2:body_end]
-    unfiltered = png.unfilter(filtered, header)
+    unfiltered = png_rows.unfilter(filtered, header)
     if unfiltered is None:
         return None
     raw, types = unfiltered
@@ -155,7 +155,7 @@ class PngBlockCoder:
                                        np.uint16 if header.depth == 16 else np.uint8)
         raw = (samples.astype(">u2") if header.depth == 16 else samples).view(np.uint8)
         raw = raw.reshape(header.height, header.row_bytes)
-        filtered = png.filter_rows(raw, np.frombuffer(types, np.uint8), header.bpp)
+        filtered = png_rows.filter_rows(raw, np.frombuffer(types, np.uint8), header.bpp)
         stream = zlib_header + deflate.deflate(filtered, params) + tail
         return _rebuild(skeleton, stream, idat_lengths, raw_size)
 
