@@ -18,6 +18,8 @@ other coders.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from bbzip import deflate
@@ -133,31 +135,55 @@ class PngBlockCoder:
         out += encode_varint(len(found.side)) + bytes((side_coder,)) + encode_varint(len(side_payload)) + side_payload
         out += pixels
         payload = bytes(out)
-        if self.decode(payload, len(data)) != data:  # the promise: verified before it is offered
+        # The promise: the file comes back from this payload, checked before it is offered
+        # (the pixels as the planes coder's own exact round trip gives them back).
+        if _assemble(_parse(payload, len(data)), found.raw, len(data)) != data:
             raise UnsupportedError("PNG block did not decode to its input")
         return payload
 
     def decode(self, payload: bytes, raw_size: int) -> bytes:
-        view = memoryview(payload)
-        if len(view) < 6 or view[0] != _VERSION:
-            raise CorruptError("PNG block has an unknown version")
-        try:
-            params = deflate.Params(*view[1:5]).check()
-        except UnsupportedError as exc:
-            raise CorruptError(str(exc)) from None
-        side_size, pos = decode_varint(view, 5, raw_size + (1 << 20))
-        side, pos = _plain(view, pos, side_size)
-        skeleton, tail, zlib_header, types = _read_side(side)
-        header, idat_lengths = _skeleton_header(skeleton)
-        if len(types) != header.height:
-            raise CorruptError("PNG block's filter types do not match its height")
-        samples = planes.decode_planes(self.model, view[pos:], (header.height, header.width, header.channels),
+        parts = _parse(payload, raw_size)
+        header = parts.header
+        samples = planes.decode_planes(self.model, memoryview(payload)[parts.pixels :],
+                                       (header.height, header.width, header.channels),
                                        np.uint16 if header.depth == 16 else np.uint8)
         raw = (samples.astype(">u2") if header.depth == 16 else samples).view(np.uint8)
-        raw = raw.reshape(header.height, header.row_bytes)
-        filtered = png_rows.filter_rows(raw, np.frombuffer(types, np.uint8), header.bpp)
-        stream = zlib_header + deflate.deflate(filtered, params) + tail
-        return _rebuild(skeleton, stream, idat_lengths, raw_size)
+        return _assemble(parts, raw.reshape(header.height, header.row_bytes), raw_size)
+
+
+class _Parts(NamedTuple):
+    params: deflate.Params
+    skeleton: bytes
+    tail: bytes
+    zlib_header: bytes
+    types: bytes
+    header: png.Header
+    idat_lengths: list
+    pixels: int  # where the planes payload starts
+
+
+def _parse(payload: bytes, raw_size: int) -> _Parts:
+    view = memoryview(payload)
+    if len(view) < 6 or view[0] != _VERSION:
+        raise CorruptError("PNG block has an unknown version")
+    try:
+        params = deflate.Params(*view[1:5]).check()
+    except UnsupportedError as exc:
+        raise CorruptError(str(exc)) from None
+    side_size, pos = decode_varint(view, 5, raw_size + png.MAX_PIXEL_BYTES)
+    side, pos = _plain(view, pos, side_size)
+    skeleton, tail, zlib_header, types = _read_side(side)
+    header, idat_lengths = _skeleton_header(skeleton)
+    if len(types) != header.height:
+        raise CorruptError("PNG block's filter types do not match its height")
+    return _Parts(params, skeleton, tail, zlib_header, types, header, idat_lengths, pos)
+
+
+def _assemble(parts: _Parts, raw: np.ndarray, raw_size: int) -> bytes:
+    """The PNG file: rows filtered, deflated with the parameters, cut into the IDAT chunks."""
+    filtered = png_rows.filter_rows(raw, np.frombuffer(parts.types, np.uint8), parts.header.bpp)
+    stream = parts.zlib_header + deflate.deflate(filtered, parts.params) + parts.tail
+    return _rebuild(parts.skeleton, stream, parts.idat_lengths, raw_size)
 
 
 def _plain(view: memoryview, pos: int, raw_size: int) -> tuple[bytes, int]:
