@@ -51,6 +51,7 @@ PATHS = {
     *((name, "natural") for name in PATHS),
     ("photo-jpeg", "jpeg"), *((name, "imagefile") for name in CASES if name.endswith("-imagefile")),
     ("photo-ppm-natural-bands", "natural"),
+    *((f"{name}-png", "png") for name in ("natural-rgb-31x24", "gradient-rgba16-20x16", "natural-gray-alpha-31x24")),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
     info = api.stream_info(io.BytesIO((GOLDEN / f"{name}.bbz").read_bytes()))

@@ -36,6 +36,7 @@ ENTRIES = (
     Entry(VAE_CODER_ID, "vae", "bbzip.vae.coder:vae_coder_for_model_id", True),
     Entry(0x06, "natural", "bbzip.images.coder:natural_coder_for_model_id", True),
     Entry(0x07, "jpeg", "bbzip.images.jpeg:LeptonCoder", False),
+    Entry(0x08, "png", "bbzip.images.png_coder:png_coder_for_model_id", True),
     Entry(0x09, "imagefile", "bbzip.images.filecoder:imagefile_coder_for_model_id", True),
     Entry(0x7F, "stored", "bbzip.coders.stored:StoredCoder", False),
 )

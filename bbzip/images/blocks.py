@@ -31,6 +31,8 @@ from bbzip.images.detect import (
     may_be_image,
     sniff,
 )
+from bbzip.images.png import SIGNATURE as PNG_SIGNATURE
+from bbzip.images.png import png_length
 from bbzip.streamio import read_full
 
 
@@ -65,6 +67,8 @@ class ImageSegment(NamedTuple):
     def images(self) -> int:
         return sum(run.count for run in self.runs)
 
+    png = False  # PngSegment's flag
+
     @property
     def digits(self) -> bool:
         """One run of 28x28 gray images reaching the end of the block: the digit VAE's case."""
@@ -72,6 +76,14 @@ class ImageSegment(NamedTuple):
         return len(self.runs) == 1 and run.shape == DIGIT_SHAPE and run.start + run.size == self.block_size
 
 
+class PngSegment(NamedTuple):
+    """A block that is one whole PNG file (png_coder.py may regenerate it)."""
+
+    block_size: int
+    png: bool = True
+
+
+_PNG_PIECE = (0, 0, 0, 0)
 _FLUSH = (b"", None)  # a piece that ends the current block
 _READ_AHEAD = 1 << 20
 # Pixel bytes the natural-image coder is given at once, at most: it takes about 160 bytes a
@@ -100,7 +112,7 @@ def split(first: bytes, src: BinaryIO, block_size: int, band_bytes: int | None =
     """Blocks of an input that starts with ``first`` and continues in ``src``, or None when it
     starts with neither an image nor a tar archive (the caller blocks it plainly).
     ``band_bytes``: BAND_BYTES but in tests (it decides the output)."""
-    if sniff(first[:SNIFF_BYTES]) is not None:
+    if sniff(first[:SNIFF_BYTES]) is not None or first.startswith(PNG_SIGNATURE):
         pieces = _file_pieces
     elif tar.is_archive_start(first[: tar.RECORD]):
         pieces = _tar_pieces
@@ -145,6 +157,10 @@ Piece = tuple[bytes, "tuple[int, int, int, int] | None"]  # bytes, (count, h, w,
 
 def _file_pieces(inp: _Input, sizes: _Sizes) -> Iterator[Piece]:
     while True:
+        if inp.peek(len(PNG_SIGNATURE)) == PNG_SIGNATURE:
+            if (yield from _png_file(inp, None, sizes.block)):
+                continue
+            break
         layout = sniff(inp.peek(SNIFF_BYTES))
         if layout is None:
             break
@@ -167,6 +183,8 @@ def _tar_pieces(inp: _Input, sizes: _Sizes) -> Iterator[Piece]:
         if whole is not None:
             yield whole
             left -= len(whole[0])
+        elif member.regular and member.data_size and inp.peek(len(PNG_SIGNATURE)) == PNG_SIGNATURE:
+            left -= yield from _png_file(inp, member.data_size, sizes.block)
         # Most members are rejected on their first bytes; only a likely header is read further.
         elif member.regular and member.data_size and may_be_image(inp.peek(MAGIC_BYTES)):
             layout = sniff(inp.peek(min(member.data_size, SNIFF_BYTES)))
@@ -179,6 +197,16 @@ def _tar_pieces(inp: _Input, sizes: _Sizes) -> Iterator[Piece]:
             yield data, None
             left -= len(data)
     yield from _rest(inp, sizes.block)
+
+
+def _png_file(inp: _Input, limit: int | None, block_size: int):
+    """A whole PNG file (at most ``limit`` bytes, and one block) as one piece; returns its
+    size, 0 when it is not one whole supported PNG (then its bytes stay ordinary)."""
+    size = png_length(inp.peek(min(block_size, limit or block_size)))
+    if size is None:
+        return 0
+    yield inp.take(size), _PNG_PIECE
+    return size
 
 
 def _whole_file(first: bytes, src: BinaryIO, block_size: int, image: files.WholeFile):
@@ -293,11 +321,11 @@ def _pack(pieces: Iterator[Piece], block_size: int, band_bytes: int) -> Iterator
         return data, segment
 
     for data, shape in pieces:
-        if isinstance(shape, files.WholeFile):  # a block of its own
+        if shape is _PNG_PIECE or isinstance(shape, files.WholeFile):  # a block of its own
             if filled:
                 yield flush()
-                filled = 0
-            yield data, shape
+                filled = pixels = 0
+            yield data, PngSegment(len(data)) if shape is _PNG_PIECE else shape
             continue
         if shape is None and data:
             while data:

@@ -17,6 +17,12 @@ def image_candidate(block: bytes, segment: ImageSegment | None, coder: str = "au
                     model_path=None) -> tuple[int, bytes, bytes] | None:
     """(coder_id, model_id, payload), or None when no image model is installed. ``coder``:
     "auto", or a forced "vae" / "natural", which raise rather than step aside."""
+    if getattr(segment, "png", False):
+        from bbzip.images.png_coder import png_candidate
+
+        return png_candidate(block, coder, model_path)
+    if coder == "png":
+        raise UnsupportedError("input is not a PNG file the png coder can regenerate")
     if segment is None:
         if coder != "auto":
             raise UnsupportedError(f"input is not an image format the {coder} coder knows")
