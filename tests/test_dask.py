@@ -92,7 +92,7 @@ def test_workers_read_bbz_text_through_fsspec(client, tmp_path):
 
 
 def test_the_plugin_puts_a_model_directory_on_the_search_path(monkeypatch, tmp_path):
-    from bbzip.vae.model import PATH_ENV, search_path
+    from bbzip.modelfile import PATH_ENV, search_path
 
     monkeypatch.setenv(PATH_ENV, "/elsewhere")
     dask_recipe.BbzipWorkerPlugin(str(tmp_path)).setup()

@@ -26,7 +26,7 @@ import sys
 from bbzip import api
 from bbzip.errors import BBZError, ModelError
 from bbzip.integrations import require
-from bbzip.vae.model import PATH_ENV
+from bbzip.modelfile import PATH_ENV
 
 _plugin = require("distributed.diagnostics.plugin", "zarr")
 SUFFIX = ".bbz"
