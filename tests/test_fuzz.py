@@ -388,7 +388,12 @@ HOSTILE = {
 
 @functools.cache
 def _warm_up() -> None:
-    """Import and initialise every decoding path first: imports are not the input's doing."""
+    """Import and initialise every decoding path first: imports are not the input's doing,
+    and neither is compiling the digit decoder's kernels (on a cold numba cache, seconds)."""
+    try:
+        import bbzip.vae.compiled  # noqa: F401 - compiles (or loads) the kernels on import
+    except ImportError:  # without numba the numpy step serves
+        pass
     for coder in ("stored", "order0", "lzma"):
         api.decompress(api.compress(b"warm up " * 20, coder))
     for stream, error, _ in HOSTILE.values():

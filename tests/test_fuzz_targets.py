@@ -8,14 +8,15 @@ from tests.fuzz.targets import TARGETS, seeds
 
 # Each coder and parser that bbzip has, by the target that covers it.
 COVERED = {"stream", "info", "varint", "rans", "order0", "lzma", "zstd", "stored", "vae", "vae-seeded", "natural",
-           "natural-header", "sniff", "pnm", "tar-header", "image-blocks", "model-file"}
+           "natural-header", "sniff", "pnm", "tar-header", "image-blocks", "model-file", "jpeg", "png", "imagefile",
+           "image-files", "png-file"}
 
 
 def test_every_parser_and_coder_has_a_target():
     from bbzip.coders import registry
 
     assert set(TARGETS) == COVERED
-    coder_targets = {"order0", "lzma", "zstd", "stored", "vae", "natural"}
+    coder_targets = {"order0", "lzma", "zstd", "stored", "vae", "natural", "jpeg", "png", "imagefile"}
     assert {entry.name for entry in registry.ENTRIES} == coder_targets
 
 

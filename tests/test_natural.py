@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -46,6 +47,7 @@ def test_lane_groups_decode_alike_in_one_process_or_several(monkeypatch, tmp_pat
     images = smooth_images((70, 8, 9, 1), seed=4)  # 70 lanes: two groups
     payload = coder.encode(MODEL, images)
     assert payload[1 + 4 + 3] == 2
+    assert threading.active_count() == 1, "another test left threads running: the decoder may not fork"
     for workers in (1, 2, 3):
         log.write_text("")
         assert np.array_equal(coder.decode(MODEL, payload, images.shape, workers=workers), images)

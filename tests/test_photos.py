@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,7 @@ def test_the_natural_decoder_forks_only_when_the_caller_asks(monkeypatch):
     forked = []
     original = coder._decode_in_processes
     monkeypatch.setattr(coder, "_decode_in_processes", lambda *a: forked.append(a[-1]) or original(*a))
+    assert threading.active_count() == 1, "another test left threads running: the decoder may not fork"
     assert np.array_equal(coder.decode(model, payload, images.shape), images)
     assert forked == []
     assert np.array_equal(coder.decode(model, payload, images.shape, workers=2), images)

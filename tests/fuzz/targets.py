@@ -108,6 +108,24 @@ def image_blocks(data: bytes) -> None:
         pass
 
 
+def image_files(data: bytes) -> None:
+    """The TIFF, BMP, 16-bit PNM and wide NPY parsers of coder 0x09 (and JPEG detection)."""
+    from bbzip.images import files
+
+    kind = files.sniff_file(data)
+    if kind not in (None, "jpeg"):
+        files.pictures(data, kind)
+
+
+def png_file(data: bytes) -> None:
+    """The PNG chunk walk and the deflate parameter search of coder 0x08."""
+    from bbzip.images import png, png_coder
+
+    png.png_length(data)
+    png.walk(data, True)
+    png_coder.analyse(data)
+
+
 def model_file(data: bytes) -> None:
     from bbzip.vae.model import parse_model
 
@@ -126,6 +144,11 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "vae": _coder(0x03, "mnist-vae"),
     "vae-seeded": _coder(0x05, "mnist-binary-vae"),
     "natural": _coder(0x06, "natural-vae"),
+    "jpeg": _coder(0x07),
+    "png": _coder(0x08, "natural-vae"),
+    "imagefile": _coder(0x09, "natural-vae"),
+    "image-files": image_files,
+    "png-file": png_file,
     "natural-header": natural_header,
     "sniff": sniff,
     "pnm": pnm,
@@ -140,7 +163,8 @@ def seeds(name: str) -> list[bytes]:
     files = sorted(GOLDEN.glob("*.bbz"))
     if name in ("stream", "info"):
         return [p.read_bytes() for p in files]
-    coder_ids = {"order0": 1, "lzma": 2, "zstd": 4, "stored": 0x7F, "vae": 3, "vae-seeded": 5, "natural": 6}
+    coder_ids = {"order0": 1, "lzma": 2, "zstd": 4, "stored": 0x7F, "vae": 3, "vae-seeded": 5, "natural": 6,
+                 "jpeg": 7, "png": 8, "imagefile": 9}
     if name in coder_ids or name == "natural-header":
         found = _payloads(files, coder_ids.get(name, 6))
         if name == "natural-header":
@@ -150,6 +174,8 @@ def seeds(name: str) -> list[bytes]:
                                                                     if p.is_file() and p.suffix != ".md"]
     if name in ("sniff", "pnm", "tar-header", "image-blocks"):
         return [r[:8192] for r in raws if r]
+    if name in ("image-files", "png-file"):
+        return [r for r in raws if r and len(r) <= 1 << 16]
     if name == "varint":
         return [b"\xff\x00\x00\x01\x7f\x80\x01", b"\x10\x00" + b"\xff" * 9 + b"\x01"]
     if name == "rans":
