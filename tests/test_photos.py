@@ -203,19 +203,20 @@ def test_peak_memory_follows_the_real_band_size():
     assert large - small < 16 << 10, (small, large)
 
 
-def _hostile(height: int, width: int, size: int) -> bytes:
-    """A natural block claiming one gray height x width image, its payload ``size`` bytes of
-    a tile header and noise (the shape of what issue 19's fuzzer found)."""
+def _hostile(height: int, width: int, size: int, images: int = 1, channels: int = 1, side: int = 256) -> bytes:
+    """A natural block claiming ``images`` height x width images, its payload ``size`` bytes
+    of a tile header and noise (the shape of what issue 19's fuzzer found)."""
     from bbzip.coders.varint import encode_varint
     from bbzip.natural.model import default_natural_model
 
     model = default_natural_model()
     plain = bytes([natural_block._STORED]) + encode_varint(0)
-    natural = bytes([256 // 8, 0, 0, 0, 0, 0, 0, 0, 1]) + np.random.default_rng(0).bytes(size)
-    payload = (encode_varint(1) + b"".join(map(encode_varint, (0, 1, height, width))) + b"\x01" + plain
-               + encode_varint(len(natural)) + natural)
-    header = BlockHeader(natural_block.NATURAL_CODER_ID, model.model_id, height * width, len(payload), 0)
-    return STREAM_HEADER + encode_block_header(header) + payload + encode_stream_end(StreamEnd(height * width, 0))
+    natural = bytes([side // 8, 0, 0, 0, 0, 0, 0, 0, 1]) + np.random.default_rng(0).bytes(size)
+    payload = (encode_varint(1) + b"".join(map(encode_varint, (0, images, height, width))) + bytes([channels])
+               + plain + encode_varint(len(natural)) + natural)
+    raw = images * height * width * channels
+    header = BlockHeader(natural_block.NATURAL_CODER_ID, model.model_id, raw, len(payload), 0)
+    return STREAM_HEADER + encode_block_header(header) + payload + encode_stream_end(StreamEnd(raw, 0))
 
 
 _HOSTILE = """
@@ -236,6 +237,12 @@ except CorruptError as exc:
 """
 
 
+def _refusal_peak_kib(path: Path, kernels: str | None = None) -> list[str]:
+    env = {**os.environ, **({"BBZIP_KERNELS": kernels} if kernels else {})}
+    return subprocess.run([sys.executable, "-c", _HOSTILE.format(root=str(ROOT)), str(path)], env=env,
+                          capture_output=True, text=True, check=True).stdout.split(maxsplit=1)
+
+
 def test_a_block_claiming_a_huge_image_is_refused_before_memory_follows_the_claim(tmp_path):
     pytest.importorskip("bbzip.natural.model")
     path = tmp_path / "hostile.bbz"
@@ -243,9 +250,31 @@ def test_a_block_claiming_a_huge_image_is_refused_before_memory_follows_the_clai
     assert len(path.read_bytes()) < 8500
     with pytest.raises(CorruptError):
         api.decompress(path.read_bytes())
-    out = subprocess.run([sys.executable, "-c", _HOSTILE.format(root=str(ROOT)), str(path)],
-                         capture_output=True, text=True, check=True).stdout.split(maxsplit=1)
+    out = _refusal_peak_kib(path)
     assert int(out[0]) < 200 << 10, out
+
+
+# The largest claims a block may make (coder.MAX_BLOCK_SUBPIXELS, 32 Mi subpixels: old files
+# may hold that much): gray and RGB, one image and several, the smallest and largest tiles.
+# Each payload holds every lane's final head (8 bytes) and 8 KiB of noise.
+_WORST_CLAIMS = [(1, 4096, 8192, 1, 256), (1, 4096, 8192, 1, 32), (2, 4096, 4096, 1, 256),
+                 (8, 2048, 2048, 1, 64), (1, 2048, 5461, 3, 256), (2, 2048, 2730, 3, 32)]
+
+
+@pytest.mark.parametrize(("images", "height", "width", "channels", "side"), _WORST_CLAIMS)
+def test_the_largest_claims_are_refused_in_little_memory_and_time(tmp_path, images, height, width, channels, side):
+    """Memory follows the rows decoded, not the claim: tiles are bytes and the canvas's pages
+    are written only as rows are reached (about 465 MB for these claims before)."""
+    pytest.importorskip("bbzip.natural.model")
+    from bbzip.natural.coder import MAX_BLOCK_SUBPIXELS
+
+    assert MAX_BLOCK_SUBPIXELS - 3 * 4096 < images * height * width * channels <= MAX_BLOCK_SUBPIXELS
+    lanes = images * -(-height // side) * -(-width // side)
+    path = tmp_path / "hostile.bbz"
+    path.write_bytes(_hostile(height, width, 8 * lanes + 8192, images, channels, side))
+    for kernels in (None, "numpy"):
+        out = _refusal_peak_kib(path, kernels)
+        assert int(out[0]) < 200 << 10 and "exhausted" in out[1], (kernels, out)
 
 
 def test_the_banded_golden_file_is_what_the_writer_makes_in_bands(monkeypatch):

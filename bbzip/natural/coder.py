@@ -130,10 +130,7 @@ def decode(model, data: bytes | memoryview, shape: tuple[int, int, int, int], wo
         tiles = _decode_in_processes(model, jobs, tiling, c, settings, workers)
     else:  # every group in lockstep here: one pass of numpy calls serves them all
         tiles = [_decode_groups(model, jobs, tiling, c, settings)]
-    # Bytes as soon as possible: the wide integers of each part cost 8 bytes a subpixel.
-    parts = [part.astype(np.uint8) for part in tiles]
-    del tiles
-    x = tiling.from_tiles(parts[0] if len(parts) == 1 else np.concatenate(parts))
+    x = tiling.from_tiles(tiles[0] if len(tiles) == 1 else np.concatenate(tiles))
     return np.ascontiguousarray(x[..., np.argsort(CODING_ORDER)] if c == 3 else x)
 
 
@@ -297,12 +294,14 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
     """The inverse of ``push_images``: the tiles ``part`` (lanes, th, tw, C in coding order),
     with ``message`` as it was before the push."""
     net, tables = model.network(c), model.tables
-    canvas = Canvas(tiling, c, part)
+    canvas = Canvas(tiling, c, part, lazy=True)
     latents = Latents(tiling, tables, settings.coarse_bits, part)
-    lanes = len(canvas.inside)
+    lanes = canvas.lanes
     deltas = pop_deltas(message, lanes, c) if settings.per_tile else None
     calib = calibration(settings.scale_offsets, deltas, settings.adjust, tiling.lane_origins()[0][part], c)
-    tiles = np.zeros((lanes, tiling.th, tiling.tw, c), dtype=np.int64)
+    # Bytes (pixels are 0..255), and zeros whose pages are only allocated as rows are
+    # decoded: memory follows the data present, not the size a header claims.
+    tiles = np.zeros((lanes, tiling.th, tiling.tw, c), dtype=np.uint8)
     latents.pop_prior(message, 0)
     latents.pop_prior(message, 1)
     stepper = None
@@ -313,6 +312,7 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
     for j in range(latents.rows):
         feats = latents.features(net, j)
         for row in range(BLOCK * j, min(BLOCK * (j + 1), tiling.th)):
+            canvas.open_row(row)
             if stepper:
                 stepper.row(feats, row)
             else:

@@ -60,6 +60,22 @@ def conv_nhwc(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int, r
     return layer(cols, relu=relu).reshape(n, h, w, -1)
 
 
+# Pixel columns (lanes x tile width) of one posterior pass: its layers' buffers, some
+# kilobytes a column, stay tens of megabytes however many lanes a block claims.
+_POSITIONS = 8192
+
+
+def _conv_rows(x: np.ndarray, top: int, layer: Layer, wanted: tuple[int, int], relu: bool) -> np.ndarray:
+    """``conv_nhwc(full, layer, 4, 2, 1, relu, rows=slice(*wanted))``, where ``full`` has
+    ``x`` as its rows from ``top`` and zeros elsewhere: from a copy of only the rows the
+    wanted ones read (never the whole input, whose pages a decoder has not touched yet)."""
+    low, high = 2 * wanted[0] - 2, 2 * wanted[1] + 2  # one spare row each side of the windows
+    part = np.zeros((x.shape[0], high - low) + x.shape[2:])
+    start, stop = max(low, top), min(high, top + x.shape[1])
+    part[:, start - low : stop - low] = x[:, start - top : stop - top]
+    return conv_nhwc(part, layer, 4, 2, 1, relu=relu, rows=slice(1, 1 + wanted[1] - wanted[0]))
+
+
 class Head:
     """One channel's likelihood: a first layer over (causal taps, MED inputs, residuals),
     two hidden layers, mixture outputs (logits, mean offsets, log-scales, couplings).
@@ -143,20 +159,12 @@ class NaturalNet:
         # Rows of layers 1 and 2 that the wanted row reads (4x4 windows, stride 2, pad 1).
         second = (max(2 * row - 1, 0), min(2 * row + 3, heights[1]))
         first = (max(2 * second[0] - 1, 0), min(2 * second[1] + 1, heights[0]))
-
-        def layer(x, k, relu, wanted, height):
-            out = conv_nhwc(x, self.enc[k], 4, 2, 1, relu=relu, rows=slice(*wanted))
-            if height is None:
-                return out
-            full = np.zeros((n, height) + out.shape[2:])  # rows not computed are never read
-            full[:, wanted[0] : wanted[1]] = out
-            return full
-
-        a = layer(inputs.astype(np.float64), 0, True, first, heights[0])
-        a = layer(a, 1, True, second, heights[1])
-        a = layer(a, 2, False, (row, row + 1), None).astype(np.int64)
         grid = np.zeros((n, h // 8, w // 8, 2 * LATENT), dtype=np.int64)
-        grid[:, row : row + 1] = a
+        step = max(1, _POSITIONS // w)  # lanes a pass: each lane's values are its own
+        for start in range(0, n, step):
+            a = _conv_rows(inputs[start : start + step], 0, self.enc[0], first, True)
+            a = _conv_rows(a, first[0], self.enc[1], second, True)
+            grid[start : start + step, row : row + 1] = _conv_rows(a, second[0], self.enc[2], (row, row + 1), False)
         return grid[..., :LATENT], grid[..., LATENT:]
 
     def features(self, z: np.ndarray) -> np.ndarray:

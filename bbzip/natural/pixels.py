@@ -3,6 +3,8 @@ row and the decoder's pops of a row."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from bbzip.ans.rans import Message
@@ -18,20 +20,37 @@ PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 le
 class Canvas:
     """Per-lane tiles with margins, as network inputs: C pixel channels and validity."""
 
-    def __init__(self, tiling: Tiling, channels: int, part: slice = slice(None)):
+    def __init__(self, tiling: Tiling, channels: int, part: slice = slice(None), lazy: bool = False):
+        """``lazy``: the validity channel of a row is written by ``open_row``, when the decoder
+        reaches it, so that memory follows the rows decoded, not the size a header claims
+        (np.zeros leaves untouched pages unallocated)."""
         self.tiling, self.channels = tiling, channels
         self.depth = channels + 1
         self.width = tiling.tw + 2 * PAD_SIDE
-        heights, widths = (e[part] for e in tiling.lane_extent())
-        self.lanes = len(heights)
+        self.heights, self.widths = (e[part] for e in tiling.lane_extent())
+        self.lanes = len(self.heights)
         self.data = np.zeros((self.lanes, tiling.th + PAD_TOP, self.width, self.depth), dtype=np.int16)
-        rows = np.arange(tiling.th)[None, :, None] < heights[:, None, None]
-        cols = np.arange(tiling.tw)[None, None, :] < widths[:, None, None]
-        self.inside = rows & cols  # (lanes, th, tw)
-        self.data[:, PAD_TOP:, PAD_SIDE : PAD_SIDE + tiling.tw, channels] = np.where(self.inside, VALID, 0)
+        if not lazy:
+            for row in range(tiling.th):
+                self.open_row(row)
         self.flat = self.data.reshape(self.lanes, -1)
         channel_major = [(dy * self.width + dx) * self.depth + ch for ch in range(self.depth) for dy, dx in CAUSAL]
         self.taps = np.array(channel_major, dtype=np.int64)
+
+    @functools.cached_property
+    def inside(self) -> np.ndarray:
+        """(lanes, th, tw): which positions of each tile are in the image (the encoder's)."""
+        rows = np.arange(self.tiling.th)[None, :, None] < self.heights[:, None, None]
+        return rows & (np.arange(self.tiling.tw)[None, None, :] < self.widths[:, None, None])
+
+    def inside_row(self, row: int) -> np.ndarray:
+        """``inside[:, row]`` without the whole array."""
+        return (row < self.heights)[:, None] & (np.arange(self.tiling.tw)[None, :] < self.widths[:, None])
+
+    def open_row(self, row: int) -> None:
+        """Writes row ``row``'s validity channel."""
+        t = self.tiling
+        self.data[:, PAD_TOP + row, PAD_SIDE : PAD_SIDE + t.tw, self.channels] = np.where(self.inside_row(row), VALID, 0)
 
     def offset(self, row, col):
         return ((row + PAD_TOP) * self.width + col + PAD_SIDE) * self.depth
@@ -164,8 +183,9 @@ def decode_row(model, net, message: Message, canvas: Canvas, feats: np.ndarray, 
     lanes, c = len(tiles), canvas.channels
     point = np.empty((lanes, 2 * c))  # MED inputs, then the residuals decoded so far
     residual = np.zeros((lanes, c), dtype=np.int64)
+    inside_row = canvas.inside_row(row)
     for col in range(canvas.tiling.tw):
-        inside = canvas.inside[:, row, col]
+        inside = inside_row[:, col]
         everywhere = bool(inside.all())
         spatial = net.spatial(canvas.context(np.array([canvas.offset(row, col)])).astype(np.float64))
         pred = _med_at(tiles, row, col)
@@ -195,7 +215,8 @@ def decode_row(model, net, message: Message, canvas: Canvas, feats: np.ndarray, 
 def _med_at(tiles: np.ndarray, row: int, col: int, corner: int = 128, difference: bool = False) -> np.ndarray:
     """MED predictions (lanes, C) at one position of every tile; with ``difference``, of the
     channels after the first minus the first (corner 0)."""
-    def at(r, q):
-        return tiles[:, r, q, 1:] - tiles[:, r, q, :1] if difference else tiles[:, r, q]
+    def at(r, q):  # the tiles may be bytes: differences and MED need wider integers
+        pixel = tiles[:, r, q].astype(np.int64)
+        return pixel[:, 1:] - pixel[:, :1] if difference else pixel
     up, left = max(row - 1, 0), max(col - 1, 0)  # med() reads only the neighbours that exist
     return med(at(row, left), at(up, col), at(up, left), row, col, corner)

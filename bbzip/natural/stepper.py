@@ -163,14 +163,14 @@ def pop_channel(out, offset, scale, k, adjust, offsets, pred, base, residual, po
                 base[ch, i] = min(max(symbol + _med(tiles, i, row, col, ch, 0, True), 0), 255)
         if k == c - 1:
             for ch in range(c):
-                grid[row + margins[0], col + margins[1], ch, i] = (tiles[row, col, ch, i] - 128) << 4 if inside[i] else 0
+                grid[row + margins[0], col + margins[1], ch, i] = (np.int64(tiles[row, col, ch, i]) - 128) << 4 if inside[i] else 0
     return under
 
 
 class Stepper:
     """Decodes pixel rows of every lane with the step kernels, on lane-minor copies of the
     canvas and tiles (a step reads each lane's neighbourhood: with lanes last, those reads
-    are contiguous), written back to the canvas and tiles after each row."""
+    are contiguous), each row copied in before it is decoded and written back after."""
 
     def __init__(self, model, net, canvas, tiles: np.ndarray, calib, message):
         self.net, self.canvas, self.tiles = net, canvas, tiles
@@ -182,9 +182,10 @@ class Stepper:
             m.head, start = self.head[start : start + m.lanes], start + m.lanes
         lanes, c = len(tiles), canvas.channels
         self.c = c
-        self.grid = np.ascontiguousarray(canvas.data.transpose(1, 2, 3, 0))
-        self.inside = np.ascontiguousarray(canvas.inside.transpose(1, 2, 0))
-        self.tiles_t = np.ascontiguousarray(tiles.transpose(1, 2, 3, 0))
+        # Zeros (as the canvas's pixels and the tiles are before any row), filled row by row:
+        # pages untouched by the rows decoded take no memory.
+        self.grid = np.zeros(canvas.data.shape[1:] + (lanes,), dtype=canvas.data.dtype)
+        self.tiles_t = np.zeros(tiles.shape[1:] + (lanes,), dtype=tiles.dtype)
         self.rows = np.array([dy for dy, _ in CAUSAL], dtype=np.int64) + PAD_TOP
         self.cols = np.array([dx for _, dx in CAUSAL], dtype=np.int64) + PAD_SIDE
         self.context = np.empty((canvas.depth * len(CAUSAL), lanes))
@@ -207,8 +208,10 @@ class Stepper:
         canvas, tiles, net, kernels, c = self.canvas, self.tiles_t, self.net, self.kernels, self.c
         h0, h1, h2 = self.hidden
         features = np.ascontiguousarray(features.transpose(1, 2, 0))  # (block columns, C * hidden, lanes)
+        self.grid[PAD_TOP + row] = canvas.data[:, PAD_TOP + row].transpose(1, 2, 0)  # its validity (open_row)
+        inside_row = np.ascontiguousarray(canvas.inside_row(row).T)
         for col in range(canvas.tiling.tw):
-            inside = self.inside[row, col]
+            inside = inside_row[col]
             prepare(self.grid, row, col, self.rows, self.cols, canvas.depth, self.context, tiles, self.pred, self.base,
                     self.point)
             np.matmul(self.spatial_w, self.context, out=self.spatial)
