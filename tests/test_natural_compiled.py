@@ -45,7 +45,10 @@ def _with_kernels(monkeypatch, on: bool, fn):
 
 
 @needs_numba
-@pytest.mark.parametrize("name", sorted(CASES))
+# The shipped model on a real crop is the slowest case (about 18 s): make test-slow runs it;
+# the random model's cases cover the same kernels in make test.
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name == "astronaut" else name
+                                  for name in sorted(CASES)])
 def test_compiled_and_numpy_paths_write_and_read_the_same_bytes(monkeypatch, name):
     model, images = CASES[name]
     fast = _with_kernels(monkeypatch, True, lambda: coder.encode(model, images))

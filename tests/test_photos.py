@@ -185,6 +185,7 @@ def _peak_kib(height: int, width: int, band: int) -> int:
                               check=True).stdout)
 
 
+@pytest.mark.slow  # 30 s of real coding: make test-slow (make test stays under 10 minutes)
 def test_peak_memory_follows_the_band_not_the_image():
     """The image 8 times as tall codes in the same memory, give or take a few MB; coded
     whole it would take about 160 bytes a subpixel more (13 MB)."""
