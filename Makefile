@@ -7,10 +7,12 @@ TORCH := torch==2.13.0
 MNIST ?= ../shared/data/mnist
 NATURAL ?= ../shared/data/natural
 
-.PHONY: help install test test-oldest-numpy test-slow fuzz fuzz-cov bench lint model model-binary model-natural golden clean
+BENCH_SECTIONS := levels coders mnist natural startup pipe zarr photos formats
+.PHONY: help install test test-oldest-numpy test-slow fuzz fuzz-cov bench bench-publish lint model model-binary model-natural golden clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@echo "  bench-SECTION one section in a run of its own, into bench-results/SECTION: $(BENCH_SECTIONS)"
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -49,9 +51,20 @@ fuzz-cov:  ## coverage-guided fuzzing (atheris) of every parser and coder, FUZZ_
 		$(PY) -m tests.fuzz.coverage $$target -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
 	done
 
-bench:  ## size and speed against gzip/bzip2/xz/zstd, MNIST chart, 2 GB pipe; bench-results/ (about 25 min)
+SECTIONS ?=
+bench:  ## every table in one run, floors checked, into bench-results/ (SECTIONS="photos natural": some); see bench-SECTION
 	$(PIP) install -q -e '.[bench]'
-	OPENBLAS_NUM_THREADS=1 $(PY) -m bench
+	OPENBLAS_NUM_THREADS=1 $(PY) -m bench $(SECTIONS)
+
+# One section in a run of its own, into bench-results/SECTION: make bench-photos, bench-natural,
+# bench-formats, bench-levels, bench-mnist, bench-coders, bench-startup, bench-pipe, bench-zarr.
+bench-%:
+	$(PIP) install -q -e '.[bench]'
+	OPENBLAS_NUM_THREADS=1 $(PY) -m bench $*
+
+RESULTS ?= $(sort $(wildcard bench-results/*/bench.json bench-results/bench.json))
+bench-publish:  ## README Results and docs/bench.md from the runs in bench-results/ (one run per section)
+	$(PY) -m bench.publish $(patsubst %/bench.json,%,$(RESULTS))
 
 lint:  ## ruff
 	$(PIP) install -q ruff

@@ -122,3 +122,30 @@ def md_table(headers: list[str], rows: list[list[str]]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def cache_dir() -> Path:
+    """Where the bench keeps what it downloads: $BBZIP_BENCH_CACHE, else ~/.cache/bbzip-bench."""
+    base = os.environ.get("BBZIP_BENCH_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bbzip-bench"
+    return Path(base)
+
+
+def debian_packages(packages: tuple[str, ...], name: str) -> tuple[Path | None, str]:
+    """The files of Debian ``packages``, unpacked under cache_dir()/name/x (``apt-get download``
+    then ``dpkg-deb -x``; fetched once): (that folder, "") or (None, why not)."""
+    folder = cache_dir() / name
+    root, done = folder / "x", folder / "unpacked"
+    if done.is_file():
+        return root, ""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for package in packages:
+            if not list(folder.glob(f"{package}_*.deb")):
+                log(f"apt-get download {package} (into {folder})")
+                run_quiet(["apt-get", "download", package], cwd=folder)
+        for deb in sorted(folder.glob("*.deb")):
+            run_quiet(["dpkg-deb", "-x", str(deb), str(root)])
+    except (OSError, RuntimeError) as exc:
+        return None, f"cannot fetch the Debian packages {', '.join(packages)}: {one_line(exc)}"
+    done.write_text("\n".join(sorted(p.name for p in folder.glob("*.deb"))) + "\n")
+    return root, ""

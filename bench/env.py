@@ -36,12 +36,13 @@ def load_api() -> tuple[Any, tuple[type[BaseException], ...], str]:
     return api, (*skip, UnsupportedError, ModelError), getattr(bbzip, "__version__", "?")
 
 
-def metadata(args: argparse.Namespace, version: str) -> dict:
+def metadata(args: argparse.Namespace, version: str, sections: list[str]) -> dict:
     tools = ("gzip", "bzip2", "xz", "zstd", "tar")
     meta = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench", *sys.argv[1:]]),
-        "mode": ("quick" if args.quick else "full") + (f", only {args.only}" if args.only else ""),
+        "mode": ("quick" if args.quick else "full") + f", sections {','.join(sections)}",
+        "sections": sections,
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),

@@ -3,9 +3,8 @@ and a tar of mixed files, in one run. (PNG rows are the PNG coder's part.)
 
     python -m bench.formats [--photos DIR] [--count 4] [--side 256] [--out FILE.json]
 
-Inputs: the JPEG files under --photos (default $BBZIP_PHOTOS or /work/photos-big; Debian's
-wallpapers, e.g. `apt-get download lomiri-wallpapers plasma-workspace-wallpapers` and
-`dpkg-deb -x` each into that folder), distinct by content. The JPEG row codes every one of
+Inputs: the JPEG files under --photos (default $BBZIP_PHOTOS, else Debian's wallpapers, which
+the bench fetches itself: bench.photos.photo_folder), distinct by content. The JPEG row codes every one of
 them as a file. The other rows use --count of them decoded by Pillow and box-downscaled to
 --side pixels wide (3:2 crops): as PPM, TIFF (Pillow's writer) and BMP; 12-bit samples (sums
 of 4x4 blocks of a 4x larger downscale, 0..4080) as PGM-16 against PNG-16 of the same pixels
@@ -20,7 +19,6 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import sys
 import tarfile
 import time
@@ -28,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_PHOTOS = Path(os.environ.get("BBZIP_PHOTOS", "/work/photos-big"))
 FLOORS = {"jpeg": 0.88, "tiff": 1.01, "bmp": 1.01, "sixteen": 0.90, "tar": 1.01}
 TAR_SLACK = 4096
 
@@ -107,7 +104,8 @@ def row(rows: list, name: str, base_label: str, base: int, ours: int, floor: flo
     log(f"{name}: {ours} / {base} ({base_label}) = {ratio:.4f}{'' if floor is None else f' floor {floor}'}{verdict}")
 
 
-def run(photo_dir: Path, count: int, side: int) -> dict:
+def run(photo_dir: Path, count: int, side: int, jpegs: int | None = None) -> dict:
+    """Every row; ``jpegs``: code only that many JPEG files (the smallest) for the JPEG row."""
     from bbzip import api
 
     try:
@@ -121,10 +119,11 @@ def run(photo_dir: Path, count: int, side: int) -> dict:
     from bbzip.images import jpeg
 
     if jpeg.available():
-        sizes = [(p.stat().st_size, *packed_size(api, p.read_bytes())) for p in paths]
+        chosen = sorted(paths, key=lambda p: p.stat().st_size)[:jpegs] if jpegs else paths
+        sizes = [(p.stat().st_size, *packed_size(api, p.read_bytes())) for p in chosen]
         total, ours = sum(s[0] for s in sizes), sum(s[1] for s in sizes)
         mb = total / 1e6
-        row(rows, f"{len(paths)} JPEG photos", "the JPEG files", total, ours, FLOORS["jpeg"],
+        row(rows, f"{len(chosen)} JPEG photos", "the JPEG files", total, ours, FLOORS["jpeg"],
             per_file=[round(s[1] / s[0], 3) for s in sizes], mb_per_cpu_s=round(mb / sum(s[2] for s in sizes), 2),
             coders=sorted({c for s in sizes for c in s[3]}))
     else:
@@ -202,12 +201,15 @@ def mixed_tar(api, jpegs: list[Path], images: list[np.ndarray]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
+    parser.add_argument("--photos", type=Path, default=None)
     parser.add_argument("--count", type=int, default=4)
     parser.add_argument("--side", type=int, default=256)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    result = run(args.photos, args.count, args.side)
+    from bench.photos import photo_folder
+
+    folder, why = photo_folder(args.photos)
+    result = run(folder, args.count, args.side) if folder else {"skipped": why}
     if "skipped" in result:
         log(f"skipped: {result['skipped']}")
     text = json.dumps(result, indent=1)

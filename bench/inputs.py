@@ -52,6 +52,7 @@ PHOTOS = (
     "sklearn-china.ppm.gz",
     "skimage-astronaut.ppm.gz",
 )
+PHOTO_NAMES = tuple(name.split("-", 1)[1].split(".")[0] for name in PHOTOS)  # the inputs' names
 CROPS_INPUT = "crops-300.npy"
 CROPS, CROP_SIZE = 300, 32
 
@@ -227,7 +228,7 @@ def photo_inputs() -> list[Input]:
         data = gzip.decompress(path.read_bytes())
         image = parse_pnm(data)
         h, w, c = image.shape
-        short = name.split("-", 1)[1].split(".")[0]
+        short = PHOTO_NAMES[PHOTOS.index(name)]
         inputs.append(
             Input(
                 short,

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import chart, report, suites, zarr_bench
+from bench import chart, files, photos, realdata, report, suites, zarr_bench
 from bench.common import bbzip_exe, log, one_line
 from bench.env import load_api, metadata
 from bench.floors import check_all
@@ -26,7 +26,8 @@ from bench.inputs import (
 from bench.measure import Results
 from bench.natural import TOTAL_INPUT, run_natural
 
-SECTIONS = ("levels", "coders", "mnist", "natural", "startup", "pipe", "zarr")
+REAL_BYTES, REAL_BYTES_QUICK = 16 << 20, 2 << 20
+SECTIONS = ("levels", "coders", "mnist", "natural", "startup", "pipe", "zarr", "photos", "formats")
 
 
 def measure_all(
@@ -35,6 +36,8 @@ def measure_all(
     exe = bbzip_exe()
     run: dict = {"default": suites.default_label()}
     general = general_inputs(args.quick) if only & {"levels", "coders"} else []
+    if "levels" in only:  # issue 19: real data beside the source tar (logs, a disk image)
+        general += realdata.real_inputs(REAL_BYTES_QUICK if args.quick else REAL_BYTES)
     mnist = mnist_input(args.quick) if only & {"levels", "coders", "mnist"} else None
     binary = binarized_input(mnist) if mnist is not None and only & {"coders", "mnist"} else None
     inputs = [i.write(workdir) for i in [*general, mnist, binary] if i is not None]
@@ -71,6 +74,12 @@ def measure_all(
         suites.run_pipes(results, run["pipe_bytes"], api.BLOCK_SIZE, exe, workdir, real)
     if "zarr" in only:
         run["zarr"] = zarr_bench.run_zarr(args.quick)
+    # Sections that bring their own floors and Markdown (blocks, before the floors table).
+    for name, module, measure in (("photos", photos, photos.run_photos), ("formats", files, files.run_formats)):
+        if name in only:
+            info = measure(results, args.photos, args.quick, *([workdir] if name == "photos" else []))
+            run["floors"] = run.get("floors", []) + module.floors(info)
+            run["blocks"] = run.get("blocks", []) + [module.markdown(results, info)]
     return run
 
 
@@ -115,16 +124,29 @@ def draw(out: Path, meta: dict, run: dict, results: Results) -> dict[str, str]:
     return charts
 
 
+def chosen_sections(args: argparse.Namespace) -> set[str]:
+    """The sections named (positional, or --only a,b), else all of them."""
+    named = [s for part in [*args.sections, args.only or ""] for s in part.split(",") if s]
+    return set(named) if named else set(SECTIONS)
+
+
+def default_out(only: set[str]) -> Path:
+    """bench-results for a whole run; bench-results/<sections> for a part, so parts run one after
+    another keep each its own results (python -m bench.publish takes each folder)."""
+    return Path("bench-results") if only == set(SECTIONS) else Path("bench-results", "-".join(
+        sorted(only, key=SECTIONS.index)))
+
+
 def run_bench(args: argparse.Namespace) -> None:
-    only = set(args.only.split(",")) if args.only else set(SECTIONS)
+    only = chosen_sections(args)
     unknown = only - set(SECTIONS)
     if unknown:
         raise SystemExit(
             f"bench: unknown --only {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}"
         )
     api, skip, version = load_api()
-    meta = metadata(args, version)
-    out = Path(args.out)
+    meta = metadata(args, version, sorted(only, key=SECTIONS.index))
+    out = Path(args.out) if args.out else default_out(only)
     results = Results(args.repeat, skip, journal=out / "rows.jsonl")
     with tempfile.TemporaryDirectory(prefix="bbzip-bench-") as tmp:
         run = measure_all(args, only, api, results, Path(tmp))
@@ -133,7 +155,7 @@ def run_bench(args: argparse.Namespace) -> None:
         for i in run["inputs"]
         if i.name in (MNIST_INPUT, BINARY_INPUT)
     }
-    checks = check_all(args.quick, results, full_size)
+    checks = check_all(args.quick, results, full_size, run.get("floors", []))
     charts = draw(out, meta, run, results)
     zarr_md = zarr_bench.markdown(run.get("zarr"))
     markdown = report.render(meta, run, results, checks, charts, full=True) + zarr_md
@@ -165,13 +187,18 @@ def run_bench(args: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("sections", nargs="*", help=f"sections to run (default: all): {', '.join(SECTIONS)}")
+    parser.add_argument("--photos", type=Path, default=None,
+                        help="photos and formats: a folder of JPEG/PNG photos (default $BBZIP_PHOTOS, else "
+                        "Debian's wallpapers, fetched into ~/.cache/bbzip-bench)")
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="1 MiB general inputs, 1337 MNIST images, 20 PGM digits, a 100 MB pipe",
+        help="1 MiB general inputs, 1337 MNIST images, 20 PGM digits, a 100 MB pipe, "
+        "photos of 0.3 and 1 MP, small format inputs",
     )
     parser.add_argument(
-        "--only", help=f"comma-separated tables to run, from: {', '.join(SECTIONS)}"
+        "--only", help="the same as naming the sections, comma-separated"
     )
     parser.add_argument(
         "--pipe-bytes",
@@ -181,7 +208,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"{suites.PIPE_BYTES_QUICK:,} with --quick)",
     )
     parser.add_argument(
-        "--out", default="bench-results", help="directory for the results and charts"
+        "--out", default=None, help="directory for the results and charts (default bench-results, or "
+        "bench-results/<sections> when some sections are named)"
     )
     parser.add_argument(
         "--repeat",

@@ -1,39 +1,58 @@
-"""Photos at full size (issue 16): bbzip against JPEG XL e7, WebP lossless and PNG on the
-same large photographs, every codec run as a whole process, as a user would run it.
+"""Photos at full size (issue 16): bbzip against JPEG XL e7, WebP lossless and PNG on the same
+photographs from 0.3 to 20 megapixels, every codec run as a whole process, as a user runs it.
 
-    python -m bench.photos [--photos DIR] [--inputs pair,largest,mosaic] [--out FILE.md]
+    python -m bench photos [--photos DIR] [--quick]
 
-DIR (or $BBZIP_PHOTOS) holds JPEG or PNG photos, for example Debian's wallpapers:
-`apt-get download plasma-workspace-wallpapers` and `dpkg-deb -x` it there. Each photo is
-decoded to RGB with Pillow (bench extra) and written as a PPM, which is what bbzip codes;
-the other codecs code the same pixels through imagecodecs, in a Python process of their
-own that reads the PPM and writes their file (and back). Inputs (load_photos): two photos
-side by side, the largest photo, and a mosaic of 18 MP or more.
+DIR (or $BBZIP_PHOTOS) holds JPEG or PNG photos. Without one the bench fetches Debian's
+wallpapers itself (``apt-get download lomiri-wallpapers plasma-workspace-wallpapers``, then
+``dpkg-deb -x``, into the bench's cache: common.debian_packages) and takes the wallpapers that
+are photographs (PHOTO_WALLPAPERS; docs/IMAGES.md lists them). Each photo is decoded to RGB
+with Pillow (bench extra) and written as a PPM, which is what bbzip codes; the other codecs code
+the same pixels through imagecodecs in a Python process of their own that reads the PPM and
+writes their file (and back), so every row pays a process start, as bbzip's does.
 
-Per codec and photo: compress and decompress time (wall; and CPU of the whole process
-tree, user + sys), peak memory of the process tree as the sum of PSS (pages shared by
-forked workers count once), and bits per subpixel. Without a photo directory, Pillow or
-imagecodecs, the part says why and skips.
+The ladder (ladder()): one input per target size in TARGETS_MP, each a photo at its own size
+where one is that size, else a photo box-downscaled to it, else a labelled mosaic of photos of
+the most common size (two abreast, the last row cropped), so the largest input is >= 18 MP.
+
+Per codec and input: compress and decompress time (wall; CPU of the process tree in the note),
+peak memory of the process tree as the sum of PSS (pages that forked workers share count once),
+bits per subpixel. bbzip runs as ``bbzip -c FILE`` with its defaults (level 6, -T = every
+core); JPEG XL gets as many threads. numba's first run: the smallest input once more with an
+empty NUMBA_CACHE_DIR for each step (the compile time a fresh install pays once).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import hashlib
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import bbzip_exe, cores
+from bench.common import bbzip_exe, cores, debian_packages, log, one_line
+from bench.floors import Floor, Ref
+from bench.measure import Results, Row
 
 ENV = "BBZIP_PHOTOS"
 HINT = "pip install -e .[bench]"
-MIN_BIG_PIXELS = 18_000_000
+PACKAGES = ("lomiri-wallpapers", "plasma-workspace-wallpapers")
+# Plasma's wallpapers that are photographs (the others are drawn). Grey is a gray photo.
+PHOTO_WALLPAPERS = ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf",
+                    "Kite", "OneStandsOut", "Path", "summer_1am", "Volna")
+TARGETS_MP = (0.3, 1, 2, 4, 8, 15, 20)
+QUICK_TARGETS_MP = (0.3, 1)
+TOTAL = "photos at full size (total)"
+BBZIP = "bbzip"
+COLD = "bbzip, numba cache cold"
 SAMPLE_S = 0.25  # coding phases last seconds; a scan of /proc costs a few ms
+FLOORS = {"compress_s_per_mp": (1.0, 0.4), "decompress_s_per_mp": (0.5, 0.15), "peak_mb": (600, 300)}
 
 # The other codecs, each as a script run by a Python process of its own: argv = mode, in, out.
 _CODEC = """
@@ -55,7 +74,7 @@ else:
 CODECS = {
     "JPEG XL e7": ("ic.jpegxl_encode(image, lossless=True, effort=7, numthreads=threads)",
                    "lambda b: ic.jpegxl_decode(b, numthreads=threads)"),
-    "WebP lossless": ("ic.webp_encode(image, level=100, lossless=True, method=6)", "ic.webp_decode"),
+    "WebP lossless m6": ("ic.webp_encode(image, level=100, lossless=True, method=6)", "ic.webp_decode"),
     "PNG (zlib 9)": ("ic.png_encode(image, level=9)", "ic.png_decode"),
 }
 
@@ -89,11 +108,18 @@ def tree_pss_kib(root: int) -> int:
     return total
 
 
-def run_measured(argv: list[str], stdin=None, stdout=None) -> dict:
+def user_env(**extra: str) -> dict:
+    """The environment a user's shell gives: without the OPENBLAS_NUM_THREADS=1 that `make bench`
+    sets for the bench's own process (bbzip's natural coder reads it)."""
+    return {**{k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}, **extra}
+
+
+def run_measured(argv: list[str], stdout=None, env: dict | None = None) -> dict:
     """Run argv to its end: wall and CPU seconds (its whole tree), peak summed PSS in MB."""
+    env = env or user_env()
     before = os.times()
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, env=env)
     peak, done = [0], threading.Event()
 
     def sample() -> None:
@@ -102,144 +128,271 @@ def run_measured(argv: list[str], stdin=None, stdout=None) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    proc.wait()
+    _, err = proc.communicate()
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return {"rc": proc.returncode, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak[0] / 1024}
+    lines = err.decode(errors="replace").strip().splitlines()
+    return {"rc": proc.returncode, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak[0] / 1024,
+            "error": lines[-1] if lines else ""}
 
 
-def load_photos(folder: Path, inputs: list[str], workdir: Path) -> list[tuple[str, Path, int]]:
-    """(name, PPM path, pixels) of the inputs asked for, from the photos in ``folder``:
-    "pair", the first two photos of the most common size side by side; "largest", the
-    largest photo; "mosaic", photos of the most common size two abreast, as many rows as
-    make MIN_BIG_PIXELS or more (one input of 18 MP from photos of 4)."""
-    import numpy as np
+@dataclass
+class Photo:
+    name: str  # the wallpaper's (or file's) name
+    path: Path
+    size: tuple[int, int]
+
+    @property
+    def mp(self) -> float:
+        return self.size[0] * self.size[1] / 1e6
+
+
+def photo_folder(given: Path | None) -> tuple[Path | None, str]:
+    """The folder named (--photos, $BBZIP_PHOTOS), else Debian's wallpapers fetched into the cache."""
+    given = given or (Path(os.environ[ENV]) if os.environ.get(ENV) else None)
+    if given is not None:
+        return (given, "") if given.is_dir() else (None, f"no such photo directory: {given}")
+    return debian_packages(PACKAGES, "wallpapers")
+
+
+def find_photos(folder: Path) -> list[Photo]:
+    """The colour photos in ``folder``: Plasma's photo wallpapers (each at its largest size) when
+    the folder holds them, else every JPEG/PNG file, one per distinct content."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = None
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    sizes = {}
-    for path in paths:
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png") and p.is_file())
+    wallpapers = [p for p in files if "images" in p.parts and any(n in p.parts for n in PHOTO_WALLPAPERS)]
+    best: dict[str, Photo] = {}
+    for path in wallpapers or files:
         with Image.open(path) as im:
-            sizes[path] = im.size
-    if not sizes:
+            if im.mode not in ("RGB", "RGBA", "P", "CMYK", "YCbCr"):
+                continue  # gray or wide samples: the table is of colour photos
+            size = im.size
+        key = next(n for n in PHOTO_WALLPAPERS if n in path.parts) if wallpapers else \
+            hashlib.sha256(path.read_bytes()).hexdigest()
+        if key not in best or size[0] * size[1] > best[key].mp * 1e6:
+            best[key] = Photo(key if wallpapers else path.stem, path, size)
+    return sorted(best.values(), key=lambda p: p.name)
+
+
+@dataclass
+class Plan:
+    """One input of the ladder: photos (a mosaic when several) at a scale, cropped to a height."""
+    parts: list[Photo]
+    scale: float = 1.0
+    columns: int = 1
+    height: int | None = None
+
+    def describe(self) -> str:
+        names = ", ".join(p.name for p in self.parts)
+        if len(self.parts) > 1:
+            rows = -(-len(self.parts) // self.columns)
+            return f"mosaic of {len(self.parts)} photos, {self.columns} abreast x {rows} rows: {names}" + \
+                (" (last row cropped)" if self.height else "")
+        return f"{names}, box-downscaled from {self.parts[0].size[0]}x{self.parts[0].size[1]}" if self.scale < 1 \
+            else f"{names} at its own size"
+
+
+def ladder(photos: list[Photo], targets: tuple[float, ...]) -> list[Plan]:
+    """An input per target size: a photo of about that size, else an unused larger photo
+    box-downscaled, else a mosaic of photos of the most common size; unused photos first."""
+    used: Counter = Counter()
+
+    def pick(candidates: list[Photo]) -> Photo:
+        chosen = min(candidates, key=lambda p: (used[p.name], p.mp, p.name))
+        used[chosen.name] += 1
+        return chosen
+
+    plans: dict[float, Plan] = {}
+    for t in targets:  # a photo of the size itself
+        near = [p for p in photos if 0.9 * t <= p.mp <= 1.25 * t and not used[p.name]]
+        if near:
+            plans[t] = Plan([pick(near)])
+    for t in targets:
+        larger = [p for p in photos if p.mp > t and not used[p.name]]
+        if t not in plans and larger:
+            photo = pick(larger)
+            plans[t] = Plan([photo], scale=math.sqrt(t / photo.mp))
+    if not photos:
         return []
-    common = max(set(sizes.values()), key=lambda size: (list(sizes.values()).count(size), size))
-    alike = [p for p in paths if sizes[p] == common]
-    rgb = lambda path: np.asarray(Image.open(path).convert("RGB"))
-    out = []
-    for name in inputs:
-        if name == "largest":
-            path = max(paths, key=lambda p: (sizes[p][0] * sizes[p][1], str(p)))
-            out.append(_write_ppm(workdir, f"largest-{path.stem}", rgb(path)))
+    common = Counter(p.size for p in photos).most_common(1)[0][0]
+    alike = [p for p in photos if p.size == common]
+    for t in targets:
+        if t in plans:
             continue
-        rows = 1 if name == "pair" else -(-MIN_BIG_PIXELS // (2 * common[0] * common[1]))
-        if len(alike) < 2 * rows:
-            continue
-        grid = [np.concatenate([rgb(alike[2 * r]), rgb(alike[2 * r + 1])], axis=1) for r in range(rows)]
-        out.append(_write_ppm(workdir, name, np.concatenate(grid)))
-    return out
+        columns = 2 if len(alike) > 1 else 1
+        rows = math.ceil(t * 1e6 / (columns * common[0] * common[1]))
+        parts = [pick(alike) for _ in range(columns * rows)]
+        height = math.ceil(t * 1e6 / (columns * common[0]) / 16) * 16
+        plans[t] = Plan(parts, columns=columns, height=height if height < rows * common[1] else None)
+    return [plans[t] for t in targets]
 
 
-def _write_ppm(workdir: Path, name: str, image) -> tuple[str, Path, int]:
+def render(plan: Plan):
+    """The plan's pixels, (H, W, 3) uint8."""
+    import numpy as np
+    from PIL import Image
+
+    def rgb(photo: Photo):
+        image = Image.open(photo.path).convert("RGB")
+        if plan.scale < 1:
+            w, h = image.size
+            image = image.resize((round(w * plan.scale), round(h * plan.scale)), Image.BOX)
+        return np.asarray(image)
+
+    images = [rgb(p) for p in plan.parts]
+    if len(images) == 1:
+        return images[0]
+    rows = [np.concatenate(images[i : i + plan.columns], axis=1) for i in range(0, len(images), plan.columns)]
+    return np.ascontiguousarray(np.concatenate(rows)[: plan.height])
+
+
+def write_ppm(path: Path, image) -> None:
     h, w = image.shape[:2]
-    path = workdir / f"{name}.ppm"
     with open(path, "wb") as f:
         f.write(b"P6\n%d %d\n255\n" % (w, h))
         f.write(image.tobytes())
-    return f"{name} {w}x{h}", path, w * h
 
 
-def measure_bbzip(exe: str, ppm: Path, workdir: Path, threads: int) -> dict:
+def _row(name: str, tool: str, ppm: Path, packed: Path, back: Path, c: dict, d: dict) -> Row:
+    data = ppm.read_bytes()
+    w, h = (int(v) for v in data.split(maxsplit=3)[1:3])
+    row = Row(name, tool, input_bytes=len(data), pixels=w * h * 3)
+    errors = "; ".join(e for e in (c["error"], d["error"]) if e)
+    if c["rc"] or d["rc"]:
+        row.roundtrip, row.note = "error", errors or f"exit {c['rc'] or d['rc']}"
+        return row
+    row.size = packed.stat().st_size
+    row.compress_s, row.decompress_s = c["wall_s"], d["wall_s"]
+    row.compress_peak_mb, row.decompress_peak_mb = c["peak_mb"], d["peak_mb"]
+    row.roundtrip = "ok" if back.read_bytes()[-w * h * 3 :] == data[-w * h * 3 :] else "FAIL"
+    row.note = f"CPU {c['cpu_s']:.1f} / {d['cpu_s']:.1f} s"
+    return row
+
+
+def measure_bbzip(exe: str, name: str, ppm: Path, workdir: Path, tool: str = BBZIP) -> Row:
+    """``bbzip -c FILE > OUT`` and ``bbzip -dc OUT > BACK``; the cold row empties numba's cache first."""
     packed, back = workdir / "out.bbz", workdir / "back.ppm"
-    env_argv = [exe, "-6", f"-T{threads}", "-c"]
-    with open(ppm, "rb") as src, open(packed, "wb") as dst:
-        c = run_measured([*env_argv, "-q"], stdin=src, stdout=dst)
-    with open(packed, "rb") as src, open(back, "wb") as dst:
-        d = run_measured([exe, "-d", f"-T{threads}", "-c", "-q"], stdin=src, stdout=dst)
-    return _row(c, d, packed, back, ppm)
+    with tempfile.TemporaryDirectory(prefix="numba-c-") as c_cache, tempfile.TemporaryDirectory(prefix="numba-d-") as d_cache:
+        env_c = user_env(NUMBA_CACHE_DIR=c_cache) if tool == COLD else None
+        env_d = user_env(NUMBA_CACHE_DIR=d_cache) if tool == COLD else None
+        with open(packed, "wb") as dst:
+            c = run_measured([exe, "-c", str(ppm)], stdout=dst, env=env_c)
+        with open(back, "wb") as dst:
+            d = run_measured([exe, "-dc", str(packed)], stdout=dst, env=env_d)
+    return _row(name, tool, ppm, packed, back, c, d)
 
 
-def measure_codec(label: str, ppm: Path, workdir: Path, threads: int) -> dict:
+def measure_codec(label: str, name: str, ppm: Path, workdir: Path) -> Row:
     encode, decode = CODECS[label]
-    script = _CODEC.format(threads=threads, encode=encode, decode=decode)
+    script = _CODEC.format(threads=cores(), encode=encode, decode=decode)
     packed, back = workdir / "out.img", workdir / "back.ppm"
     c = run_measured([sys.executable, "-c", script, "c", str(ppm), str(packed)])
     d = run_measured([sys.executable, "-c", script, "d", str(packed), str(back)])
-    return _row(c, d, packed, back, ppm)
+    return _row(name, label, ppm, packed, back, c, d)
 
 
-def _row(c: dict, d: dict, packed: Path, back: Path, ppm: Path) -> dict:
-    data = ppm.read_bytes()
-    fields = data.split(maxsplit=4)
-    subpixels = int(fields[1]) * int(fields[2]) * 3
-    ok = c["rc"] == 0 and d["rc"] == 0 and back.read_bytes()[-subpixels:] == data[-subpixels:]
-    return {"ok": ok, "subpixels": subpixels, "bits": packed.stat().st_size * 8 / subpixels,
-            "compress": c, "decompress": d}
+def total_row(rows: list[Row], tool: str) -> Row:
+    """The tool's rows summed: sizes and times over every input, the largest peak."""
+    mine = [r for r in rows if r.tool == tool]
+    row = Row(TOTAL, tool, input_bytes=sum(r.input_bytes for r in mine), pixels=sum(r.pixels for r in mine),
+              files=len(mine))
+    if not mine or any(not r.ok for r in mine):
+        row.roundtrip, row.note = "error", "an input failed (its row says why)"
+        return row
+    row.size = sum(r.size for r in mine)
+    row.compress_s, row.decompress_s = sum(r.compress_s for r in mine), sum(r.decompress_s for r in mine)
+    row.compress_peak_mb = max(r.compress_peak_mb for r in mine)
+    row.decompress_peak_mb = max(r.decompress_peak_mb for r in mine)
+    row.roundtrip = "ok"
+    return row
 
 
-def markdown(rows: list[dict], threads: int) -> str:
-    lines = [f"Photos at full size, every codec as a whole process, {threads} cores (bbzip -6 -T{threads}); "
-             "times in seconds (wall, and CPU of the process tree), per million subpixels beside; "
-             "peak = sum of PSS over the process tree.", "",
-             "| photo | codec | bits/subpixel | compress s (CPU) | s/Msub | peak MB | decompress s (CPU) "
-             "| s/Msub | peak MB | exact |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        c, d, m = r["compress"], r["decompress"], r["subpixels"] / 1e6
-        lines.append(f"| {r['photo']} | {r['codec']} | {r['bits']:.3f} | {c['wall_s']:.1f} ({c['cpu_s']:.1f}) "
-                     f"| {c['wall_s'] / m:.2f} | {c['peak_mb']:.0f} | {d['wall_s']:.1f} ({d['cpu_s']:.1f}) "
-                     f"| {d['wall_s'] / m:.2f} | {d['peak_mb']:.0f} | {'yes' if r['ok'] else 'NO'} |")
-    return "\n".join(lines) + "\n"
-
-
-def run(folder: Path | None, inputs: list[str], codecs: list[str], threads: int) -> tuple[list[dict], str]:
-    """The rows, or [] and why not."""
-    if folder is None or not folder.is_dir():
-        return [], f"no photo directory (--photos DIR or ${ENV})"
+def run_photos(results: Results, folder: Path | None, quick: bool, workdir: Path) -> dict:
+    """Measure the ladder; returns what the report and the floors need ({"why": ...} when skipped)."""
     try:
         import imagecodecs  # noqa: F401
         import PIL  # noqa: F401
     except ImportError as exc:
-        return [], f"Pillow and imagecodecs are needed ({HINT}): {exc}"
+        return {"why": f"Pillow and imagecodecs are needed ({HINT}): {one_line(exc)}"}
     exe = bbzip_exe()
     if exe is None:
-        return [], "no bbzip console script"
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bbzip-photos-") as tmp:
-        workdir = Path(tmp)
-        for name, ppm, _pixels in load_photos(folder, inputs, workdir):
-            for label in codecs:
-                row = (measure_bbzip(exe, ppm, workdir, threads) if label == "bbzip"
-                       else measure_codec(label, ppm, workdir, threads))
-                row.update(photo=name, codec=label if label != "bbzip" else f"bbzip -6 -T{threads}")
-                print(markdown([row], threads).splitlines()[-1], flush=True)
-                rows.append(row)
-            ppm.unlink()
-    return rows, ""
+        return {"why": "no bbzip console script"}
+    root, why = photo_folder(folder)
+    if root is None:
+        return {"why": why}
+    photos = find_photos(root)
+    plans = ladder(photos, QUICK_TARGETS_MP if quick else TARGETS_MP)
+    if not plans:
+        return {"why": f"no colour photos under {root}"}
+    inputs, rows = [], []
+    for plan in plans:
+        image = render(plan)
+        h, w = image.shape[:2]
+        name = f"{w * h / 1e6:.1f} MP {w}x{h}"
+        ppm = workdir / "photo.ppm"
+        write_ppm(ppm, image)
+        del image
+        inputs.append({"name": name, "source": plan.describe()})
+        log(f"photos at full size: {name}: {plan.describe()}")
+        tools = [BBZIP, *CODECS] + ([COLD] if plan is plans[0] else [])
+        for tool in tools:
+            row = measure_bbzip(exe, name, ppm, workdir, tool) if tool in (BBZIP, COLD) \
+                else measure_codec(tool, name, ppm, workdir)
+            rows.append(results.add(row))
+            log(f"{name}: {tool}: {row.size} B, {row.roundtrip}, {row.compress_s} / {row.decompress_s} s")
+        ppm.unlink()
+    for tool in (BBZIP, *CODECS):
+        results.add(total_row(rows, tool))
+    return {"inputs": inputs, "folder": str(root), "tools": [BBZIP, *CODECS, COLD]}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.photos", description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=Path, default=os.environ.get(ENV), help=f"photo directory (${ENV})")
-    parser.add_argument("--inputs", default="pair,largest,mosaic", help="comma-separated: pair, largest, mosaic")
-    parser.add_argument("--codecs", default=",".join(["bbzip", *CODECS]), help="comma-separated")
-    parser.add_argument("--threads", type=int, default=cores(), help="bbzip's -T and the codecs' threads")
-    parser.add_argument("--out", type=Path, help="write the table (Markdown) and FILE.json")
-    args = parser.parse_args(argv)
-    rows, why = run(Path(args.photos) if args.photos else None, args.inputs.split(","), args.codecs.split(","), args.threads)
-    if not rows:
-        print(f"photos at full size: skipped: {why}")
-        return
-    table = markdown(rows, args.threads)
-    print(table)
-    if args.out:
-        args.out.write_text(table)
-        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+def floors(info: dict) -> list[Floor]:
+    """Issue 16's bars: every input at or under each floor; the goals on the total."""
+    out = [Floor(16, i["name"], BBZIP, metric, "<=", floor) for i in info.get("inputs", [])
+           for metric, (floor, _) in FLOORS.items()]
+    out += [Floor(16, TOTAL, BBZIP, metric, "<=", goal, "goal") for metric, (_, goal) in FLOORS.items()]
+    out.append(Floor(16, TOTAL, BBZIP, "compress_s_per_mp", "<=", Ref("JPEG XL e7", "compress_s_per_mp"), "goal"))
+    return out
 
 
-if __name__ == "__main__":
-    main()
+def markdown(results: Results, info: dict) -> str:
+    from bench.common import fmt, md_table
+
+    if not info.get("inputs"):
+        return f"### Photos at full size\n\nNot run: {info.get('why')}.\n"
+    body = []
+    for name in [i["name"] for i in info["inputs"]] + [TOTAL]:
+        for tool in info["tools"]:
+            r = results.get(name, tool)
+            if r is None:
+                continue
+            ok = r.ok
+            body.append([name, tool, fmt(r.bits_per_pixel if ok else None, ".3f"),
+                         fmt(r.compress_s if ok else None, ".1f"), fmt(r.compress_s_per_mp if ok else None, ".2f"),
+                         fmt(r.decompress_s if ok else None, ".1f"), fmt(r.decompress_s_per_mp if ok else None, ".2f"),
+                         fmt(r.compress_peak_mb if ok else None, ".0f"), fmt(r.decompress_peak_mb if ok else None, ".0f"),
+                         r.note if ok else f"{r.roundtrip}: {r.note}"])
+    table = md_table(["input", "codec", "bits/subpixel", "comp s", "comp s/M", "decomp s", "decomp s/M",
+                      "comp peak MB", "decomp peak MB", "note"], body)
+    sources = "\n".join(f"- {i['name']}: {i['source']}" for i in info["inputs"])
+    return (f"### Photos at full size\n\n{table}\n\n{PHOTOS_LEGEND.format(cores=cores())}\n\n"
+            f"Inputs (from {info['folder']}):\n\n{sources}\n")
+
+
+PHOTOS_LEGEND = (
+    "Every codec as a whole process on a {cores}-core machine: `bbzip -c FILE > OUT` and `bbzip -dc` at their "
+    "defaults (level 6, -T{cores}); the others a Python process each through imagecodecs (JPEG XL with "
+    "{cores} threads), reading and writing the same PPM. s/M = wall seconds per million subpixels; peak = "
+    "sum of PSS over the process tree (MB); the note gives the tree's CPU seconds, compress / decompress. "
+    "Each process gets the bench's environment less OPENBLAS_NUM_THREADS, as a user's shell would. "
+    f"`{COLD}`: the first input again with an empty numba cache for each step (what a fresh install pays once)."
+)
+
+if __name__ == "__main__":  # the older command: python -m bench.photos [--photos DIR] [--quick]
+    from bench.main import main
+    sys.exit(main(["photos", *sys.argv[1:]]))

@@ -6,7 +6,8 @@ Each argument is a run's --out directory. The README's "## Results" section beco
 introduction, then each run's readme.md (its tables, its command and machine line, and its
 own floors table); docs/bench.md becomes every run's full bench.md;
 the charts are copied into docs/. Several runs are for a machine on which one run of every
-table does not fit: each table still says which command produced it.
+table does not fit: each table still says which command produced it, and no section may come
+from two runs (a table is never stitched from runs, nor shown twice with different numbers).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from bench.common import REPO_ROOT
 
 INTRO = """\
-`make bench` (`python -m bench`; `--only TABLES` for some of them) on the development machine:
+`make bench` (`python -m bench`; `python -m bench SECTION ...` for some of them) on the development machine:
 a 2-core VM shared with the other developers' work, which also ran while these numbers were
 taken, so times are noisy and compare only between rows of one run; sizes are exact. Every
 table of these runs, with each bbzip coder on each input and the start-up times:
@@ -64,8 +65,36 @@ def results_section(runs: list[Path]) -> str:
     return "## Results\n\n" + "\n\n".join(parts) + "\n\n"
 
 
+def sections_of(run: Path) -> list[str]:
+    """The sections a run measured, from its bench.json (older runs: from its mode line)."""
+    import json
+
+    from bench.main import SECTIONS
+
+    meta = json.loads((run / "bench.json").read_text())["meta"]
+    if "sections" in meta:
+        return list(meta["sections"])
+    _, _, only = meta.get("mode", "").partition(", only ")
+    return only.split(",") if only else list(SECTIONS)
+
+
+def overlaps(runs: list[Path]) -> list[str]:
+    """"SECTION: RUN, RUN" for each section that more than one run measured."""
+    seen: dict[str, list[str]] = {}
+    for run in runs:
+        for section in sections_of(run):
+            seen.setdefault(section, []).append(str(run))
+    return [f"{s}: {', '.join(where)}" for s, where in seen.items() if len(where) > 1]
+
+
 def main(argv: list[str]) -> int:
     runs = [Path(a) for a in argv]
+    if not runs:
+        raise SystemExit("usage: python -m bench.publish RESULTS_DIR [RESULTS_DIR ...]")
+    twice = overlaps(runs)
+    if twice:
+        raise SystemExit("bench.publish: a section may come from one run only, so that no table is stitched "
+                         "or shown twice; measured twice: " + "; ".join(twice))
     readme = REPO_ROOT / "README.md"
     text = readme.read_text()
     start = text.index("## Results\n")

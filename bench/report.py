@@ -18,6 +18,7 @@ METRIC_FORMAT = {
     "compress_s": ".3f",
     "decompress_s": ".3f",
     "bits_per_pixel": ".4f",
+    "compress_s_per_mp": ".2f",
     "decompress_s_per_mp": ".2f",
     "peak_mb": ".0f",
     "growth_per_mib": ".1f",
@@ -32,8 +33,9 @@ METRIC_NAME = {
     "compress_s": "compress s",
     "decompress_s": "decompress s",
     "bits_per_pixel": "bits/(sub)pixel",
+    "compress_s_per_mp": "compress s per M subpixels",
     "decompress_s_per_mp": "decompress s per M subpixels",
-    "peak_mb": "peak RSS MB",
+    "peak_mb": "peak memory MB",
     "growth_per_mib": "growth B/MiB",
     "size_vs_h0": "size / H0 bound",
     "bytes_per_file": "B/file",
@@ -110,20 +112,8 @@ def levels_table(results: Results, inputs: Iterable[Input], tools: list[str]) ->
                     row_note(r),
                 ]
             )
-    return md_table(
-        [
-            "input",
-            "tool",
-            "size (B)",
-            "ratio",
-            "comp MB/s",
-            "decomp MB/s",
-            "comp RSS MB",
-            "decomp RSS MB",
-            "note",
-        ],
-        body,
-    )
+    return md_table(["input", "tool", "size (B)", "ratio", "comp MB/s", "decomp MB/s", "comp RSS MB",
+                     "decomp RSS MB", "note"], body)
 
 
 def mnist_table(results: Results, inputs: Iterable[Input], default: str) -> str:
@@ -217,20 +207,8 @@ def pipe_table(results: Results, name: str) -> str:
                 "ok" if r.ok else f"FAIL: {r.note}",
             ]
         )
-    return md_table(
-        [
-            "codec",
-            "compressed (B)",
-            "size / original",
-            "wall s",
-            "MB/s",
-            "x gzip -1",
-            "compress RSS MB",
-            "decompress RSS MB",
-            "byte-exact",
-        ],
-        body,
-    )
+    return md_table(["codec", "compressed (B)", "size / original", "wall s", "MB/s", "x gzip -1",
+                     "compress RSS MB", "decompress RSS MB", "byte-exact"], body)
 
 
 def coders_table(results: Results, inp: Input) -> str:
@@ -359,6 +337,8 @@ def render(
             real = results.of(REAL_PIPE_INPUT)[0].input_bytes
             out += [f"Real data: {real:,} bytes of a tar of /usr/lib (libraries and binaries) through the same pipes:",
                     "", pipe_table(results, REAL_PIPE_INPUT), ""]
+    for block in run.get("blocks", []):  # sections that render themselves (photos, formats)
+        out += [block, ""]
     out += ["### Floors", "", FLOORS_LEGEND, "", floors_table(checks), ""]
     if full:
         for inp in run.get("coder_inputs", []):

@@ -1,5 +1,6 @@
 """The bench's own logic (no timing): floors judged on rows, peak memory of a process tree."""
 
+import re
 import sys
 
 import numpy as np
@@ -101,3 +102,90 @@ def test_the_mnist_time_bar_says_what_it_compares_and_shows_xz_decompress_time()
     result = check(floor, results, {})
     assert result.status == "PASS" and result.limit == 8.9
     assert "compress time" in result.detail and "xz -9e decompress_s: 0.31" in result.detail
+
+
+def test_sections_are_named_positionally_or_with_only_and_each_part_keeps_its_own_folder():
+    from pathlib import Path
+
+    from bench.main import SECTIONS, chosen_sections, default_out, parse_args
+
+    assert chosen_sections(parse_args(["photos", "natural"])) == {"photos", "natural"}
+    assert chosen_sections(parse_args(["--only", "levels,formats"])) == {"levels", "formats"}
+    assert chosen_sections(parse_args([])) == set(SECTIONS)
+    assert default_out({"natural", "photos"}) == Path("bench-results/natural-photos")
+    assert default_out(set(SECTIONS)) == Path("bench-results")
+
+
+def test_photo_ladder_uses_own_sizes_then_downscales_then_mosaics_of_at_least_the_target():
+    from pathlib import Path
+
+    from bench.photos import Photo, ladder
+
+    photos = [Photo(f"p{i}", Path(f"p{i}.jpg"), (2560, 1600)) for i in range(8)]
+    photos.append(Photo("big", Path("big.jpg"), (5120, 2880)))
+    plans = ladder(photos, (0.3, 4, 15, 20))
+    small, native, big, mosaic = plans
+    assert small.scale < 1 and len(small.parts) == 1
+    assert native.scale == 1 and native.parts[0].size == (2560, 1600)
+    assert big.parts[0].name == "big"
+    assert len(mosaic.parts) == 6 and mosaic.columns == 2
+    assert 20e6 <= mosaic.height * 2 * 2560 < 20.2e6  # cropped to the target, not below it
+    first_uses = [p.name for plan in plans[:3] for p in plan.parts]
+    assert len(first_uses) == len(set(first_uses))  # distinct photos while unused ones remain
+
+
+def test_issue_16_floors_per_photo_and_goals_on_the_total():
+    from bench.photos import BBZIP, TOTAL, floors
+
+    rows = floors({"inputs": [{"name": "0.3 MP 693x433"}, {"name": "20.1 MP 5120x3920"}]})
+    per_photo = [f for f in rows if f.input != TOTAL]
+    assert len(per_photo) == 6 and all(f.kind == "floor" and f.tool == BBZIP for f in per_photo)
+    assert {(f.metric, f.limit) for f in per_photo} == {
+        ("compress_s_per_mp", 1.0), ("decompress_s_per_mp", 0.5), ("peak_mb", 600)}
+    assert all(f.kind == "goal" for f in rows if f.input == TOTAL)
+
+
+def test_format_rows_become_floors_against_the_row_they_compare_with():
+    from bench.files import BBZIP, PNG_FILES, TODAY, _pair, floors, markdown
+
+    results = Results(1, ())
+    _pair(results, "2 JPEG photos", "the JPEG files", 1000, 850)
+    _pair(results, "2 photos as Pillow PNG", PNG_FILES, 1000, 990)
+    results.add(Row("2 photos as Pillow PNG", TODAY, input_bytes=1000, size=1000, roundtrip="ok"))
+    info = {"rows": [("2 JPEG photos", "the JPEG files", 0.88, False), ("2 photos as Pillow PNG", TODAY, 1.0, False),
+                     ("2 photos as Pillow PNG", PNG_FILES, 0.85, True)]}
+    checks = [check(f, results, {}) for f in floors(info)]
+    assert [(c.status, c.floor.kind) for c in checks] == [("PASS", "floor"), ("PASS", "floor"), ("missed", "goal")]
+    assert all(c.floor.tool == BBZIP for c in checks)
+    text = re.sub(r" +", " ", markdown(results, info))
+    assert "| 2 JPEG photos | the JPEG files | 1,000 | 850 | 0.8500 | floor 0.88 |" in text
+
+
+def test_pillow_png_today_is_the_same_bytes_without_the_signature():
+    from bench.png_regen import not_png
+
+    data = b"\x89PNG\r\n\x1a\n" + bytes(20)
+    assert not_png(data)[1:] == data[1:] and not_png(data)[:8] != data[:8]
+
+
+def test_publish_refuses_a_section_measured_by_two_runs(tmp_path):
+    import json
+
+    from bench.publish import overlaps
+
+    for name, meta in (("a", {"sections": ["photos", "natural"]}), ("b", {"sections": ["natural"]}),
+                       ("c", {"mode": "full, only levels"})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "bench.json").write_text(json.dumps({"meta": meta}))
+    assert overlaps([tmp_path / "a", tmp_path / "c"]) == []
+    assert overlaps([tmp_path / "a", tmp_path / "b"]) == [f"natural: {tmp_path / 'a'}, {tmp_path / 'b'}"]
+
+
+def test_issue_17_floors_every_photo_against_webp_at_its_best_and_the_total_against_jpeg_xl_e7():
+    from bench.floors import WEBP, floor_table
+    from bench.inputs import PHOTO_NAMES
+    from bench.natural import TOTAL_INPUT
+
+    seventeen = [f for f in floor_table(False) if f.issue == 17 and f.kind == "floor"]
+    assert {f.input for f in seventeen if f.limit.tool == WEBP} == set(PHOTO_NAMES)
+    assert any(f.input == TOTAL_INPUT and f.limit.tool == "JPEG XL e7" for f in seventeen)
