@@ -20,7 +20,8 @@ FIRST_SAMPLES_S = (0.005, 0.005, 0.01, 0.02)
 SAMPLE_S = 0.05
 
 
-def _children() -> dict[int, list[int]]:
+def process_tree() -> dict[int, list[int]]:
+    """Every process's children, from one scan of /proc."""
     tree: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -54,7 +55,7 @@ def _memory_kib(pid: int) -> tuple[int, int]:
 def tree_rss_kib(root: int) -> int:
     """The larger of the summed resident memory of `root` and its descendants now, and the
     largest high-water mark among them."""
-    tree, total, highest, todo = _children(), 0, 0, [root]
+    tree, total, highest, todo = process_tree(), 0, 0, [root]
     while todo:
         pid = todo.pop()
         rss, hwm = _memory_kib(pid)

@@ -189,3 +189,30 @@ def test_issue_17_floors_every_photo_against_webp_at_its_best_and_the_total_agai
     seventeen = [f for f in floor_table(False) if f.issue == 17 and f.kind == "floor"]
     assert {f.input for f in seventeen if f.limit.tool == WEBP} == set(PHOTO_NAMES)
     assert any(f.input == TOTAL_INPUT and f.limit.tool == "JPEG XL e7" for f in seventeen)
+
+
+def test_real_logs_are_a_tar_of_the_folder_with_rotated_logs_decompressed(tmp_path):
+    import gzip
+    import io
+    import tarfile
+
+    from bench.realdata import logs_input
+
+    (tmp_path / "syslog").write_bytes(b"Dec  2 12:00:00 host cron[1]: job\n" * 3000)
+    (tmp_path / "syslog.1.gz").write_bytes(gzip.compress(b"Dec  1 12:00:00 host sshd[2]: hello\n" * 2000))
+    inp = logs_input(1 << 20, tmp_path)
+    with tarfile.open(fileobj=io.BytesIO(inp.data)) as tar:
+        assert tar.getnames() == ["syslog", "syslog.1"]
+        assert tar.extractfile("syslog.1").read().startswith(b"Dec  1")
+    assert logs_input(1 << 20, tmp_path / "missing") is None
+
+
+def test_the_disk_image_is_the_same_bytes_every_run():
+    import shutil
+
+    from bench.realdata import MIN_IMAGE_BYTES, disk_image_input
+
+    if not (shutil.which("mke2fs") or shutil.which("/usr/sbin/mke2fs")) or not shutil.which("debugfs", path="/usr/sbin:/sbin:/usr/bin"):
+        pytest.skip("no e2fsprogs")
+    first, second = disk_image_input(MIN_IMAGE_BYTES), disk_image_input(MIN_IMAGE_BYTES)
+    assert first is not None and len(first.data) == MIN_IMAGE_BYTES and first.data == second.data
