@@ -48,7 +48,7 @@ def run_formats(results: Results, folder: Path | None, quick: bool) -> dict:
         if "skipped" in r:
             info["skipped"].append(f"{r['input']}: {r['skipped']}")
             continue
-        _pair(results, r["input"], r["against"], r["base_bytes"], r["bbzip_bytes"])
+        _pair(results, r["input"], r["against"], r["base_bytes"], r["bbzip_bytes"], ", ".join(r.get("coders", [])))
         info["rows"].append((r["input"], r["against"], r.get("floor"), bool(r.get("goal"))))
     photos = sorted(png_regen.default_photos().glob("*.ppm*"))
     if not photos:
