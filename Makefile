@@ -52,15 +52,16 @@ fuzz-cov:  ## coverage-guided fuzzing (atheris) of every parser and coder, FUZZ_
 	done
 
 SECTIONS ?=
-bench:  ## every table in one run, floors checked, into bench-results/ (SECTIONS="photos natural": some); see bench-SECTION
+BENCH_ARGS ?=
+bench:  ## every table in one run, floors checked, into bench-results/ (SECTIONS="photos natural": some; BENCH_ARGS="--quick --photos DIR")
 	$(PIP) install -q -e '.[bench]'
-	OPENBLAS_NUM_THREADS=1 $(PY) -m bench $(SECTIONS)
+	OPENBLAS_NUM_THREADS=1 $(PY) -m bench $(SECTIONS) $(BENCH_ARGS)
 
 # One section in a run of its own, into bench-results/SECTION: make bench-photos, bench-natural,
 # bench-formats, bench-levels, bench-mnist, bench-coders, bench-startup, bench-pipe, bench-zarr.
 bench-%:
 	$(PIP) install -q -e '.[bench]'
-	OPENBLAS_NUM_THREADS=1 $(PY) -m bench $*
+	OPENBLAS_NUM_THREADS=1 $(PY) -m bench $* $(BENCH_ARGS)
 
 RESULTS ?= $(sort $(wildcard bench-results/*/bench.json bench-results/bench.json))
 bench-publish:  ## README Results and docs/bench.md from the runs in bench-results/ (one run per section)

@@ -52,6 +52,7 @@ QUICK_TARGETS_MP = (0.3, 1)
 TOTAL = "photos at full size (total)"
 BBZIP = "bbzip"
 COLD = "bbzip, numba cache cold"
+NUMPY = "bbzip, numpy path"  # BBZIP_KERNELS=numpy: no compiled kernels, the same bytes
 SAMPLE_S = 0.25  # coding phases last seconds; a scan of /proc costs a few ms
 FLOORS = {"compress_s_per_mp": (1.0, 0.4), "decompress_s_per_mp": (0.5, 0.15), "peak_mb": (600, 300)}
 
@@ -256,7 +257,7 @@ def _row(name: str, tool: str, ppm: Path, packed: Path, back: Path, c: dict, d: 
     if c["rc"] or d["rc"]:
         row.roundtrip, row.note = "error", errors or f"exit {c['rc'] or d['rc']}"
         return row
-    row.size = packed.stat().st_size
+    row.size, row.digest = packed.stat().st_size, hashlib.sha256(packed.read_bytes()).hexdigest()
     row.compress_s, row.decompress_s = c["wall_s"], d["wall_s"]
     row.compress_peak_mb, row.decompress_peak_mb = c["peak_mb"], d["peak_mb"]
     row.roundtrip = "ok" if back.read_bytes()[-w * h * 3 :] == data[-w * h * 3 :] else "FAIL"
@@ -265,11 +266,12 @@ def _row(name: str, tool: str, ppm: Path, packed: Path, back: Path, c: dict, d: 
 
 
 def measure_bbzip(exe: str, name: str, ppm: Path, workdir: Path, tool: str = BBZIP) -> Row:
-    """``bbzip -c FILE > OUT`` and ``bbzip -dc OUT > BACK``; the cold row empties numba's cache first."""
+    """``bbzip -c FILE > OUT`` and ``bbzip -dc OUT > BACK``; the cold row empties numba's cache
+    first, the numpy row turns the compiled kernels off."""
     packed, back = workdir / "out.bbz", workdir / "back.ppm"
     with tempfile.TemporaryDirectory(prefix="numba-c-") as c_cache, tempfile.TemporaryDirectory(prefix="numba-d-") as d_cache:
-        env_c = user_env(NUMBA_CACHE_DIR=c_cache) if tool == COLD else None
-        env_d = user_env(NUMBA_CACHE_DIR=d_cache) if tool == COLD else None
+        env_c, env_d = {COLD: (user_env(NUMBA_CACHE_DIR=c_cache), user_env(NUMBA_CACHE_DIR=d_cache)),
+                        NUMPY: (user_env(BBZIP_KERNELS="numpy"),) * 2}.get(tool, (None, None))
         with open(packed, "wb") as dst:
             c = run_measured([exe, "-c", str(ppm)], stdout=dst, env=env_c)
         with open(back, "wb") as dst:
@@ -329,18 +331,18 @@ def run_photos(results: Results, folder: Path | None, quick: bool, workdir: Path
         del image
         inputs.append({"name": name, "source": plan.describe()})
         log(f"photos at full size: {name}: {plan.describe()}")
-        tools = [BBZIP, *CODECS] + ([COLD] if plan is plans[0] else [])
+        tools = [BBZIP, *CODECS] + ([COLD, NUMPY] if plan is plans[0] else [])
         if plan is plans[0]:
             measure_bbzip(exe, name, ppm, workdir)  # untimed: numba's cache is warm for every timed row
         for tool in tools:
-            row = measure_bbzip(exe, name, ppm, workdir, tool) if tool in (BBZIP, COLD) \
+            row = measure_bbzip(exe, name, ppm, workdir, tool) if tool in (BBZIP, COLD, NUMPY) \
                 else measure_codec(tool, name, ppm, workdir)
             rows.append(results.add(row))
             log(f"{name}: {tool}: {row.size} B, {row.roundtrip}, {row.compress_s} / {row.decompress_s} s")
         ppm.unlink()
     for tool in (BBZIP, *CODECS):
         results.add(total_row(rows, tool))
-    return {"inputs": inputs, "folder": str(root), "tools": [BBZIP, *CODECS, COLD]}
+    return {"inputs": inputs, "folder": str(root), "tools": [BBZIP, *CODECS, COLD, NUMPY]}
 
 
 def floors(info: dict) -> list[Floor]:
@@ -349,6 +351,8 @@ def floors(info: dict) -> list[Floor]:
            for metric, (floor, _) in FLOORS.items()]
     out += [Floor(16, TOTAL, BBZIP, metric, "<=", goal, "goal") for metric, (_, goal) in FLOORS.items()]
     out.append(Floor(16, TOTAL, BBZIP, "compress_s_per_mp", "<=", Ref("JPEG XL e7", "compress_s_per_mp"), "goal"))
+    if info.get("inputs"):  # the numpy path writes the same bytes as the compiled one
+        out.append(Floor(16, info["inputs"][0]["name"], NUMPY, "digest", "==", Ref(BBZIP, "digest")))
     return out
 
 
@@ -384,7 +388,8 @@ PHOTOS_LEGEND = (
     "sum of PSS over the process tree (MB); the note gives the tree's CPU seconds, compress / decompress. "
     "Each process gets the bench's environment less OPENBLAS_NUM_THREADS, as a user's shell would. "
     f"`{COLD}`: the first input again with an empty numba cache for each step (what a fresh install pays once); "
-    "every other bbzip row runs warm, after one untimed run."
+    "every other bbzip row runs warm, after one untimed run. "
+    f"`{NUMPY}`: the first input with BBZIP_KERNELS=numpy (no compiled kernels; its output must be the same bytes)."
 )
 
 if __name__ == "__main__":  # the older command: python -m bench.photos [--photos DIR] [--quick]
