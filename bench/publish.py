@@ -24,6 +24,13 @@ a 2-core VM shared with the other developers' work, which also ran while these n
 taken, so times are noisy and compare only between rows of one run; sizes are exact. Every
 table of these runs, with each bbzip coder on each input and the start-up times:
 [docs/bench.md](docs/bench.md)."""
+DOCS_INTRO = """\
+Every table of the runs that README's Results section shows, one part per run, each with the
+command that produced it, its date and its machine. No table comes from two runs. To redo them:
+`make bench` (every section in one run), or one run per section, `make bench-SECTION` (sections:
+levels, coders, mnist, natural, startup, pipe, zarr, photos, formats), then `make bench-publish`.
+
+"""
 FLOORS = "### Floors"
 
 
@@ -110,7 +117,7 @@ def main(argv: list[str]) -> int:
         )
         for chart in run.glob("*.png"):
             shutil.copy(chart, docs / chart.name)
-    (docs / "bench.md").write_text("\n".join(full))
+    (docs / "bench.md").write_text(DOCS_INTRO + "\n".join(full))
     print(
         f"wrote {readme}, {docs / 'bench.md'} and {len(list(docs.glob('*.png')))} charts in docs/"
     )

@@ -290,12 +290,12 @@ def test_the_banded_golden_file_is_what_the_writer_makes_in_bands(monkeypatch):
     assert api.compress(raw, "natural") == packed
 
 
-def test_the_photo_bench_skips_cleanly_without_photos(tmp_path, capsys):
+def test_the_photo_bench_skips_cleanly_without_photos(tmp_path):
     from bench import photos
+    from bench.measure import Results
 
-    assert photos.run(None, ["pair"], ["bbzip"], 1) == ([], "no photo directory (--photos DIR or $BBZIP_PHOTOS)")
-    photos.main(["--photos", str(tmp_path / "absent")])
-    assert "skipped" in capsys.readouterr().out
+    info = photos.run_photos(Results(1, ()), tmp_path / "absent", True, tmp_path)
+    assert info["why"] and "Not run" in photos.markdown(Results(1, ()), info)
     assert photos.tree_pss_kib(os.getpid()) > 1000
 
 
