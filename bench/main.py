@@ -142,7 +142,7 @@ def run_bench(args: argparse.Namespace) -> None:
     unknown = only - set(SECTIONS)
     if unknown:
         raise SystemExit(
-            f"bench: unknown --only {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}"
+            f"bench: unknown section {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}"
         )
     api, skip, version = load_api()
     meta = metadata(args, version, sorted(only, key=SECTIONS.index))
