@@ -39,7 +39,7 @@ from pathlib import Path
 from bench.common import bbzip_exe, cores, debian_packages, log, one_line
 from bench.floors import Floor, Ref
 from bench.measure import Results, Row
-from bench.rss import process_tree
+from bench.rss import tree_pss_kib
 
 ENV = "BBZIP_PHOTOS"
 HINT = "pip install -e .[bench]"
@@ -76,27 +76,10 @@ else:
 CODECS = {
     "JPEG XL e7": ("ic.jpegxl_encode(image, lossless=True, effort=7, numthreads=threads)",
                    "lambda b: ic.jpegxl_decode(b, numthreads=threads)"),
-    # cwebp -lossless's defaults: at its best (level 100, method 6; the natural table's setting)
-    # WebP takes about 9 CPU s per million subpixels here, which would double this section's time
+    # cwebp -lossless's defaults: at its best (level 100, method 6, the natural table's) about 9 CPU s/M
     "WebP lossless": ("ic.webp_encode(image, level=75, lossless=True, method=4)", "ic.webp_decode"),
     "PNG (zlib 9)": ("ic.png_encode(image, level=9)", "ic.png_decode"),
 }
-
-
-def tree_pss_kib(root: int) -> int:
-    """The summed PSS of ``root`` and its descendants now (KiB)."""
-    children, total, todo = process_tree(), 0, [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-                    break
-        except (OSError, ValueError):
-            pass
-        todo += children.get(pid, [])
-    return total
 
 
 def user_env(**extra: str) -> dict:
@@ -177,6 +160,7 @@ class Plan:
     scale: float = 1.0
     columns: int = 1
     height: int | None = None
+    tile: tuple[int, int] | None = None  # a mosaic's photos centre-cropped to this size
 
     def describe(self) -> str:
         names = ", ".join(p.name for p in self.parts)
@@ -210,16 +194,19 @@ def ladder(photos: list[Photo], targets: tuple[float, ...]) -> list[Plan]:
             plans[t] = Plan([photo], scale=math.sqrt(t / photo.mp))
     if not photos:
         return []
-    common = Counter(p.size for p in photos).most_common(1)[0][0]
-    alike = [p for p in photos if p.size == common]
+    common, count = Counter(p.size for p in photos).most_common(1)[0]
+    # photos of one size, else the larger half, each centre-cropped to the smallest of them
+    alike = [p for p in photos if p.size == common] if count > 1 else \
+        sorted(photos, key=lambda p: -p.mp)[: max(2, len(photos) // 2)]
+    tile = (min(p.size[0] for p in alike), min(p.size[1] for p in alike))
     for t in targets:
         if t in plans:
             continue
         columns = 2 if len(alike) > 1 else 1
-        rows = math.ceil(t * 1e6 / (columns * common[0] * common[1]))
+        rows = math.ceil(t * 1e6 / (columns * tile[0] * tile[1]))
         parts = [pick(alike) for _ in range(columns * rows)]
-        height = math.ceil(t * 1e6 / (columns * common[0]) / 16) * 16
-        plans[t] = Plan(parts, columns=columns, height=height if height < rows * common[1] else None)
+        height = math.ceil(t * 1e6 / (columns * tile[0]) / 16) * 16
+        plans[t] = Plan(parts, columns=columns, height=height if height < rows * tile[1] else None, tile=tile)
     return [plans[t] for t in targets]
 
 
@@ -233,6 +220,9 @@ def render(plan: Plan):
         if plan.scale < 1:
             w, h = image.size
             image = image.resize((round(w * plan.scale), round(h * plan.scale)), Image.BOX)
+        if plan.tile:
+            (w, h), (tw, th) = image.size, plan.tile
+            image = image.crop(((w - tw) // 2, (h - th) // 2, (w - tw) // 2 + tw, (h - th) // 2 + th))
         return np.asarray(image)
 
     images = [rgb(p) for p in plan.parts]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from pathlib import Path
 from typing import Any
 
 # Quick first samples so that short commands get one; then 50 ms (a scan of /proc costs
@@ -62,6 +63,22 @@ def tree_rss_kib(root: int) -> int:
         total, highest = total + rss, max(highest, hwm)
         todo += tree.get(pid, [])
     return max(total, highest)
+
+
+def tree_pss_kib(root: int) -> int:
+    """The summed PSS of ``root`` and its descendants now (KiB)."""
+    children, total, todo = process_tree(), 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except (OSError, ValueError):
+            pass
+        todo += children.get(pid, [])
+    return total
 
 
 def run_with_peak(argv: list[str], **popen: Any) -> tuple[int, float | None]:

@@ -218,3 +218,14 @@ def test_the_disk_image_is_the_same_bytes_every_run():
         pytest.skip("no e2fsprogs")
     first, second = disk_image_input(MIN_IMAGE_BYTES), disk_image_input(MIN_IMAGE_BYTES)
     assert first is not None and len(first.data) == MIN_IMAGE_BYTES and first.data == second.data
+
+
+def test_a_mosaic_of_photos_of_different_sizes_crops_them_to_one_tile():
+    from pathlib import Path
+
+    from bench.photos import Photo, ladder
+
+    photos = [Photo(f"p{i}", Path(f"p{i}.jpg"), (3000 + 100 * i, 2000 + 50 * i)) for i in range(4)]
+    (mosaic,) = ladder(photos, (20,))
+    assert mosaic.tile == (3200, 2100) and {p.name for p in mosaic.parts} == {"p2", "p3"}
+    assert mosaic.columns == 2 and len(mosaic.parts) == 4 and mosaic.height * 2 * 3200 >= 20e6
