@@ -85,6 +85,12 @@ def sections_of(run: Path) -> list[str]:
     return only.split(",") if only else list(SECTIONS)
 
 
+def first_section(run: Path) -> int:
+    from bench.main import SECTIONS
+
+    return min((SECTIONS.index(s) for s in sections_of(run) if s in SECTIONS), default=len(SECTIONS))
+
+
 def overlaps(runs: list[Path]) -> list[str]:
     """"SECTION: RUN, RUN" for each section that more than one run measured."""
     seen: dict[str, list[str]] = {}
@@ -98,6 +104,7 @@ def main(argv: list[str]) -> int:
     runs = [Path(a) for a in argv]
     if not runs:
         raise SystemExit("usage: python -m bench.publish RESULTS_DIR [RESULTS_DIR ...]")
+    runs.sort(key=first_section)  # the README's order of sections, whatever order they ran in
     twice = overlaps(runs)
     if twice:
         raise SystemExit("bench.publish: a section may come from one run only, so that no table is stitched "

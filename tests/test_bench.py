@@ -229,3 +229,15 @@ def test_a_mosaic_of_photos_of_different_sizes_crops_them_to_one_tile():
     (mosaic,) = ladder(photos, (20,))
     assert mosaic.tile == (3200, 2100) and {p.name for p in mosaic.parts} == {"p2", "p3"}
     assert mosaic.columns == 2 and len(mosaic.parts) == 4 and mosaic.height * 2 * 3200 >= 20e6
+
+
+def test_publish_puts_runs_in_the_order_of_the_sections(tmp_path):
+    import json
+
+    from bench.publish import first_section
+
+    for name, sections in (("x", ["formats"]), ("y", ["natural", "photos"]), ("z", ["levels"])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "bench.json").write_text(json.dumps({"meta": {"sections": sections}}))
+    runs = sorted((tmp_path / n for n in "xyz"), key=first_section)
+    assert [r.name for r in runs] == ["z", "y", "x"]
