@@ -121,15 +121,16 @@ def _find(slot, guess, means, inv_scales, weights, total, sigmoid, consts):
 @_kernel
 def gather_known(grid, row, cols, taps, context):
     """The taps known before row ``row`` is decoded (rows above, and the validity channel of
-    the row's own), for columns cols[0]..cols[1] of every lane, as floats: context row
-    (col - cols[0]) * lanes + lane. ``taps``: (channel, row, column) of each, margins in."""
+    the row's own), for columns cols[0]..cols[1] of every lane, as floats, transposed:
+    context[tap, (col - cols[0]) * lanes + lane] (so that the copy runs along the lanes).
+    ``taps``: (channel, row, column) of each, margins included."""
     lanes = grid.shape[3]
-    for col in range(cols[0], cols[1]):
-        first = (col - cols[0]) * lanes
-        for s in range(taps.shape[0]):
-            r, q, ch = row + taps[s, 1], col + taps[s, 2], taps[s, 0]
+    for s in range(taps.shape[0]):
+        r, ch = row + taps[s, 1], taps[s, 0]
+        for col in range(cols[0], cols[1]):
+            first, q = (col - cols[0]) * lanes, col + taps[s, 2]
             for i in range(lanes):
-                context[first + i, s] = grid[r, q, ch, i]
+                context[s, first + i] = grid[r, q, ch, i]
 
 
 @_fast

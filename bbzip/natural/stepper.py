@@ -65,7 +65,7 @@ class Stepper:
         self.net = (np.ascontiguousarray(net.spatial_t[stepped]), _stack([h.point_t for h in heads], (c, 2 * c, HIDDEN)))
         # Columns a pass: its known products stay a few megabytes however many lanes.
         self.step = max(1, _PASS_ROWS // lanes)
-        self.known_context = np.empty((self.step * lanes, len(known)))
+        self.known_context = np.empty((len(known), self.step * lanes))
         self.known = np.empty((self.step * lanes, c * HIDDEN))
         self.first = np.array([[h.offset for h in heads], [h.scale for h in heads]], dtype=np.float64)
         layers = [[h.layer1 for h in heads], [h.layer2 for h in heads]]
@@ -93,7 +93,7 @@ class Stepper:
             rows = (cols[1] - cols[0]) * len(self.head)
             self.fused.gather_known(self.grid, row, cols, self.known_taps, self.known_context)
             known = self.known[:rows]
-            np.matmul(self.known_context[:rows], self.known_w, out=known)
+            np.matmul(self.known_context[:, :rows].T, self.known_w, out=known)
             for message, (lo, hi) in zip(self.messages, self.bounds):
                 size = self.fused.decode_row(row, cols, lo, hi, self.grid, self.tiles_t, self.heights, self.widths,
                                              self.margins, self.taps, known, features, self.net, self.first,
