@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 from bbzip.ans.rans import Message
+from bbzip.errors import CorruptError
 from bbzip.natural import coder, compiled, cost
 from bbzip.natural.images import load_image_file
 from bbzip.natural.model import default_natural_model
+from bbzip.natural.tiles import Tiling
 from tests.natural_helpers import random_natural_model, smooth_images
 
 DATA = Path(__file__).parent / "data"
@@ -40,8 +42,11 @@ CASES = {name: (model, images) for name, model, images in _cases()}
 
 
 def _with_kernels(monkeypatch, on: bool, fn):
-    monkeypatch.setattr(compiled, "MIN_SUBPIXELS", 0 if on else 1 << 62)
-    return fn()
+    monkeypatch.setenv("BBZIP_KERNELS", "numba" if on else "numpy")
+    try:
+        return fn()
+    finally:
+        monkeypatch.delenv("BBZIP_KERNELS")
 
 
 @needs_numba
@@ -106,7 +111,7 @@ import hashlib, sys
 sys.path.insert(0, {root!r})
 from bbzip.natural import coder, compiled
 from tests.test_natural_compiled import CASES, SIMD_CASES
-compiled.MIN_SUBPIXELS = {threshold}
+compiled.MIN_SUBPIXELS = compiled.LOADED_MIN_SUBPIXELS = {threshold}
 print(" ".join(hashlib.sha256(coder.encode(*CASES[name])).hexdigest() for name in SIMD_CASES))
 """
 
@@ -128,13 +133,83 @@ def test_same_bytes_with_numpys_simd_kernels_disabled(threshold):
     assert run.stdout.split() == here.split()
 
 
-def test_the_step_kernels_name_the_helpers_they_inline():
-    """numba's cache keys a kernel on its own file: stepper.py's kernels inline kernels.py's
-    helpers, so stepper.py carries a digest of kernels.py, and an edit of kernels.py alone
+def test_the_row_kernel_names_the_helpers_it_inlines():
+    """numba's cache keys a kernel on its own file: fused.py's kernels inline kernels.py's
+    helpers, so fused.py carries a digest of kernels.py, and an edit of kernels.py alone
     (which a warm cache would not see) fails here until the digest is updated."""
     import hashlib
 
-    from bbzip.natural import stepper
+    from bbzip.natural import fused
 
     source = (Path(compiled.__file__).parent / "kernels.py").read_bytes()
-    assert stepper.KERNELS_DIGEST == hashlib.sha256(source).hexdigest()[:16]
+    assert fused.KERNELS_DIGEST == hashlib.sha256(source).hexdigest()[:16]
+
+
+def _pushed(model, images, side: int, groups: int):
+    """The images pushed with the given tile side and lane groups (numpy path), and what
+    pop_images needs to take them back."""
+    n, h, w, c = images.shape
+    tiling = Tiling.of(n, h, w, side)
+    parts = coder.lane_groups(tiling.lanes, groups)
+    message = coder.GroupedMessage([model.new_message(part.stop - part.start) for part in parts])
+    settings = coder.push_images(model, message, tiling, images)
+    payloads = [m.to_bytes() for m in message.messages]
+    return tiling, settings, payloads, parts
+
+
+def _popped(model, tiling, c, settings, payloads, parts):
+    messages = [model.read_message(payload, part.stop - part.start) for payload, part in zip(payloads, parts)]
+    grouped = coder.GroupedMessage(messages) if len(messages) > 1 else messages[0]
+    tiles = coder.pop_images(model, grouped, tiling, c, settings)
+    return tiles, [m.to_bytes() for m in messages]
+
+
+@needs_numba
+@pytest.mark.parametrize(("shape", "side", "groups"), [
+    ((1, 45, 70, 3), 32, 1),  # partial tiles right and below
+    ((1, 45, 70, 3), 32, 3),  # groups of uneven lane counts, none a multiple of eight
+    ((2, 37, 29, 1), 32, 2),  # gray, partial tiles
+    ((1, 24, 72, 1), 64, 1),  # one lane whose tile is wider than the image is high
+    ((3, 16, 40, 3), 32, 5),  # groups of one or two lanes
+])
+def test_row_kernel_pops_what_numpy_pops(monkeypatch, shape, side, groups):
+    """The fused row kernel against the numpy path on tile sides, lane groups, gray and RGB,
+    images with partial tiles: the same tiles, and the messages left the same."""
+    images = smooth_images(shape, seed=sum(shape) + side)
+    x = images[..., list(coder.CODING_ORDER)] if shape[-1] == 3 else images
+    pushed = _with_kernels(monkeypatch, False, lambda: _pushed(RANDOM, x, side, groups))
+    tiling = pushed[0]
+    fast = _with_kernels(monkeypatch, True, lambda: _popped(RANDOM, tiling, shape[-1], *pushed[1:]))
+    slow = _with_kernels(monkeypatch, False, lambda: _popped(RANDOM, tiling, shape[-1], *pushed[1:]))
+    assert np.array_equal(fast[0], slow[0]) and np.array_equal(tiling.from_tiles(fast[0]), x)
+    assert fast[1] == slow[1]
+
+
+@needs_numba
+def test_row_kernel_refuses_a_tail_that_ends_early(monkeypatch):
+    """Each group's tail cut to two words: the compiled refill runs out as Message._take."""
+    images = smooth_images((1, 45, 70, 3), seed=8)
+    pushed = _with_kernels(monkeypatch, False, lambda: _pushed(RANDOM, images, 32, 2))
+    tiling, settings, payloads, parts = pushed
+    cut = [payload[: 8 * (part.stop - part.start) + 8] for payload, part in zip(payloads, parts)]
+    for on in (True, False):
+        with pytest.raises(CorruptError):
+            _with_kernels(monkeypatch, on, lambda: _popped(RANDOM, tiling, 3, settings, cut, parts))
+
+
+def test_small_blocks_leave_numba_unloaded():
+    """A block below the threshold decodes without importing numba (files of small images
+    do not pay its import)."""
+    model, images = CASES["random-noise"]
+    assert images.size < compiled.MIN_SUBPIXELS
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = (f"import sys; sys.path.insert(0, {root!r})\n"
+              "from tests.test_natural_compiled import CASES\n"
+              "from bbzip.natural import coder\n"
+              "model, images = CASES['random-noise']\n"
+              "payload = coder.encode(model, images)\n"
+              "assert (coder.decode(model, payload, images.shape) == images).all()\n"
+              "print('numba' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "BBZIP_KERNELS"}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert run.stdout.split() == ["False"]

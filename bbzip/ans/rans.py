@@ -157,6 +157,13 @@ class Message:
             raise ValueError("the tail can only grow into its room")
         self._size = size
 
+    def drop_tail_words(self, size: int) -> None:
+        """After a compiled refill took the words from ``size`` up off the tail, as ``_take``
+        would have (a decoder's: it never borrows)."""
+        if not 0 <= size <= self._size:
+            raise ValueError("a refill can only shrink the tail")
+        self._size = size
+
     def _append(self, words: np.ndarray) -> None:
         need = self._size + len(words)
         self.tail_room(len(words))[self._size : need] = words

@@ -3,13 +3,15 @@ and the model's numbers as they take them. Importing this module imports no numb
 
 The compiled and numpy paths give the same bytes (tests/test_natural_compiled.py), so the
 choice is speed alone: numba when it is installed (the ``fast`` extra) and a block is large
-enough to repay its import. BBZIP_KERNELS=numpy runs the numpy path, for comparisons.
+enough to repay its import (less once numba is loaded). BBZIP_KERNELS=numpy runs the numpy
+path, BBZIP_KERNELS=numba the compiled one on every block, for comparisons.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import numpy as np
 
@@ -19,9 +21,14 @@ import numpy as np
 
 
 # Below this many subpixels in a block, numpy finishes before numba would be imported and
-# its first kernel loaded from the cache: about 1 s of CPU per process (0.6 s the import,
-# 0.5 s LLVM's start), against the compiled path's saving of 2 to 4 s per million.
-MIN_SUBPIXELS = 1 << 19
+# the row kernel loaded from its cache: about 0.3 to 0.6 s of CPU the import, 0.2 to 0.5 s
+# LLVM's start and the load, against the compiled path's saving of 2 to 6 s per million
+# subpixels (measured on deb-Autumn's bands: break-even near 0.1 to 0.15 million). A large
+# photo's bands (bbzip.images.blocks: at most 0.5 MiB of pixels each) are above it.
+MIN_SUBPIXELS = 1 << 18
+# Once numba is in the process (an earlier block, or a parent that loaded it before forking
+# for a large photo's bands), only the kernels' load remains to repay.
+LOADED_MIN_SUBPIXELS = 1 << 16
 
 
 def available() -> bool:
@@ -29,7 +36,13 @@ def available() -> bool:
 
 
 def enabled(subpixels: int) -> bool:
-    return subpixels >= MIN_SUBPIXELS and available()
+    """Whether a block of this many subpixels runs compiled. BBZIP_KERNELS=numpy: never;
+    =numba: always (comparisons, benchmarks)."""
+    if not available():
+        return False
+    if os.environ.get("BBZIP_KERNELS") == "numba":
+        return True
+    return subpixels >= (LOADED_MIN_SUBPIXELS if "numba" in sys.modules else MIN_SUBPIXELS)
 
 
 def load():
