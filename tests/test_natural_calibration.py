@@ -67,11 +67,14 @@ def _choice(image: np.ndarray):
 
 
 @needs_model
-@pytest.mark.parametrize("name", ["camera-crop.pgm", "astronaut-crop.ppm"])
-def test_numpy_and_compiled_paths_choose_the_same(monkeypatch, name):
+@pytest.mark.parametrize("name, repeat", [("camera-crop.pgm", 1), ("astronaut-crop.ppm", 1), ("camera-crop.pgm", 3)])
+def test_numpy_and_compiled_paths_choose_the_same(monkeypatch, name, repeat):
+    """Whole samples of small images, and a lattice (the crop repeated 3 x 3)."""
     if not compiled.available():
         pytest.skip("numba (the fast extra) is not installed")
-    image = load_image_file(DATA / name)[None]
+    image = np.tile(load_image_file(DATA / name), (repeat, repeat, 1))[None]
+    if repeat > 1:
+        assert sampling.sample_every(image.shape[1] * image.shape[2]) > 1
     monkeypatch.setattr(compiled, "MIN_SUBPIXELS", 0)
     fast = _choice(image)
     monkeypatch.setattr(compiled, "MIN_SUBPIXELS", 1 << 62)
