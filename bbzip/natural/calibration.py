@@ -20,11 +20,12 @@ from typing import NamedTuple
 import numpy as np
 
 from bbzip.natural import compiled
-from bbzip.natural.constants import BLOCK, MIXTURES
+from bbzip.natural.constants import MIXTURES
 from bbzip.natural.cost import COST_ONE, code_length
 from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import mixture_outputs
-from bbzip.natural.pixels import OFFSET_UNIT, Canvas, row_outputs
+from bbzip.natural.pixels import OFFSET_UNIT, Canvas
+from bbzip.natural.sampling import Sample
 
 # The encoder's candidates for the per-image offsets (a decoder accepts any signed byte).
 IMAGE_CANDIDATES = (-8, -4, -2, 0, 2, 4, 6, 8, 11, 16, 24)
@@ -40,12 +41,11 @@ _DELTA_BITS = code_length(_DELTA_FREQS, DELTA_PRECISION)
 # Units of a correction's signed byte per output: logits, means, log-scales (part of the format).
 ADJUST_UNITS = np.repeat(np.array([1 << 8, 1 << 8, OFFSET_UNIT], dtype=np.int64), MIXTURES)
 ADJUST_SIZE = 3 * MIXTURES  # bytes per channel
-# The encoder's samples: every row of small images; else one row in 7 for the offsets and
-# one in 5 for the deltas and corrections. Both are prime to the powers of two, so the
-# sampled rows take every position of a block and both rows of an interlaced image.
-_SMALL = 1 << 16  # pixels
-_OFFSET_SAMPLE, _TILE_SAMPLE = 7, 5
-_ADJUST_SAMPLE = 1 << 16  # at most this many subpixels per channel for the corrections
+# Subpixels per channel, at most, that the corrections' descent runs on; its first
+# rounds run on one in _COARSE of them.
+_ADJUST_SAMPLE = 1 << 16
+_COARSE = 4
+_OFFSET_SHARE = 4
 
 
 class Calibration(NamedTuple):
@@ -97,115 +97,142 @@ def _bits(tables, params: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return code_length(mixtures.starts(truth + 1) - mixtures.starts(truth), tables.pixel_precision)
 
 
-class _Sample:
-    """One channel's sampled subpixels: head outputs, centres, residuals, truth, lane."""
-
-    def __init__(self):
-        self.parts = []
-
-    def add(self, out, base, residual, truth, lanes, keep):
-        self.parts.append((out[keep].astype(np.int32), base[keep], residual[keep], truth[keep], lanes[keep]))
-
-    def params(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out, base, residual, truth, lanes = (np.concatenate(x) for x in zip(*self.parts))
-        return mixture_outputs(out, base, residual, offsets[lanes]), truth
-
-
-def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.ndarray) -> Choice:
-    """The encoder's rule, on samples of rows with the latents at their posterior means:
-    per channel the image offset that codes a sample of rows smallest; per tile the delta
-    that codes a denser sample plus its own code smallest; then corrections by coordinate
-    descent on (a subset of) the same rows. Deltas and corrections are kept only when they
-    save more than they cost."""
-    tables, c, t = model.tables, canvas.channels, canvas.tiling
+def block_sample(model, net, canvas: Canvas, values: np.ndarray, mu: np.ndarray) -> Sample:
+    """The encoder's sample of a block (bbzip.natural.sampling), with the latents at their
+    posterior means."""
+    tables = model.tables
+    fast = compiled.Tables(tables) if compiled.enabled(int(canvas.inside.sum()) * canvas.channels) else None
     fine = np.searchsorted(tables.latent_edges[1:-1], mu, side="right")
-    features = net.features(tables.latent_centres[fine])
+    return Sample(net, canvas, net.features(tables.latent_centres[fine]), values, fast)
 
-    def sampled_rows(first: int, every: int):
-        for row in range(first, t.th, every):
-            inside = canvas.inside[:, row]  # (lanes, tw)
-            yield inside, row_outputs(net, canvas, features[:, row // BLOCK], values, row,
-                                      kernels and kernels.kernels)
 
-    small = int(canvas.inside.sum()) <= _SMALL
-    kernels = compiled.Tables(tables) if compiled.enabled(int(canvas.inside.sum()) * c) else None
-    image_costs = np.zeros((c, len(IMAGE_CANDIDATES)), dtype=np.int64)
+def choose_calibration(model, net, canvas: Canvas, values: np.ndarray, mu: np.ndarray,
+                       sample: Sample | None = None, lanes: slice | None = None) -> Choice:
+    """The encoder's rule, on a sample of the block's positions (``sample``, taken here when
+    None; ``lanes``: the lanes of the block to calibrate, all when None): per channel the
+    image offset a walk over the candidates from 0 settles on; per tile the delta a walk
+    from 0 settles on, its own code counted; then corrections by coordinate descent. Deltas
+    and corrections are kept only when they save more than they cost."""
+    tables, c = model.tables, canvas.channels
+    sample = sample or block_sample(model, net, canvas, values, mu)
+    lanes = lanes or slice(0, len(sample.inside_of_lane))
+    first, count = lanes.start, lanes.stop - lanes.start
+    chosen = (sample.lanes >= first) & (sample.lanes < lanes.stop)
+    lane_of = np.where(chosen, sample.lanes - first, -1)
+    inside = sample.inside_of_lane[lanes]
+    sampled = np.maximum(sample.sampled_of_lane[lanes], 1)
+    # The image offsets are one number a channel: a quarter of the sample decides them.
+    everything = np.where(chosen & (np.arange(len(sample)) % _OFFSET_SHARE == 0), 0, -1)
+
+    offsets = []
     candidates = np.array(IMAGE_CANDIDATES, dtype=np.int64) * OFFSET_UNIT
-    for inside, (outs, base, residual, truth) in sampled_rows(*((0, 1) if small else (3, _OFFSET_SAMPLE))):
-        mask = inside.reshape(-1)
-        for k in range(c):
-            if kernels:
-                image_costs[k] += _candidate_costs(kernels, outs[k], base, residual, truth, k, np.zeros(len(mask), np.int64),
-                                                   candidates, np.where(mask, 0, -1), 1)[0]
-                continue
-            for i, candidate in enumerate(candidates):
-                params = mixture_outputs(outs[k], base[:, k], residual[:, :k], candidate)
-                image_costs[k, i] += _bits(tables, params, truth[:, k])[mask].sum()
-    offsets = [IMAGE_CANDIDATES[int(np.argmin(costs))] for costs in image_costs] + [0] * (3 - c)
+    for k in range(c):
+        score = lambda index, active: _group_costs(
+            tables, sample, k, np.full(len(sample), candidates[index[0]]), everything, 1)
+        index, _, _ = _walk(score, len(candidates), IMAGE_CANDIDATES.index(0), 1)
+        offsets.append(IMAGE_CANDIDATES[int(index[0])])
+    offsets += [0] * (3 - c)
 
-    deltas = np.arange(-DELTA_LIMIT, DELTA_LIMIT + 1)
-    tile_costs = np.zeros((canvas.lanes, c, len(deltas)), dtype=np.int64)
-    samples = [_Sample() for _ in range(c)]
-    first, every = (0, 1) if small else (1, _TILE_SAMPLE)
-    stride = max(1, -(-int(canvas.inside[:, first::every].sum()) // _ADJUST_SAMPLE))
-    lane_of = np.repeat(np.arange(canvas.lanes), t.tw)
-    for row_index, (inside, (outs, base, residual, truth)) in enumerate(sampled_rows(first, every)):
-        keep = inside.reshape(-1) & (np.arange(inside.size) % stride == row_index % stride)
-        for k in range(c):
-            samples[k].add(outs[k], base[:, k], residual[:, :k], truth[:, k], lane_of, keep)
-            if kernels:
-                tile_costs[:, k] += every * _candidate_costs(
-                    kernels, outs[k], base, residual, truth, k, np.full(len(keep), offsets[k] * OFFSET_UNIT),
-                    DELTA_STEP * deltas * OFFSET_UNIT, np.where(inside.reshape(-1), lane_of, -1), canvas.lanes)
-                continue
-            for i, delta in enumerate(deltas):
-                params = mixture_outputs(outs[k], base[:, k], residual[:, :k],
-                                         (offsets[k] + DELTA_STEP * int(delta)) * OFFSET_UNIT)
-                bits = _bits(tables, params, truth[:, k]).reshape(inside.shape)
-                tile_costs[:, k, i] += every * np.where(inside, bits, 0).sum(axis=1)
-    without_deltas = int(tile_costs[:, :, DELTA_LIMIT].sum())
-    tile_costs += _DELTA_BITS
-    chosen = deltas[np.argmin(tile_costs, axis=2)]
-    with_deltas = int(tile_costs.min(axis=2).sum())
-    tile_deltas = chosen if with_deltas < without_deltas else None
+    steps = DELTA_STEP * np.arange(-DELTA_LIMIT, DELTA_LIMIT + 1) * OFFSET_UNIT
+    chosen_deltas = np.zeros((count, c), dtype=np.int64)
+    with_deltas = without_deltas = 0
+    for k in range(c):
+        def score(index, active, k=k):
+            spread = np.where(chosen, index[np.maximum(lane_of, 0)], 0)
+            group = np.where(chosen & active[np.maximum(lane_of, 0)], lane_of, -1)
+            raw = _group_costs(tables, sample, k, offsets[k] * OFFSET_UNIT + steps[spread], group, count)
+            return raw * inside // sampled + _DELTA_BITS[index]
+        index, best, at_zero = _walk(score, len(steps), DELTA_LIMIT, count)
+        chosen_deltas[:, k] = index - DELTA_LIMIT
+        with_deltas += int(best.sum())
+        without_deltas += int((at_zero - _DELTA_BITS[DELTA_LIMIT]).sum())
+    tile_deltas = chosen_deltas if with_deltas < without_deltas else None
     bits = with_deltas if tile_deltas is not None else without_deltas
 
-    lane_offsets = calibration(offsets, tile_deltas, None, np.zeros(canvas.lanes, dtype=np.int64), c).offsets
+    lane_offsets = calibration(offsets, tile_deltas, None, np.zeros(count, dtype=np.int64), c).offsets
     adjust = np.zeros((c, ADJUST_SIZE), dtype=np.int64)
+    positions = np.flatnonzero(chosen)
+    positions = positions[:: max(1, -(-len(positions) // _ADJUST_SAMPLE))]
     saving = 0
     for k in range(c):
-        params, truth = samples[k].params(lane_offsets[:, k])
-        adjust[k], saved = _descend(tables, params, truth, kernels)
-        saving += saved * every * stride
+        params = mixture_outputs(sample.outs[k][positions], sample.base_of[k][positions],
+                                 sample.residual[positions, :k], lane_offsets[lane_of[positions], k])
+        truth = sample.truth_of[k][positions]
+        adjust[k], saved = _corrections(tables, params, truth, sample.fast)
+        saving += saved * int(inside.sum()) // max(len(positions), 1)
     adjust_bits = 8 * adjust.size * COST_ONE
     keep_adjust = saving > adjust_bits and adjust.any()
     if keep_adjust:
         bits -= saving - adjust_bits
         with_deltas -= saving - adjust_bits
-    return Choice(tuple(offsets), tile_deltas, adjust if keep_adjust else None, bits, chosen, with_deltas)
+    return Choice(tuple(offsets), tile_deltas, adjust if keep_adjust else None, bits, chosen_deltas, with_deltas)
 
 
-def _candidate_costs(kernels, out, base, residual, truth, k, offsets, candidates, group, groups) -> np.ndarray:
-    """The compiled loop of channel k's code lengths: (groups, candidates)."""
-    base, truth = np.ascontiguousarray(base[:, k]), np.ascontiguousarray(truth[:, k])  # kernels crawl on strided arrays
-    return kernels.kernels.candidate_costs(out, base, residual, k, truth, offsets, candidates, group,
-                                           groups, kernels.consts, kernels.sigmoid, kernels.inv_scale,
-                                           kernels.neg_exp, kernels.log2)
+def _walk(score, count: int, start: int, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group, the candidate (index of ``count``) that a walk from ``start`` settles on:
+    up while the next one scores less, else down likewise. ``score(index, active)``: each
+    group's score at its candidate ``index`` (only the ``active`` groups' are read).
+    Returns (index, its score, the score at start). Scores are integers, so the walk is
+    the same on every machine and path."""
+    index = np.full(groups, start)
+    best = score(index, np.ones(groups, dtype=bool))
+    at_start = best.copy()
+    for step in (1, -1):
+        active = index == start
+        while True:
+            active &= (index + step >= 0) & (index + step < count)
+            if not active.any():
+                break
+            trial = np.where(active, index + step, index)
+            costs = score(trial, active)
+            active &= costs < best
+            index, best = np.where(active, trial, index), np.where(active, costs, best)
+    return index, best, at_start
 
 
-def _descend(tables, params: np.ndarray, truth: np.ndarray, kernels=None) -> tuple[np.ndarray, int]:
+def _group_costs(tables, sample: Sample, k: int, offsets: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """Channel k's code lengths of the sample (units 2**-COST_BITS bits) summed per group:
+    position i coded with log-scale offset offsets[i] (network units), skipped where
+    group[i] < 0."""
+    if sample.fast:
+        fast = sample.fast
+        return fast.kernels.group_costs(*sample.mixtures(k), sample.truth_of[k], offsets, group, groups, fast.consts,
+                                        fast.sigmoid, fast.inv_scale, fast.log2)
+    keep = group >= 0
+    params = mixture_outputs(sample.outs[k][keep], sample.base_of[k][keep], sample.residual[keep, :k], offsets[keep])
+    costs = np.zeros(groups, dtype=np.int64)
+    np.add.at(costs, group[keep], _bits(tables, params, sample.truth_of[k][keep]))
+    return costs
+
+
+def _corrections(tables, params: np.ndarray, truth: np.ndarray, kernels) -> tuple[np.ndarray, int]:
+    """One channel's corrections, and what they save on the sample: the descent in strides
+    of 4 then 1 on one subpixel in _COARSE, then again in strides of 1 on all: most
+    trials are the first round's, and a second round finds more (a coordinate's best step
+    moves with the others')."""
+    coarse = slice(None, None, _COARSE)
+    adjust, _, _ = _descend(tables, params[coarse], truth[coarse], kernels)
+    _, zero, _ = _descend(tables, params, truth, kernels, strides=())
+    adjust, _, best = _descend(tables, params, truth, kernels, adjust, (1,))
+    return adjust, zero - best
+
+
+def _descend(tables, params: np.ndarray, truth: np.ndarray, kernels=None, adjust: np.ndarray | None = None,
+             strides: tuple[int, ...] = (4, 1)) -> tuple[np.ndarray, int, int]:
     """Coordinate descent of one channel's corrections (ADJUST_UNITS, each a signed byte)
-    on the sampled subpixels' total code length, in strides of 4 units then 1. Returns
-    (corrections, saving in units of 2**-COST_BITS bits)."""
+    on the sampled subpixels' total code length, from ``adjust`` (zeros when None) in steps
+    of each of ``strides``. Returns (corrections, cost at the start, cost at the end), in
+    units of 2**-COST_BITS bits."""
+    adjust = np.zeros(ADJUST_SIZE, dtype=np.int64) if adjust is None else adjust.astype(np.int64)
     if kernels:  # the same descent, compiled whole
-        adjust, saving = kernels.kernels.descend(
+        adjust, start, best = kernels.kernels.descend(
             np.ascontiguousarray(params, dtype=np.int64), np.ascontiguousarray(truth, dtype=np.int64), ADJUST_UNITS,
-            kernels.consts, kernels.sigmoid, kernels.inv_scale, kernels.neg_exp, kernels.log2)
-        return adjust, int(saving)
+            adjust, np.array(strides, dtype=np.int64), kernels.consts, kernels.sigmoid, kernels.inv_scale,
+            kernels.neg_exp, kernels.log2)
+        return adjust, int(start), int(best)
     cost = lambda add: int(_bits(tables, params + add, truth).sum())
-    adjust = np.zeros(ADJUST_SIZE, dtype=np.int64)
     start = best = cost(adjust * ADJUST_UNITS)
-    for stride in (4, 1):
+    for stride in strides:
         for j in range(ADJUST_SIZE):
             for sign in (stride, -stride):
                 while abs(adjust[j] + sign) <= 127:
@@ -215,7 +242,7 @@ def _descend(tables, params: np.ndarray, truth: np.ndarray, kernels=None) -> tup
                     if trial_cost >= best:
                         break
                     best, adjust = trial_cost, trial
-    return adjust, int(start - best)
+    return adjust, start, best
 
 
 def push_deltas(message, deltas: np.ndarray) -> None:

@@ -41,6 +41,7 @@ from bbzip.errors import CorruptError, UnsupportedError
 from bbzip.natural import compiled, header
 from bbzip.natural.calibration import (
     ADJUST_SIZE,
+    block_sample,
     calibration,
     choose_calibration,
     pop_deltas,
@@ -263,19 +264,17 @@ def _push_rows(fast, message, starts: np.ndarray, freqs: np.ndarray, precision: 
 def _choose_settings(model, tiling: Tiling, prepared: _Prepared) -> Settings:
     """The encoder's rule: one calibration for the set, or one per image when the images
     are large and their sampled costs say that pays for the extra header bytes."""
-    tiles, canvas, values, mu, log_sigma = prepared
+    _, canvas, values, mu, log_sigma = prepared
     net = model.network(canvas.channels)
     coarse_bits = coarse_precision(mu, log_sigma, model.tables)
-    shared = choose_calibration(model, net, canvas, values, mu)
+    sample = block_sample(model, net, canvas, values, mu)
+    shared = choose_calibration(model, net, canvas, values, mu, sample)
     settings = Settings(coarse_bits, shared.offsets, shared.deltas is not None, shared.deltas, shared.adjust)
     if tiling.n < 2 or tiling.height * tiling.width < PER_IMAGE_PIXELS:
         return settings
     each, per = [], tiling.rows * tiling.cols
-    for i in range(tiling.n):
-        part = slice(i * per, (i + 1) * per)
-        sub = Canvas(tiling, canvas.channels, part)
-        sub.fill(tiles[part])
-        each.append(choose_calibration(model, net, sub, values[part], mu[part]))
+    for i in range(tiling.n):  # the same sample, each image's lanes alone
+        each.append(choose_calibration(model, net, canvas, values, mu, sample, slice(i * per, (i + 1) * per)))
     with_adjust = any(choice.adjust is not None for choice in each)
     per_tile = any(choice.deltas is not None for choice in each)
     header_bits = 8 * COST_ONE * (tiling.n - 1) * (3 + (canvas.channels * ADJUST_SIZE if with_adjust else 0))

@@ -145,29 +145,38 @@ def slot_ranges(out, adjust, offsets, base, residual, nres, truth, inside, const
 
 
 @_kernel
-def candidate_costs(out, base, residual, nres, truth, offsets, candidates, group, groups, consts, sigmoid,
-                    inv_scale, neg_exp, table):
-    """Code lengths (units 2**-COST bits) summed per group (rows with group < 0 skipped)
-    and candidate: row i coded with log-scale offset offsets[i] + candidates[j]."""
+def mixture_cache(out, base, residual, nres, consts, inv_scale, neg_exp, means, weights, totals, scales):
+    """Each row's mixture with no offset (means with the half-unit edge offset, weights,
+    their sum) and its log-scale outputs, once for many calls of group_costs."""
     k = consts[K]
-    costs = np.zeros((groups, candidates.shape[0]), np.int64)
     p = np.empty(3 * k, np.int64)
-    means, inv_scales, weights = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.int64)
+    inv = np.empty(k, np.int64)
     no_adjust = np.zeros((0, 3 * k), np.int64)
-    top = consts[PRECISION] << consts[COST]
     for i in range(out.shape[0]):
+        _params(out, i, no_adjust, 0, base[i], residual, nres, consts, p)
+        totals[i] = _mixture(p, consts, inv_scale, neg_exp, means[i], inv, weights[i])
+        for c in range(k):
+            scales[i, c] = p[2 * k + c]
+
+
+@_kernel
+def group_costs(means, weights, totals, scales, truth, offsets, group, groups, consts, sigmoid, inv_scale, table):
+    """Code lengths (units 2**-COST bits) summed per group (rows with group < 0 skipped),
+    row i coded with log-scale offset offsets[i], from mixture_cache's arrays (a candidate
+    moves the log-scales alone)."""
+    k = consts[K]
+    costs = np.zeros(groups, np.int64)
+    inv = np.empty(k, np.int64)
+    top = consts[PRECISION] << consts[COST]
+    for i in range(truth.shape[0]):
         if group[i] < 0:
             continue
-        # A candidate moves the log-scales alone: means and weights are computed once.
-        _params(out, i, no_adjust, 0, base[i], residual, nres, consts, p)
-        total = _mixture(p, consts, inv_scale, neg_exp, means, inv_scales, weights)
-        for j in range(candidates.shape[0]):
-            for c in range(k):
-                index = (p[2 * k + c] + offsets[i] + candidates[j] - consts[SCALE_LOW]) >> consts[SCALE_SHIFT]
-                inv_scales[c] = inv_scale[min(max(index, 0), inv_scale.shape[0] - 1)]
-            low = _start(truth[i], means, inv_scales, weights, total, sigmoid, consts)
-            high = _start(truth[i] + 1, means, inv_scales, weights, total, sigmoid, consts)
-            costs[group[i], j] += top - _log2(high - low, table, consts)
+        for c in range(k):
+            index = (scales[i, c] + offsets[i] - consts[SCALE_LOW]) >> consts[SCALE_SHIFT]
+            inv[c] = inv_scale[min(max(index, 0), inv_scale.shape[0] - 1)]
+        low = _start(truth[i], means[i], inv, weights[i], totals[i], sigmoid, consts)
+        high = _start(truth[i] + 1, means[i], inv, weights[i], totals[i], sigmoid, consts)
+        costs[group[i]] += top - _log2(high - low, table, consts)
     return costs
 
 
@@ -187,14 +196,15 @@ def _length(truth, cdf_low, cdf_high, total, table, consts):
 
 
 @_kernel
-def descend(params, truth, units, consts, sigmoid, inv_scale, neg_exp, table):
+def descend(params, truth, units, adjust, strides, consts, sigmoid, inv_scale, neg_exp, table):
     """calibration._descend's coordinate descent of a channel's corrections, whole: the
     same trials in the same order with the same sums (adjusted_cost's), on a cache of each
     subpixel's mixture (weights, and the logistic at both edges per component), so a trial
-    recomputes only what its output moves. Returns (corrections, saving)."""
+    recomputes only what its output moves. From the corrections ``adjust`` in steps of
+    each of ``strides``. Returns (corrections, cost at the start, cost at the end)."""
     k = consts[K]
     n = params.shape[0]
-    adjust = np.zeros(3 * k, np.int64)
+    adjust = adjust.copy()
     logits, means, inv, weights = (np.empty((n, k), np.int64), np.empty((n, k), np.int64),
                                    np.empty((n, k), np.int64), np.empty((n, k), np.int64))
     at_low, at_high = np.empty((n, k), np.int64), np.empty((n, k), np.int64)
@@ -205,16 +215,17 @@ def descend(params, truth, units, consts, sigmoid, inv_scale, neg_exp, table):
     best = np.int64(0)
     for i in range(n):
         edge = np.int64(truth[i]) << consts[ACT]
-        largest = params[i, 0]
+        for c in range(k):
+            logits[i, c] = params[i, c] + adjust[c] * units[c]
+        largest = logits[i, 0]
         for c in range(1, k):
-            largest = max(largest, params[i, c])
+            largest = max(largest, logits[i, c])
         totals[i] = 0
         for c in range(k):
-            logits[i, c] = params[i, c]
-            means[i, c] = params[i, k + c] + consts[HALF]
-            j = (params[i, 2 * k + c] - consts[SCALE_LOW]) >> consts[SCALE_SHIFT]
+            means[i, c] = params[i, k + c] + adjust[k + c] * units[k + c] + consts[HALF]
+            j = (params[i, 2 * k + c] + adjust[2 * k + c] * units[2 * k + c] - consts[SCALE_LOW]) >> consts[SCALE_SHIFT]
             inv[i, c] = inv_scale[min(max(j, 0), scales - 1)]
-            weights[i, c] = neg_exp[min(largest - params[i, c], consts[GAP_CAP]) >> consts[GAP_SHIFT]]
+            weights[i, c] = neg_exp[min(largest - logits[i, c], consts[GAP_CAP]) >> consts[GAP_SHIFT]]
             totals[i] += weights[i, c]
             at_low[i, c] = _interior(edge, means[i, c], inv[i, c], sigmoid, consts)
             at_high[i, c] = _interior(edge + (np.int64(1) << consts[ACT]), means[i, c], inv[i, c], sigmoid, consts)
@@ -224,7 +235,7 @@ def descend(params, truth, units, consts, sigmoid, inv_scale, neg_exp, table):
             cdf_high += at_high[i, c] * weights[i, c]
         best += _length(np.int64(truth[i]), cdf_low, cdf_high, totals[i], table, consts)
     start = best
-    for stride in (4, 1):
+    for stride in strides:
         for j in range(3 * k):
             for sign in (stride, -stride):
                 while abs(adjust[j] + sign) <= 127:
@@ -281,7 +292,7 @@ def descend(params, truth, units, consts, sigmoid, inv_scale, neg_exp, table):
                                 index = (params[i, j] + adjust[j] * units[j] - consts[SCALE_LOW]) >> consts[SCALE_SHIFT]
                                 inv[i, c0] = inv_scale[min(max(index, 0), scales - 1)]
                             at_low[i, c0], at_high[i, c0] = trial_a[i, 0], trial_a[i, 1]
-    return adjust, start - best
+    return adjust, start, best
 
 
 @_kernel
