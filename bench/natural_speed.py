@@ -45,7 +45,7 @@ def _run(args: list[str], env: dict) -> tuple[float, float]:
 
 def _clear_numba_cache() -> None:
     cache = Path(bbzip.natural.__file__).parent / "__pycache__"
-    for module in ("kernels", "stepper"):
+    for module in ("kernels", "fused"):
         for entry in cache.glob(f"{module}.*.nb[ic]"):
             entry.unlink()
 

@@ -180,6 +180,9 @@ def inputs() -> dict[str, tuple[bytes, str]]:
 FROZEN = ("digits-idx-vae", "digit-pgm-vae", "binarized-idx-vae", "binary-pgm-vae")
 # So do the first natural-image files, written before the calibration fields existed.
 FROZEN += ("photo-ppm-natural", "scan-pgm-natural", "crops-npy-natural")
+# Files named "<name>-stop21" hold what the writer made for the same inputs before the encoder's
+# calibration sampled its block (stop 22): other choices, same format. Nothing writes them
+# again; tests/test_golden.py decodes them with every other golden.
 
 
 def _compress(name: str, data: bytes, coder: str) -> bytes:
