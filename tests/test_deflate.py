@@ -4,6 +4,8 @@ others use, memLevel 8/9 and small windows (which slide)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -123,3 +125,12 @@ def test_first_block_is_read_as_zlib_wrote_it():
     small = peek.first_block(reference(b"abcabcabcabc", deflate.Params(6, 0, 8, 15)))
     assert small == peek.FirstBlock(True, 1, 5, 8, 3)  # a b c a, then 8 from 3 back (offset 0 is never matched)
     assert peek.first_block(b"") is None and peek.first_block(b"\x07") is None
+
+
+def test_importing_the_kernels_leaves_the_process_warnings_filter_alone():
+    """A library may not silence a category of warnings for its host process (it did: every
+    NumbaWarning, for a cache that numba could not write)."""
+    script = ("import warnings\ntry:\n    import numba  # which adds its own\nexcept ImportError:\n    pass\n"
+              "before = list(warnings.filters)\nimport bbzip.deflate, bbzip.images.png_rows\n"
+              "assert warnings.filters == before, warnings.filters[:3]")
+    subprocess.run([sys.executable, "-c", script], check=True)
