@@ -167,9 +167,10 @@ class NaturalNet:
             grid[start : start + step, row : row + 1] = _conv_rows(a, second[0], self.enc[2], (row, row + 1), False)
         return grid[..., :LATENT], grid[..., LATENT:]
 
-    def features(self, z: np.ndarray) -> np.ndarray:
-        """(N, Hb, Wb, LATENT) fixed-point latents -> (N, Hb, Wb, C * HIDDEN) per-block features."""
-        a = conv_nhwc(z.astype(np.float64), self.feat1, 3, 1, 1, relu=True)
+    def features(self, z: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """(N, Hb, Wb, LATENT) fixed-point latents -> (N, Hb, Wb, C * HIDDEN) per-block features;
+        ``rows``: only those block rows (the same values)."""
+        a = conv_nhwc(z.astype(np.float64), self.feat1, 3, 1, 1, relu=True, rows=rows)
         return conv_nhwc(a, self.feat2, 1, 1, 0, relu=False)
 
 
