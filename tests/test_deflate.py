@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bbzip import deflate
-from bbzip.deflate import _jit, emit, lz77, peek
+from bbzip.deflate import _jit, emit, lz77, peek, trees
 
 pytestmark = pytest.mark.skipif(tuple(map(int, zlib.ZLIB_RUNTIME_VERSION.split(".")[:3])) < (1, 2, 12)
                                 or "ng" in zlib.ZLIB_RUNTIME_VERSION, reason="needs stock zlib 1.2.12+")
@@ -134,3 +135,13 @@ def test_importing_the_kernels_leaves_the_process_warnings_filter_alone():
               "before = list(warnings.filters)\nimport bbzip.deflate, bbzip.images.png_rows\n"
               "assert warnings.filters == before, warnings.filters[:3]")
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_the_kernels_name_the_tables_they_read():
+    """numba keys a kernel's cache on its own file: emit.py and peek.py read trees.py's
+    tables, so they carry its digest, and an edit of trees.py alone (which a warm cache
+    would not see) fails here until the digests are updated."""
+    import hashlib
+
+    digest = hashlib.sha256(Path(trees.__file__).read_bytes()).hexdigest()[:16]
+    assert emit.TREES_DIGEST == peek.TREES_DIGEST == digest
