@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
 import pytest
+
+# A suite started in the background of a script (`make test &`) inherits SIGINT ignored, and
+# so would every bbzip it starts: bbzip keeps an ignored signal ignored, as nohup asks, and
+# the tests that interrupt it with SIGINT would wait for it in vain. Its children get the
+# default again (a Python handler is reset at exec; only "ignored" is inherited).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def find_bbzip() -> str | None:

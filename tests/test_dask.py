@@ -18,7 +18,6 @@ zarr = pytest.importorskip("zarr")
 from bbzip.integrations import dask_recipe
 
 DATA = Path(__file__).parent / "data"
-pytestmark = pytest.mark.filterwarnings("ignore:Numcodecs codecs are not in the Zarr version 3")
 
 
 @pytest.fixture(scope="module")

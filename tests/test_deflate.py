@@ -5,6 +5,7 @@ others use, memLevel 8/9 and small windows (which slide)."""
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bbzip import deflate
-from bbzip.deflate import _jit, emit, lz77, peek
+from bbzip.deflate import _jit, emit, lz77, peek, trees
 
 pytestmark = pytest.mark.skipif(tuple(map(int, zlib.ZLIB_RUNTIME_VERSION.split(".")[:3])) < (1, 2, 12)
                                 or "ng" in zlib.ZLIB_RUNTIME_VERSION, reason="needs stock zlib 1.2.12+")
@@ -123,3 +124,24 @@ def test_first_block_is_read_as_zlib_wrote_it():
     small = peek.first_block(reference(b"abcabcabcabc", deflate.Params(6, 0, 8, 15)))
     assert small == peek.FirstBlock(True, 1, 5, 8, 3)  # a b c a, then 8 from 3 back (offset 0 is never matched)
     assert peek.first_block(b"") is None and peek.first_block(b"\x07") is None
+
+
+def test_importing_the_kernels_leaves_the_process_warnings_filter_alone():
+    """A library may not silence a category of warnings for its host process (it did: every
+    NumbaWarning, for a cache that numba could not write)."""
+    import importlib
+    import warnings
+
+    before = list(warnings.filters)
+    importlib.reload(_jit)  # runs the module's top level again, as its first import did
+    assert warnings.filters == before
+
+
+def test_the_kernels_name_the_tables_they_read():
+    """numba keys a kernel's cache on its own file: emit.py and peek.py read trees.py's
+    tables, so they carry its digest, and an edit of trees.py alone (which a warm cache
+    would not see) fails here until the digests are updated."""
+    import hashlib
+
+    digest = hashlib.sha256(Path(trees.__file__).read_bytes()).hexdigest()[:16]
+    assert emit.TREES_DIGEST == peek.TREES_DIGEST == digest

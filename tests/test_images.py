@@ -425,7 +425,9 @@ def test_image_files_round_trip_through_files_pipes_and_tar(exe, shim, tmp_path,
     tree = tmp_path / "imgs"
     tree.mkdir()
     for name, data in _inputs().items():
-        (tree / name).write_bytes(data)
+        # Digits go to the real VAE coder whatever the script: the real one's run covers them.
+        if script == "real" or "digit" not in name:
+            (tree / name).write_bytes(data)
     for path in sorted(tree.iterdir())[:4]:  # files (-k) and pipes
         data = path.read_bytes()
         subprocess.run([command, "-k", str(path)], check=True, timeout=120)

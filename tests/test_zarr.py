@@ -26,7 +26,6 @@ from bbzip.integrations.numcodecs_codec import Bbzip
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"
-pytestmark = pytest.mark.filterwarnings("ignore:Numcodecs codecs are not in the Zarr version 3")
 
 
 def pnm_pixels(name: str) -> np.ndarray:
@@ -206,6 +205,24 @@ def test_no_warning_escapes_the_numcodecs_codec():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Bbzip(level=1).decode(Bbzip(level=1).encode(np.zeros(10, np.uint8)))
+
+
+def test_zarr_3_arrays_open_without_the_not_in_the_spec_warning():
+    """zarr warned on every bbzip codec it built, so on every array opened (the message is
+    filtered where the codec is built, and only there)."""
+    from bbzip.integrations.zarr3 import Bbzip as Bbzip3
+
+    data = np.arange(60, dtype=np.uint16).reshape(6, 10)
+    before = list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        array = zarr.create_array(zarr.storage.MemoryStore(), shape=data.shape, chunks=(4, 8), dtype=data.dtype,
+                                  serializer=Bbzip3(level=2), compressors=None)
+        array[:] = data
+        assert np.array_equal(zarr.open_array(array.store, mode="r")[:], data)
+    assert warnings.filters == before
+    with pytest.warns(UserWarning, match="not in the Zarr version 3"):  # other numcodecs wrappers still warn
+        zarr.codecs.numcodecs.Zstd(level=1)
 
 
 def test_the_bench_floor_is_checked_per_photo():

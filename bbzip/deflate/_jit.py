@@ -7,13 +7,6 @@ try:
     import numba
 except ImportError:
     numba = None
-else:
-    import warnings
-
-    from numba.core.errors import NumbaWarning
-
-    # A cache numba cannot write costs a recompile, not an error: nothing for stderr.
-    warnings.simplefilter("ignore", NumbaWarning)
 
 
 def compiled() -> bool:
@@ -21,9 +14,12 @@ def compiled() -> bool:
 
 
 def jit(fn):
+    """No kernel here reads a large global array or lifts loops, so numba caches every one of
+    them without a warning (tests/test_deflate.py checks that on a cold cache); where no cache
+    directory is writable, each process compiles afresh."""
     if numba is None:
         return fn
     try:
         return numba.njit(cache=True, nogil=True)(fn)
-    except RuntimeError:  # no writable cache directory: compile in each process
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
         return numba.njit(nogil=True)(fn)

@@ -28,6 +28,12 @@ from bbzip.deflate.trees import (
     gen_codes,
 )
 
+# numba caches a kernel under its own file's stamp, and these kernels read trees.py's tables
+# and inline its kernels: an edit there must change this file too, or a warm cache would
+# serve kernels built from the old ones. This digest of trees.py does that
+# (tests/test_deflate.py checks it).
+TREES_DIGEST = "af801ca2facbf3a9"
+
 REP_3_6, REPZ_3_10, REPZ_11_138 = 16, 17, 18
 STORED, STATIC, DYNAMIC = 0, 1, 2
 

@@ -78,6 +78,18 @@ def _slide(head, prev, wsize):
 
 
 @jit
+def _end_block(blocks, nblocks, block_sym, nsym, base, block_start, strstart):
+    """Record the block that ends at window position ``strstart``; return the block count and
+    where the next block starts (its first symbol, its window position)."""
+    blocks[nblocks, 0] = block_sym
+    blocks[nblocks, 1] = nsym
+    blocks[nblocks, 2] = base + block_start
+    blocks[nblocks, 3] = base + strstart
+    blocks[nblocks, 4] = 1 if block_start >= 0 else 0
+    return nblocks + 1, nsym, strstart
+
+
+@jit
 def parse(data, level, strategy, mem_level, window_bits, max_blocks, dists, lcs, blocks):
     """Fill ``dists``/``lcs`` (at least len(data) + 1 entries) and ``blocks`` (rows of 5);
     return (symbol count, block count, whether the input ended). Stops after ``max_blocks`` blocks when that is > 0
@@ -225,14 +237,8 @@ def parse(data, level, strategy, mem_level, window_bits, max_blocks, dists, lcs,
                 lcs[nsym] = data[base + strstart - 1]
                 nsym += 1
                 if nsym - block_sym == sym_limit:  # flushed before strstart moves on
-                    blocks[nblocks, 0] = block_sym
-                    blocks[nblocks, 1] = nsym
-                    blocks[nblocks, 2] = base + block_start
-                    blocks[nblocks, 3] = base + strstart
-                    blocks[nblocks, 4] = 1 if block_start >= 0 else 0
-                    nblocks += 1
-                    block_sym = nsym
-                    block_start = strstart
+                    nblocks, block_sym, block_start = _end_block(blocks, nblocks, block_sym, nsym, base, block_start,
+                                                                 strstart)
                     if nblocks == max_blocks:
                         return nsym, nblocks, False
                 strstart += 1
@@ -242,24 +248,12 @@ def parse(data, level, strategy, mem_level, window_bits, max_blocks, dists, lcs,
                 strstart += 1
                 lookahead -= 1
         if bflush:
-            blocks[nblocks, 0] = block_sym
-            blocks[nblocks, 1] = nsym
-            blocks[nblocks, 2] = base + block_start
-            blocks[nblocks, 3] = base + strstart
-            blocks[nblocks, 4] = 1 if block_start >= 0 else 0
-            nblocks += 1
-            block_sym = nsym
-            block_start = strstart
+            nblocks, block_sym, block_start = _end_block(blocks, nblocks, block_sym, nsym, base, block_start, strstart)
             if nblocks == max_blocks:
                 return nsym, nblocks, False
     if match_available:
         dists[nsym] = 0
         lcs[nsym] = data[base + strstart - 1]
         nsym += 1
-    blocks[nblocks, 0] = block_sym
-    blocks[nblocks, 1] = nsym
-    blocks[nblocks, 2] = base + block_start
-    blocks[nblocks, 3] = base + strstart
-    blocks[nblocks, 4] = 1 if block_start >= 0 else 0
-    nblocks += 1
+    nblocks = _end_block(blocks, nblocks, block_sym, nsym, base, block_start, strstart)[0]
     return nsym, nblocks, True

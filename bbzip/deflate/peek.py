@@ -12,6 +12,12 @@ import numpy as np
 from bbzip.deflate._jit import jit
 from bbzip.deflate.trees import BASE_DIST, BASE_LENGTH, BL_ORDER, EXTRA_DBITS, EXTRA_LBITS
 
+# numba caches a kernel under its own file's stamp, and these kernels read trees.py's tables
+# and inline its kernels: an edit there must change this file too, or a warm cache would
+# serve kernels built from the old ones. This digest of trees.py does that
+# (tests/test_deflate.py checks it).
+TREES_DIGEST = "af801ca2facbf3a9"
+
 
 class FirstBlock(NamedTuple):
     final: bool

@@ -52,7 +52,7 @@ from bbzip.natural.cost import COST_ONE
 from bbzip.natural.header import Settings
 from bbzip.natural.latents import Latents, coarse_precision
 from bbzip.natural.pixels import Canvas, decode_row, row_slots
-from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, Tiling, choose_side
+from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, Tiling, choose_side, zeros_on_demand
 
 # Sets of images this large or larger may get settings per image (when that pays): a few
 # big photos of one size, not hundreds of crops.
@@ -300,7 +300,7 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
     calib = calibration(settings.scale_offsets, deltas, settings.adjust, tiling.lane_origins()[0][part], c)
     # Bytes (pixels are 0..255), and zeros whose pages are only allocated as rows are
     # decoded: memory follows the data present, not the size a header claims.
-    tiles = np.zeros((lanes, tiling.th, tiling.tw, c), dtype=np.uint8)
+    tiles = zeros_on_demand((lanes, tiling.th, tiling.tw, c), np.uint8)
     latents.pop_prior(message, 0)
     latents.pop_prior(message, 1)
     stepper = None

@@ -10,7 +10,7 @@ from bbzip.fixedpoint.coding import LatentPosteriors
 from bbzip.fixedpoint.fixed import EXP_BITS, scale_index
 from bbzip.natural.constants import BLOCK, LATENT
 from bbzip.natural.search import pop_where, push_where
-from bbzip.natural.tiles import Tiling
+from bbzip.natural.tiles import Tiling, zeros_on_demand
 
 # A latent channel whose posterior standard deviation averages below this carries
 # information worth a few bits: the encoder then gives that channel's latents coded
@@ -41,7 +41,7 @@ class Latents:
         self.coded = [spread(j < block_rows - 2) for j in range(self.rows)]
         self.coarse = [spread((j >= block_rows - 2) & (j < block_rows)) for j in range(self.rows)]
         shape = (len(heights), self.rows, self.cols * LATENT)
-        self.buckets = np.zeros(shape, dtype=np.int64)  # fine buckets, or coarse ones
+        self.buckets = zeros_on_demand(shape, np.int64)  # fine buckets, or coarse ones; rows as decoded
         # Per latent slot (block-major, channel-minor): precision and coarse_centres index of
         # bucket 0.
         self.slot_bits = np.tile(np.array(coarse_bits, dtype=np.int64), self.cols)
@@ -64,7 +64,7 @@ class Latents:
         """Features (lanes, cols, C*HIDDEN) of block row j: from latent rows j-1 .. j+1."""
         low = max(j - 1, 0)
         z = self.values(slice(low, j + 2))
-        return net.features(z.reshape(len(z), -1, self.cols, LATENT))[:, j - low]
+        return net.features(z.reshape(len(z), -1, self.cols, LATENT), rows=slice(j - low, j - low + 1))[:, 0]
 
     def _uniform(self, j: int):
         """(slot, mask, precision) of the row's latents under uniform distributions: the

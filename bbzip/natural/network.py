@@ -18,6 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from bbzip.fixedpoint.fixed import ACT_BITS, ACT_LIMIT
 from bbzip.fixedpoint.layer import Layer
 from bbzip.natural.constants import CONTEXT, HIDDEN, LATENT, MIXTURES
+from bbzip.natural.tiles import zeros_on_demand
 
 OUTPUT_LIMIT = (1 << (ACT_BITS + 11)) - 1
 # Mixture means are clipped to pixel values -64 .. 320 (units 2**-ACT_BITS).
@@ -62,7 +63,7 @@ def conv_nhwc(x: np.ndarray, layer: Layer, kernel: int, stride: int, pad: int, r
 
 # Pixel columns (lanes x tile width) of one posterior pass: its layers' buffers, some
 # kilobytes a column, stay tens of megabytes however many lanes a block claims.
-_POSITIONS = 8192
+_POSITIONS = 4096
 
 
 def _conv_rows(x: np.ndarray, top: int, layer: Layer, wanted: tuple[int, int], relu: bool) -> np.ndarray:
@@ -159,7 +160,7 @@ class NaturalNet:
         # Rows of layers 1 and 2 that the wanted row reads (4x4 windows, stride 2, pad 1).
         second = (max(2 * row - 1, 0), min(2 * row + 3, heights[1]))
         first = (max(2 * second[0] - 1, 0), min(2 * second[1] + 1, heights[0]))
-        grid = np.zeros((n, h // 8, w // 8, 2 * LATENT), dtype=np.int64)
+        grid = zeros_on_demand((n, h // 8, w // 8, 2 * LATENT), np.int64)  # the pages of this row only
         step = max(1, _POSITIONS // w)  # lanes a pass: each lane's values are its own
         for start in range(0, n, step):
             a = _conv_rows(inputs[start : start + step], 0, self.enc[0], first, True)
@@ -167,9 +168,10 @@ class NaturalNet:
             grid[start : start + step, row : row + 1] = _conv_rows(a, second[0], self.enc[2], (row, row + 1), False)
         return grid[..., :LATENT], grid[..., LATENT:]
 
-    def features(self, z: np.ndarray) -> np.ndarray:
-        """(N, Hb, Wb, LATENT) fixed-point latents -> (N, Hb, Wb, C * HIDDEN) per-block features."""
-        a = conv_nhwc(z.astype(np.float64), self.feat1, 3, 1, 1, relu=True)
+    def features(self, z: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """(N, Hb, Wb, LATENT) fixed-point latents -> (N, Hb, Wb, C * HIDDEN) per-block features;
+        ``rows``: only those block rows (the same values)."""
+        a = conv_nhwc(z.astype(np.float64), self.feat1, 3, 1, 1, relu=True, rows=rows)
         return conv_nhwc(a, self.feat2, 1, 1, 0, relu=False)
 
 

@@ -13,7 +13,7 @@ from bbzip.natural.constants import BLOCK, HIDDEN, MIXTURES
 from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
 from bbzip.natural.search import search_near
-from bbzip.natural.tiles import Tiling
+from bbzip.natural.tiles import Tiling, zeros_on_demand
 
 PAD_TOP, PAD_SIDE = 3, 3  # canvas margins: the causal window reaches 3 up, 3 left and right
 
@@ -23,13 +23,14 @@ class Canvas:
     def __init__(self, tiling: Tiling, channels: int, part: slice = slice(None), lazy: bool = False):
         """``lazy``: the validity channel of a row is written by ``open_row``, when the decoder
         reaches it, so that memory follows the rows decoded, not the size a header claims
-        (np.zeros leaves untouched pages unallocated)."""
+        (tiles.zeros_on_demand)."""
         self.tiling, self.channels = tiling, channels
         self.depth = channels + 1
         self.width = tiling.tw + 2 * PAD_SIDE
         self.heights, self.widths = (e[part] for e in tiling.lane_extent())
         self.lanes = len(self.heights)
-        self.data = np.zeros((self.lanes, tiling.th + PAD_TOP, self.width, self.depth), dtype=np.int16)
+        shape = (self.lanes, tiling.th + PAD_TOP, self.width, self.depth)
+        self.data = zeros_on_demand(shape, np.int16) if lazy else np.zeros(shape, np.int16)
         if not lazy:
             for row in range(tiling.th):
                 self.open_row(row)

@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--seeds", default="", help=argparse.SUPPRESS)  # a worker's seeds, pickled by the parent
     args = p.parse_args(argv)
     if args.worker:
         worker(args)

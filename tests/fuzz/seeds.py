@@ -178,9 +178,31 @@ def _compress(data: bytes, coder: str, block_size: int | None = None) -> bytes:
         api.BLOCK_SIZE = saved
 
 
+# Seeds made in this process, by what decides them: making them codes digits and photos
+# (seconds), and the tests and a campaign's parent ask for the same ones again and again.
+_MADE: dict[tuple, list[Seed]] = {}
+
+
 def build_seeds(binary: bool | None = None) -> list[Seed]:
     """The valid files every mutation starts from (deterministic); binary: whether to make
     seeds with the binary-image model (default: when it ships)."""
+    binary = binary_model_present() if binary is None else binary
+    key = (binary, tuple(sorted(shipped_models().items())), natural_stand_in())
+    if key not in _MADE:
+        _MADE[key] = _make_seeds(binary)
+    return adopt_seeds(_MADE[key])
+
+
+def adopt_seeds(seeds: list[Seed]) -> list[Seed]:
+    """Sets the model IDs that mutations draw from to those of ``seeds``; a copy of the list."""
+    shipped = shipped_models()
+    MODEL_IDS[:] = sorted(set().union(*(s.model_ids for s in seeds)))
+    BINARY_IDS.clear()
+    BINARY_IDS.update(m for m in MODEL_IDS if m == shipped.get(BINARY_MODEL))
+    return list(seeds)
+
+
+def _make_seeds(binary: bool) -> list[Seed]:
     inputs = dict(_inputs())
     made: list[tuple[str, bytes, bytes]] = [("empty", b"", _compress(b"", "auto"))]
     for coder in ("stored", "order0", "lzma", "zstd"):
@@ -198,7 +220,7 @@ def build_seeds(binary: bool | None = None) -> list[Seed]:
                 _compress(a, coder) + _compress(b, "stored" if coder == "auto" else coder),
             )
         )
-    vae = _vae_inputs(binary_model_present() if binary is None else binary)
+    vae = _vae_inputs(binary)
     for name, data, coder, block_size, _ in vae:
         made.append((name, data, _compress(data, coder, block_size)))
     with natural_coder():
@@ -214,7 +236,4 @@ def build_seeds(binary: bool | None = None) -> list[Seed]:
     for seed, (_, _, _, _, model) in zip(vae_seeds, vae, strict=True):
         # Each VAE seed must really hold VAE blocks, of the model it is meant for.
         assert seed.vae and seed.model_ids == {shipped[model]}, (seed.name, seed.coder_ids)
-    MODEL_IDS[:] = sorted(set().union(*(s.model_ids for s in seeds)))
-    BINARY_IDS.clear()
-    BINARY_IDS.update(m for m in MODEL_IDS if m == shipped.get(BINARY_MODEL))
     return seeds

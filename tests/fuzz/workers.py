@@ -7,10 +7,12 @@ import io
 import itertools
 import json
 import os
+import pickle
 import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from pathlib import Path
 from tests.fuzz.common import BINARY_MODEL, ERROR_NAMES, FAILURES, MODEL_IDS, ROOT
 from tests.fuzz.planner import Case, make_plan, materialise
 from tests.fuzz.report import Report
-from tests.fuzz.seeds import Seed, build_seeds, natural_coder, natural_stand_in, shipped_models
+from tests.fuzz.seeds import Seed, adopt_seeds, build_seeds, natural_coder, natural_stand_in, shipped_models
 
 
 class _CaseTimeout(BaseException):
@@ -158,7 +160,9 @@ def worker(args) -> None:
     limit = args.memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGALRM, _on_alarm)
-    seeds = build_seeds()
+    # The parent's seeds, not made again in every worker (seconds each, and a worker is
+    # started afresh after every crash or hang).
+    seeds = adopt_seeds(pickle.loads(Path(args.seeds).read_bytes())) if args.seeds else build_seeds()
     plan = make_plan(args.cases, args.seed, seeds)
     sabotage = os.environ.get("BBZIP_FUZZ_SABOTAGE") or None
     out = sys.stdout
@@ -210,6 +214,8 @@ def _spawn(args, start: int, stop: int) -> _Worker:
         str(start),
         "--stop",
         str(stop),
+        "--seeds",
+        args.seeds,
     ]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
@@ -232,11 +238,20 @@ def run_campaign(
     """Run `cases` cases in `jobs` worker processes; every case gets a result."""
     report = Report(seeds=build_seeds())
     binary = shipped_models().get(BINARY_MODEL) in set(MODEL_IDS)
-    args = argparse.Namespace(
-        cases=cases, seed=seed, timeout=timeout, memory_mb=memory_mb, binary=binary,
-        natural_fake=natural_stand_in(),
-    )
-    report.plan = make_plan(cases, seed, report.seeds)
+    with tempfile.NamedTemporaryFile(prefix="bbzip-fuzz-seeds-", suffix=".pickle") as seeds_file:
+        seeds_file.write(pickle.dumps(report.seeds))
+        seeds_file.flush()
+        args = argparse.Namespace(
+            cases=cases, seed=seed, timeout=timeout, memory_mb=memory_mb, binary=binary,
+            natural_fake=natural_stand_in(), seeds=seeds_file.name,
+        )
+        return _run_workers(report, args, jobs, timeout, grace, sabotage, quiet)
+
+
+def _run_workers(report: Report, args, jobs: int, timeout: float, grace: float, sabotage: str | None,
+                 quiet: bool) -> Report:
+    cases = args.cases
+    report.plan = make_plan(cases, args.seed, report.seeds)
     if sabotage:
         os.environ["BBZIP_FUZZ_SABOTAGE"] = sabotage
     started = time.monotonic()
