@@ -146,7 +146,7 @@ def test_binary_images_use_the_8bit_model_when_no_binary_model_is_installed(tmp_
     assert api.decompress(packed) == data
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(st.integers(1, 4), st.sampled_from([1, 255]), st.integers(0, 2**32 - 1))
 def test_binary_round_trips(count, ink, seed):
     """Any binary images, through the forced binary model named on the command line."""
