@@ -13,10 +13,9 @@ import io
 import os
 import zlib
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import BinaryIO, NamedTuple
 
-from bbzip import container, levels
+from bbzip import container, levels, parallel_natural
 from bbzip.coders import registry
 from bbzip.container import BlockHeader, StreamEnd, StreamReader
 from bbzip.errors import CorruptError, UnsupportedError
@@ -81,7 +80,7 @@ def _encode_tasks(blocks: Iterator[_Block], level: int):
     for block in blocks:
         learned = _is_learned(block, level)
         task = Task(_encode_block, (block, level), len(block.data), learned,
-                    prepare=_natural_preparation(block) if learned else None)
+                    prepare=parallel_natural.for_encoding(block) if learned else None)
         # Only the task holds the block: it is let go as soon as its worker is done, not
         # kept here through the next block's read.
         del block
@@ -134,54 +133,13 @@ def _decode_tasks(reader: StreamReader, models: tuple[ModelPath, ...]):
                 break
             payload = reader.read_payload(item)
             # Coders that need a model are the learned ones, which hold the GIL.
-            natural = item.coder_id == registry.NATURAL_CODER_ID
             task = Task(_decode_block, (item, payload, models), reader.consumed - counted,
                         process=bool(item.model_id), raw=item.raw_size,
-                        prepare=partial(_prepare_natural, item.raw_size, item.model_id, models) if natural else None)
+                        prepare=parallel_natural.for_decoding(item, models))
             counted = reader.consumed
             del payload
             yield task
             del task
-
-
-def _natural_preparation(block: _Block):
-    """What workers coding ``block`` would each load, when the natural coder codes it."""
-    segment = block.image
-    if not hasattr(segment, "runs") or segment.digits or block.coder not in ("auto", "natural"):
-        return None
-    return partial(_prepare_natural, max(run.size for run in segment.runs), None, (), block.model)
-
-
-def _prepare_natural(subpixels: int, model_id: bytes | None, models: tuple, model_path=None) -> None:
-    """Load the natural model and, for blocks that take the compiled path, numba and its
-    kernels: once, in the process workers are then forked from (bbzip.parallel_processes)."""
-    from bbzip.errors import BBZError
-    from bbzip.images import coder as natural_block
-
-    natural = natural_block.backend()
-    if natural is None:
-        return
-    try:  # a missing or damaged model is the block's own error to report, in order
-        if model_id:
-            natural.find_model(model_id, models)
-        elif model_path is None:
-            natural.default_model()
-    except BBZError:
-        return
-    from bbzip.natural import compiled
-
-    if compiled.enabled(subpixels):
-        _load_kernels(compiled)
-
-
-def _load_kernels(compiled) -> None:
-    """numba's import and its kernels, loaded from numba's cache (LLVM's start with them)."""
-    warm = getattr(compiled, "warm", None)
-    if warm is not None:
-        warm()
-        return
-    compiled.load()
-    import bbzip.natural.stepper  # noqa: F401 (the decoder's kernels)
 
 
 def _stream_end(item: StreamEnd, workers: int, report) -> StreamEnd:

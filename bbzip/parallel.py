@@ -249,7 +249,8 @@ class _Pools:
 
             if self.processes is None:
                 self.processes = processes.start(self.workers, self.tally, task.prepare)
-            return self.processes.submit(processes.run_task, task)
+            # Not the task itself: its ``prepare`` is for this process only.
+            return self.processes.submit(processes.run_task, task.fn, task.args, task.size, task.raw)
         if self.threads is None:
             self.threads = _DaemonThreads(self.workers)
         return self.threads.submit(_in_thread, task, task.reporter(self.tally.add))

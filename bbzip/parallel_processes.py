@@ -29,16 +29,31 @@ def may_fork() -> bool:
 
 def start(count: int, tally, prepare=None):
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+
+    from bbzip.errors import BBZError
 
     fork = may_fork()
     if fork and prepare is not None:
         prepare()
     context = multiprocessing.get_context("fork" if fork else "spawn")
     tally.shared = context.Value("q", 0)
-    # A forking executor starts all its workers at the first submit, before its own thread.
-    return ProcessPoolExecutor(count, mp_context=context, initializer=_process_init,
-                               initargs=(tally.shared, os.getpid()))
+    executor = ProcessPoolExecutor(count, mp_context=context, initializer=_process_init,
+                                   initargs=(tally.shared, os.getpid()))
+    if fork:
+        import gc
+
+        # Out of the collector's sight in the workers: its first full pass there would touch
+        # (and so copy) every page of the objects they share with this process. A forking
+        # executor starts every worker at its first submit; here they are let go again.
+        gc.freeze()
+        try:
+            executor.submit(int).result()
+        except BrokenExecutor as exc:
+            raise BBZError(f"a worker process died ({exc})") from None
+        finally:
+            gc.unfreeze()
+    return executor
 
 
 def _process_init(shared, parent: int) -> None:
@@ -107,11 +122,11 @@ def _shared_add(n: int) -> None:
         _shared_tally.value += n
 
 
-def run_task(task):
-    from bbzip.parallel import _call
+def run_task(fn, args: tuple, size: int, raw: int):
+    from bbzip.parallel import _call, _Reporter
 
-    reporter = task.reporter(_shared_add)
-    result = _call(task.fn, task.args, 1, reporter)
+    reporter = _Reporter(size, raw, _shared_add)
+    result = _call(fn, args, 1, reporter)
     reporter.finish()
     return result
 

@@ -224,6 +224,36 @@ def test_the_command_line_shows_progress_band_by_band(fake_natural, small_bands,
     assert len(seen[1]) >= 12 and sum(seen[1]) == packed_size
 
 
+_PREPARED = """
+import sys
+from bbzip import parallel_natural
+from bbzip.coders import registry
+from bbzip.container import BlockHeader
+from bbzip.natural import compiled
+from bbzip.natural.model import default_natural_model
+
+compiled.MIN_SUBPIXELS = {threshold}
+model = default_natural_model()
+parallel_natural.for_decoding(BlockHeader(registry.NATURAL_CODER_ID, model.model_id, 1 << 16, 0, 0), ())()
+if "numba" not in sys.modules:
+    print("no numba")
+    sys.exit()
+from bbzip.natural import kernels, stepper
+print(len(stepper.pop_channel.signatures), len(kernels.push_rows.signatures))
+"""
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(1 << 16, "1 0"), ((1 << 16) + 1, "no numba")])
+def test_preparing_for_compiled_bands_loads_numba_and_the_kernels_of_that_way(threshold, expected):
+    """What a parent loads before forking its workers: numba's import and the decoder's
+    kernels (each about 0.5 s of CPU) for bands on the compiled path; nothing of numba else."""
+    pytest.importorskip("bbzip.natural.model")
+    pytest.importorskip("numba")
+    out = subprocess.run([sys.executable, "-c", _PREPARED.format(threshold=threshold)], capture_output=True,
+                         text=True, check=True, env={**os.environ, "BBZIP_KERNELS": ""}).stdout
+    assert out.split("\n")[0] == expected
+
+
 # -- memory --------------------------------------------------------------------------------------
 _PEAK = """
 import sys
