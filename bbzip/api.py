@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
 
-from bbzip import container, levels
+from bbzip import container, levels, parallel_natural
 from bbzip.coders import registry
 from bbzip.container import BlockHeader, StreamEnd, StreamReader
 from bbzip.errors import CorruptError, UnsupportedError
@@ -78,7 +78,9 @@ def _encode_tasks(blocks: Iterator[_Block], level: int):
     from bbzip.parallel import Task
 
     for block in blocks:
-        task = Task(_encode_block, (block, level), len(block.data), _is_learned(block, level))
+        learned = _is_learned(block, level)
+        task = Task(_encode_block, (block, level), len(block.data), learned,
+                    prepare=parallel_natural.for_encoding(block) if learned else None)
         # Only the task holds the block: it is let go as soon as its worker is done, not
         # kept here through the next block's read.
         del block
@@ -121,18 +123,23 @@ def decompress_stream(src: BinaryIO, dst: BinaryIO, progress: Progress = None,
 def _decode_tasks(reader: StreamReader, models: tuple[ModelPath, ...]):
     from bbzip.parallel import Task
 
+    counted = 0  # progress counts every byte read, stream headers with the block after them
     while reader.next_stream():
         while True:
-            before = reader.consumed
             item = reader.next_block()
             if isinstance(item, StreamEnd):
-                yield Task(_stream_end, (item,), reader.consumed - before, light=True)
+                yield Task(_stream_end, (item,), reader.consumed - counted, light=True)
+                counted = reader.consumed
                 break
             payload = reader.read_payload(item)
             # Coders that need a model are the learned ones, which hold the GIL.
-            yield Task(_decode_block, (item, payload, models), reader.consumed - before,
-                       process=bool(item.model_id), raw=item.raw_size)
+            task = Task(_decode_block, (item, payload, models), reader.consumed - counted,
+                        process=bool(item.model_id), raw=item.raw_size,
+                        prepare=parallel_natural.for_decoding(item, models))
+            counted = reader.consumed
             del payload
+            yield task
+            del task
 
 
 def _stream_end(item: StreamEnd, workers: int, report) -> StreamEnd:

@@ -50,13 +50,16 @@ class Task:
     ``size`` is what progress counts for the task once it is done; ``raw`` (default: size)
     is the unit ``report`` counts in, scaled to ``size``."""
 
-    __slots__ = ("args", "fn", "light", "process", "raw", "size")
+    __slots__ = ("args", "fn", "light", "prepare", "process", "raw", "size")
 
     def __init__(self, fn: Callable, args: tuple, size: int, process: bool = False, raw: int | None = None,
-                 light: bool = False):
+                 light: bool = False, prepare: Callable[[], None] | None = None):
         self.fn, self.args, self.size, self.process = fn, args, size, process
         self.raw = size if raw is None else raw
         self.light = light  # bookkeeping (an end marker): runs in the caller, never asks for a pool
+        # What a worker process would otherwise load for itself (a model, compiled kernels):
+        # loaded once in this process before workers are forked from it.
+        self.prepare = prepare
 
     def reporter(self, sink: Callable[[int], None]) -> _Reporter:
         return _Reporter(self.size, self.raw, sink)
@@ -242,9 +245,12 @@ class _Pools:
             done.set_result(_run_inline(task, 1, self.tally.add))
             return done
         if task.process:
+            from bbzip import parallel_processes as processes
+
             if self.processes is None:
-                self.processes = _start_processes(self.workers, self.tally)
-            return self.processes.submit(_in_process, task)
+                self.processes = processes.start(self.workers, self.tally, task.prepare)
+            # Not the task itself: its ``prepare`` is for this process only.
+            return self.processes.submit(processes.run_task, task.fn, task.args, task.size, task.raw)
         if self.threads is None:
             self.threads = _DaemonThreads(self.workers)
         return self.threads.submit(_in_thread, task, task.reporter(self.tally.add))
@@ -253,7 +259,9 @@ class _Pools:
         if self.threads is not None:
             self.threads.shutdown()
         if self.processes is not None:
-            _stop_processes(self.processes)
+            from bbzip.parallel_processes import stop
+
+            stop(self.processes)
 
 
 def _hand_back_large_frees() -> None:
@@ -343,57 +351,3 @@ class _DaemonThreads:
                 item[0].cancel()
         for _ in self._threads:
             self._queue.put(None)
-
-
-# -- processes ---------------------------------------------------------------------------
-_shared_tally = None
-
-
-def _start_processes(count: int, tally: _Tally):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn, not fork: this process has threads (ours, BLAS's) whose locks a fork would copy.
-    context = multiprocessing.get_context("spawn")
-    tally.shared = context.Value("q", 0)
-    return ProcessPoolExecutor(count, mp_context=context, initializer=_process_init,
-                               initargs=(tally.shared, os.getpid()))
-
-
-def _process_init(shared, parent: int) -> None:
-    import signal
-
-    global _shared_tally
-    _shared_tally = shared
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    import time
-
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
-
-
-def _shared_add(n: int) -> None:
-    with _shared_tally.get_lock():
-        _shared_tally.value += n
-
-
-def _in_process(task: Task):
-    reporter = task.reporter(_shared_add)
-    result = _call(task.fn, task.args, 1, reporter)
-    reporter.finish()
-    return result
-
-
-def _stop_processes(executor) -> None:
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(5)

@@ -306,3 +306,40 @@ def test_binary_digit_files_stay_in_one_block(monkeypatch):
     packed = api.compress(data, level=1)  # the blocking does not depend on the level
     assert [b.raw_size for b in api.stream_info(io.BytesIO(packed)).blocks] == [len(data)]
     assert api.decompress(packed) == data
+
+
+# -- worker processes: forked once prepared, one BLAS thread each ------------------------------
+def _process_tasks(fn, count: int, prepare=None):
+    return [parallel.Task(fn, (i,), 1 << 20, process=True, prepare=prepare) for i in range(count)]
+
+
+def test_worker_processes_keep_to_one_blas_thread():
+    """-T N means N busy cores: a worker's BLAS must not start threads of its own."""
+    from bbzip.parallel_processes import blas_threads
+
+    results = list(parallel.run_ordered(_process_tasks(parallel_helpers.blas_threads, 4), 2))
+    assert {pid for pid, _, _ in results} & {os.getpid()} == set()
+    assert all(counts and set(counts) == {1} and omp == "1" for _, counts, omp in results), results
+    assert blas_threads(), "no OpenBLAS found in this process: the check above proves nothing"
+
+
+def test_forked_workers_inherit_what_the_first_task_prepared(monkeypatch):
+    """The natural coder's model and compiled kernels load once, in the parent, not once a worker."""
+    monkeypatch.setattr(parallel_helpers, "PREPARED", [])
+    assert threading.active_count() == 1, "another test left threads running: the pool may not fork"
+    results = list(parallel.run_ordered(_process_tasks(parallel_helpers.prepared, 4, parallel_helpers.prepare), 2))
+    assert parallel_helpers.PREPARED == [os.getpid()]
+    assert all(seen == [os.getpid()] and pid != os.getpid() for pid, seen in results), results
+
+
+def test_a_process_with_threads_spawns_its_workers_unprepared(monkeypatch):
+    monkeypatch.setattr(parallel_helpers, "PREPARED", [])
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        results = list(parallel.run_ordered(_process_tasks(parallel_helpers.prepared, 3, parallel_helpers.prepare), 2))
+    finally:
+        stop.set()
+        other.join()
+    assert parallel_helpers.PREPARED == [] and all(seen == [] for _, seen in results)

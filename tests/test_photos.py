@@ -9,12 +9,13 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bbzip import api
+from bbzip import api, parallel
 from bbzip.container import STREAM_HEADER, BlockHeader, StreamEnd, encode_block_header, encode_stream_end
 from bbzip.errors import CorruptError
 from bbzip.images import blocks, detect
@@ -157,6 +158,102 @@ def test_api_hands_its_workers_to_the_natural_decoder(fake_natural, monkeypatch)
     assert asked == [1, 3]
 
 
+def _where_bands_ran(monkeypatch, tmp_path: Path):
+    """Make the stand-in coder leave a file per band named after the process that coded it."""
+    def mark(kind):
+        real = getattr(natural_fake, kind)
+
+        def marked(*args, **kwargs):
+            Path(tmp_path, f"{kind}-{os.getpid()}-{time.monotonic_ns()}").touch()
+            time.sleep(0.02)  # long enough that every worker gets bands
+            return real(*args, **kwargs)
+        monkeypatch.setattr(natural_fake, kind, marked)
+
+    mark("encode")
+    mark("decode")
+    return lambda kind: {int(path.name.split("-")[1]) for path in tmp_path.glob(f"{kind}-*")}
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_one_large_image_uses_every_worker_both_ways_and_library_calls_fork_none(
+        fake_natural, small_bands, monkeypatch, tmp_path, threads):
+    """Bands in parallel, compress and decompress: -T N runs N worker processes (forked, so
+    they see the stand-in coder), each coding bands; threads=1 codes all of them here."""
+    pids = _where_bands_ran(monkeypatch, tmp_path)
+    monkeypatch.setattr(parallel, "POOL_MIN_BYTES", 0)  # 12 bands of 3 KiB: a pool all the same
+    assert threading.active_count() == 1, "another test left threads running: the pool may not fork"
+    data = pnm(smooth(32 * 12, 32, 3)[0])  # 12 bands
+    packed = api.compress(data, threads=threads)
+    out = io.BytesIO()
+    api.decompress_stream(io.BytesIO(packed), out, threads=threads)
+    assert out.getvalue() == data
+    for kind in ("encode", "decode"):
+        if threads == 1:
+            assert pids(kind) == {os.getpid()}
+        else:
+            assert len(pids(kind)) == threads and os.getpid() not in pids(kind), (kind, pids(kind))
+
+
+def test_the_command_line_shows_progress_band_by_band(fake_natural, small_bands, monkeypatch, tmp_path):
+    """The bar's callback through the command line (a terminal's stderr): it moves once a band
+    at least, compressing and decompressing, and ends at the file's size."""
+    from bbzip import cli
+    from bbzip.cli import files, output
+
+    seen: list[list[int]] = []
+
+    class Recorded(output.Progress):
+        def __init__(self, desc, total, enabled):
+            super().__init__(desc, total, False)
+            seen.append([])
+
+        def __call__(self, n):
+            super().__call__(n)
+            seen[-1].append(n)
+
+    monkeypatch.setattr(files, "Progress", Recorded)
+    monkeypatch.setattr(files, "isatty", lambda stream: True)
+    path = tmp_path / "photo.ppm"
+    data = pnm(smooth(32 * 12, 32, 3)[0])
+    path.write_bytes(data)
+    assert cli.run(cli.parse(["-T1", str(path)])) == 0
+    assert cli.run(cli.parse(["-d", "-T1", str(path) + ".bbz"])) == 0
+    assert path.read_bytes() == data
+    packed_size = len(api.compress(data))
+    assert len(seen[0]) >= 12 and sum(seen[0]) == len(data)
+    assert len(seen[1]) >= 12 and sum(seen[1]) == packed_size
+
+
+_PREPARED = """
+import sys
+from bbzip import parallel_natural
+from bbzip.coders import registry
+from bbzip.container import BlockHeader
+from bbzip.natural import compiled
+from bbzip.natural.model import default_natural_model
+
+compiled.MIN_SUBPIXELS = {threshold}
+model = default_natural_model()
+parallel_natural.for_decoding(BlockHeader(registry.NATURAL_CODER_ID, model.model_id, 1 << 16, 0, 0), ())()
+if "numba" not in sys.modules:
+    print("no numba")
+    sys.exit()
+from bbzip.natural import kernels, stepper
+print(len(stepper.pop_channel.signatures), len(kernels.push_rows.signatures))
+"""
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(1 << 16, "1 0"), ((1 << 16) + 1, "no numba")])
+def test_preparing_for_compiled_bands_loads_numba_and_the_kernels_of_that_way(threshold, expected):
+    """What a parent loads before forking its workers: numba's import and the decoder's
+    kernels (each about 0.5 s of CPU) for bands on the compiled path; nothing of numba else."""
+    pytest.importorskip("bbzip.natural.model")
+    pytest.importorskip("numba")
+    out = subprocess.run([sys.executable, "-c", _PREPARED.format(threshold=threshold)], capture_output=True,
+                         text=True, check=True, env={**os.environ, "BBZIP_KERNELS": ""}).stdout
+    assert out.split("\n")[0] == expected
+
+
 # -- memory --------------------------------------------------------------------------------------
 _PEAK = """
 import sys
@@ -193,6 +290,16 @@ def test_peak_memory_follows_the_band_not_the_image():
     band = 32 * 128 * 3
     small, large = _peak_kib(32, 128, band), _peak_kib(256, 128, band)
     assert large - small < 6 << 10, (small, large)
+
+
+def test_peak_memory_does_not_grow_with_the_image():
+    """make test's version of the one below (about 6 s of CPU): bands of 32 rows of 32 pixels,
+    an image of one band and one of four, the same peak give or take 1 MB (130 KB measured;
+    the four bands' coder memory at once, about 160 bytes a subpixel, would be 1.5 MB more)."""
+    pytest.importorskip("bbzip.natural.model")
+    band = 32 * 32 * 3
+    small, large = _peak_kib(32, 32, band), _peak_kib(4 * 32, 32, band)
+    assert large - small < 1 << 10, (small, large)
 
 
 @pytest.mark.slow

@@ -73,6 +73,9 @@ class Progress:
         if enabled:
             from tqdm import tqdm
 
+            # No monitor thread: worker processes are forked only from a process with one
+            # thread (bbzip.parallel_processes), and the bar is updated often enough anyway.
+            tqdm.monitor_interval = 0
             self._bar = tqdm(total=total, desc=desc.encode(errors="surrogateescape").decode(errors="replace"),
                              unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, leave=False,
                              dynamic_ncols=True, delay=PROGRESS_DELAY_S)

@@ -1,0 +1,85 @@
+"""What a worker process coding natural-image blocks would load for itself, loaded once in
+the process workers are then forked from (bbzip.parallel_processes): the model, and for
+blocks on the compiled path numba with its kernels (about 1 s of CPU a process: numba's
+import, LLVM's start, the kernels from numba's cache). The workers inherit it all, and the
+pages they only read stay shared.
+
+Importing this module imports neither numpy nor the natural coder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+
+from bbzip.coders import registry
+
+
+def for_encoding(block) -> Callable[[], None] | None:
+    """The preparation for an api block of images, when the natural coder may code it."""
+    segment, model_path = block.image, block.model
+    if not hasattr(segment, "runs") or segment.digits or block.coder not in ("auto", "natural"):
+        return None
+    return partial(_prepare, max(run.size for run in segment.runs), "encode", None, (), model_path)
+
+
+def for_decoding(header, models: tuple) -> Callable[[], None] | None:
+    if header.coder_id != registry.NATURAL_CODER_ID:
+        return None
+    return partial(_prepare, header.raw_size, "decode", header.model_id, models)
+
+
+def _prepare(subpixels: int, way: str, model_id: bytes | None, models: tuple, model_path=None) -> None:
+    from bbzip.errors import BBZError
+    from bbzip.images import coder as natural_block
+
+    natural = natural_block.backend()
+    if natural is None:
+        return
+    try:  # a missing or damaged model is the block's own error, reported in its turn
+        if model_id:
+            model = natural.find_model(model_id, models)
+        elif model_path is None:
+            model = natural.default_model()
+        else:
+            return  # --model's file: api's chooser reads it
+    except BBZError:
+        return
+    from bbzip.natural import compiled
+
+    if model is None or not isinstance(model, natural.model_class) or not compiled.enabled(subpixels):
+        return
+    warm = getattr(compiled, "warm", None)
+    if warm is not None:
+        warm(model, way)
+        return
+    _code_tiny_image(compiled, model, way)
+
+
+def _code_tiny_image(compiled, model, way: str) -> None:
+    """Code an 8x8 image the way the blocks will be (encode, or decode), compiled: numba loads
+    the kernels of that way from its cache on their first call. (The payload to decode is
+    encoded by numpy, which loads nothing.)"""
+    import numpy as np
+
+    from bbzip.natural import coder
+
+    image = np.zeros((1, 8, 8, 3), np.uint8)
+    with _compiled(compiled, way == "encode"):
+        payload = coder.encode(model, image)
+    if way == "decode":
+        with _compiled(compiled, True):
+            coder.decode(model, payload, image.shape)
+
+
+@contextmanager
+def _compiled(compiled, on: bool) -> Iterator[None]:
+    """compiled.enabled true (or false) for any block. Safe: preparation runs only in a process
+    with one thread, before its workers are forked."""
+    saved = compiled.MIN_SUBPIXELS
+    compiled.MIN_SUBPIXELS = 0 if on else 1 << 62
+    try:
+        yield
+    finally:
+        compiled.MIN_SUBPIXELS = saved
