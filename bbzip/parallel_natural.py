@@ -77,9 +77,10 @@ def _code_tiny_image(compiled, model, way: str) -> None:
 def _compiled(compiled, on: bool) -> Iterator[None]:
     """compiled.enabled true (or false) for any block. Safe: preparation runs only in a process
     with one thread, before its workers are forked."""
-    saved = compiled.MIN_SUBPIXELS
-    compiled.MIN_SUBPIXELS = 0 if on else 1 << 62
+    saved = compiled.MIN_SUBPIXELS, compiled.LOADED_MIN_SUBPIXELS
+    # Both thresholds: once numba is imported, enabled() reads the second one.
+    compiled.MIN_SUBPIXELS = compiled.LOADED_MIN_SUBPIXELS = 0 if on else 1 << 62
     try:
         yield
     finally:
-        compiled.MIN_SUBPIXELS = saved
+        compiled.MIN_SUBPIXELS, compiled.LOADED_MIN_SUBPIXELS = saved
