@@ -238,8 +238,8 @@ parallel_natural.for_decoding(BlockHeader(registry.NATURAL_CODER_ID, model.model
 if "numba" not in sys.modules:
     print("no numba")
     sys.exit()
-from bbzip.natural import kernels, stepper
-print(len(stepper.pop_channel.signatures), len(kernels.push_rows.signatures))
+from bbzip.natural import fused, kernels
+print(len(fused.decode_row.signatures), len(kernels.push_rows.signatures))
 """
 
 
