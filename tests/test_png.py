@@ -170,6 +170,7 @@ def test_pngs_larger_than_a_band_code_their_pixels_in_bands(monkeypatch, channel
     assert coder().decode(payload, len(data)) == data
     packed = api.compress(data, coder="png")
     assert api.decompress(packed) == data
+    assert [(b.coder, b.pixels) for b in api.stream_info(io.BytesIO(packed)).blocks] == [("png", 100 * 40)]
     for cut in (6, len(payload) // 2, len(payload) - 1):
         with pytest.raises(BBZError):
             coder().decode(payload[:cut], len(data))

@@ -313,3 +313,13 @@ def png_candidate(block: bytes, coder: str, model_path=None) -> tuple[int, bytes
             raise
         return None
     return PNG_CODER_ID, model.model_id, payload
+
+
+def pixels_in_payload(payload: bytes, raw_size: int) -> int:
+    """The pixels (height x width) of a png block, from the IHDR its payload keeps (for
+    `bbzip info`); 0 if it is damaged."""
+    try:
+        header = _parse(payload, raw_size).header
+    except CorruptError:
+        return 0
+    return header.height * header.width
