@@ -57,12 +57,14 @@ def _cut_rows(picture: Picture, rows: int) -> list[int]:
     fall; inside a span narrower than the picture (a tile) none may, so a cut moves up to
     the tile's top (or down to its bottom when that is the band's top)."""
     height = picture.height
+    narrow = [span for span in picture.spans if span.cols != picture.width and span.rows > 1]
+    if not narrow:  # strips, whole rows: any row boundary (no array of the height's size)
+        return [*range(0, height, rows), height]
     blocked = np.zeros(height + 1, np.int32)
-    for span in picture.spans:
-        if span.cols != picture.width and span.rows > 1:
-            blocked[span.y0 + 1] += 1
-            blocked[span.y0 + span.rows] -= 1
-    allowed = np.flatnonzero(np.cumsum(blocked) == 0)  # 0 and height always are
+    for span in narrow:
+        blocked[span.y0 + 1] += 1
+        blocked[span.y0 + span.rows] -= 1
+    allowed = np.flatnonzero(np.cumsum(blocked, dtype=np.int32) == 0)  # 0 and height always are
     ys = [0]
     while ys[-1] < height:
         target = ys[-1] + rows
