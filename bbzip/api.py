@@ -196,6 +196,10 @@ def stream_info(src: BinaryIO) -> StreamInfo:
                 from bbzip.images import filecoder
 
                 pixels = filecoder.pixels_in_payload(reader.read_payload(item), item.raw_size)
+            elif item.coder_id == registry.BY_NAME["png"].coder_id:  # a regenerated PNG: IHDR's
+                from bbzip.images import png_coder
+
+                pixels = png_coder.pixels_in_payload(reader.read_payload(item), item.raw_size)
             else:
                 reader.skip_payload(item)
                 pixels = _pixels(item)

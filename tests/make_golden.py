@@ -108,6 +108,7 @@ def _path_inputs() -> dict[str, tuple[bytes, str]]:
 def _image_files() -> dict[str, tuple[bytes, str]]:
     """Coders 0x07 (jpeg) and 0x09 (imagefile): every layout kind once, from the crops."""
     from bbzip.natural.images import load_image_file
+    from bench.png_files import write_png
     from tests import formats_helpers as fh
 
     photo = load_image_file(FIXTURES / "astronaut-crop.ppm")
@@ -124,6 +125,15 @@ def _image_files() -> dict[str, tuple[bytes, str]]:
         "photo-bmp24-top-down-imagefile": (fh.bmp(photo, top_down=True), "imagefile"),
         "scan-pgm16-imagefile": (fh.pnm16(twelve, 4095), "imagefile"),
         "photo-npy-rgba-imagefile": (fh.npy(opaque), "imagefile"),
+        # Image files with more pixels than a band (written with bands of 32 rows: see
+        # _compress): TIFF strips cut across by bands, its directory after the pixels (a plain
+        # block); a bottom-up BMP (last band first in the file); 16-bit TIFF tiles; an RGBA PNG
+        # (0x08 version 1: pixels in bands inside its one block).
+        "photo-tiff-strips-imagefile-bands": (fh.tiff(photo, "<", rows_per_strip=7), "auto"),
+        "photo-bmp24-imagefile-bands": (fh.bmp(photo), "auto"),
+        "scan-tiff16-tiles-imagefile-bands": (fh.tiff(np.concatenate([twelve, twelve[::-1]]), ">", tile=16),
+                                              "auto"),
+        "photo-rgba-png-bands": (write_png(alpha), "png"),
     }
 
 

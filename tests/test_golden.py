@@ -190,3 +190,24 @@ def test_golden_natural_files_freeze_their_path(name):
     assert {key: layout[key] for key in want} == want
     if plain is not None:
         assert layout["plain"] == {plain}
+
+
+# Image files with more pixels than a band: imagefile blocks of one band each (TIFF, BMP;
+# bytes after the last band are a plain block), or a PNG's one block with its pixels in bands.
+# Written with small bands, as make_golden._compress does (test_formats.py reproduces them).
+WRITTEN_BY_TODAYS_WRITER -= {"photo-tiff-strips-imagefile-bands", "photo-bmp24-imagefile-bands",
+                             "scan-tiff16-tiles-imagefile-bands", "photo-rgba-png-bands"}
+BANDED_FILES = {"photo-tiff-strips-imagefile-bands": ("imagefile", 2), "photo-bmp24-imagefile-bands": ("imagefile", 2),
+                "scan-tiff16-tiles-imagefile-bands": ("imagefile", 3), "photo-rgba-png-bands": ("png", 1)}
+
+
+@pytest.mark.parametrize("name", sorted(BANDED_FILES))
+def test_golden_image_files_in_bands_keep_their_layout(name):
+    coder, count = BANDED_FILES[name]
+    packed = (GOLDEN / f"{name}.bbz").read_bytes()
+    coders = [b.coder for b in api.stream_info(io.BytesIO(packed)).blocks]
+    assert coders.count(coder) == count and set(coders) - {coder} <= {"lzma", "zstd", "order0", "stored"}
+    if coder == "png":
+        reader = StreamReader(io.BytesIO(packed))
+        reader.next_stream()
+        assert reader.read_payload(reader.next_block())[0] == 1  # version 1: bands

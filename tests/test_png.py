@@ -152,8 +152,35 @@ def test_corrupt_payloads_raise_typed_errors():
             assert coder().decode(bytes(mutant), len(data)) == data or True
         except BBZError:
             pass
-    with pytest.raises(CorruptError):
-        coder().decode(bytes([1]) + payload[1:], len(data))
+    for version in (1, 2):  # a whole-image payload read as bands, an unknown version
+        with pytest.raises(CorruptError):
+            coder().decode(bytes([version]) + payload[1:], len(data))
+
+
+@pytest.mark.parametrize("channels,depth", [(3, 8), (4, 8), (1, 16), (2, 16)])
+def test_pngs_larger_than_a_band_code_their_pixels_in_bands(monkeypatch, channels, depth):
+    monkeypatch.setattr(blocks, "BAND_BYTES", 32 * 40 * (3 if channels >= 3 else 1))
+    pixels = photo(100, 40, channels, depth, seed=channels)
+    data = write_png(pixels if channels > 1 else pixels[:, :, 0])
+    seen = []
+    real = png_coder.planes.encode_planes
+    monkeypatch.setattr(png_coder.planes, "encode_planes", lambda model, array: seen.append(array.shape) or real(model, array))
+    payload = coder().encode(data)
+    assert payload[0] == png_coder.BANDS and [shape[0] for shape in seen] == [32, 32, 32, 4]
+    assert coder().decode(payload, len(data)) == data
+    packed = api.compress(data, coder="png")
+    assert api.decompress(packed) == data
+    assert [(b.coder, b.pixels) for b in api.stream_info(io.BytesIO(packed)).blocks] == [("png", 100 * 40)]
+    for cut in (6, len(payload) // 2, len(payload) - 1):
+        with pytest.raises(BBZError):
+            coder().decode(payload[:cut], len(data))
+
+
+def test_claims_beyond_what_the_block_can_inflate_to_are_refused():
+    data = write_png(np.zeros((64, 64, 3), np.uint8))
+    payload = coder().encode(data)
+    with pytest.raises(CorruptError):  # 12 KiB of rows cannot come from 10 bytes of deflate
+        coder().decode(payload, 10)
 
 
 DECODE_WITHOUT_ZLIB_DEFLATE = r"""

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
 from bbzip.images import files, tar
+from bbzip.images.filebands import MAX_FILE_BYTES
 from bbzip.images.detect import (
     DIGIT_SHAPE,
     MAGIC_BYTES,
@@ -117,7 +118,7 @@ def split(first: bytes, src: BinaryIO, block_size: int, band_bytes: int | None =
     elif tar.is_archive_start(first[: tar.RECORD]):
         pieces = _tar_pieces
     elif (kind := files.sniff_file(first[:SNIFF_BYTES])) is not None:
-        return _whole_file(first, src, block_size, files.WholeFile(kind))
+        return _whole_file(first, src, _Sizes(block_size, band_bytes or BAND_BYTES), kind)
     else:
         return None
     band_bytes = band_bytes or BAND_BYTES
@@ -179,10 +180,9 @@ def _tar_pieces(inp: _Input, sizes: _Sizes) -> Iterator[Piece]:
             break  # end-of-archive zeros, or not a header: the rest is ordinary data
         yield inp.take(tar.RECORD), None
         left = member.padded
-        whole = _whole_member(inp, member, sizes.block)
-        if whole is not None:
-            yield whole
-            left -= len(whole[0])
+        whole = yield from _whole_member(inp, member, sizes)
+        if whole:
+            left -= whole
         elif member.regular and member.data_size and inp.peek(len(PNG_SIGNATURE)) == PNG_SIGNATURE:
             left -= yield from _png_file(inp, member.data_size, sizes.block)
         # Most members are rejected on their first bytes; only a likely header is read further.
@@ -209,20 +209,49 @@ def _png_file(inp: _Input, limit: int | None, block_size: int):
     return size
 
 
-def _whole_file(first: bytes, src: BinaryIO, block_size: int, image: files.WholeFile):
-    """An input that starts with an image file of files.py's kinds: its first block (the
-    whole file, when it fits) is that file's, the rest ordinary blocks."""
-    yield first, image
-    while data := read_full(src, block_size):
+def _whole_file(first: bytes, src: BinaryIO, sizes: _Sizes, kind: str):
+    """An input that starts with an image file of files.py's kinds: the file in bands
+    (filebands.py) when it has more pixels than a band, else its first block (the whole
+    file, when it fits) is that file's; the rest is ordinary blocks."""
+    data = first
+    if len(first) >= sizes.block and kind in files.BANDED_KINDS:  # the file may go on: read it whole
+        data = first + read_full(src, MAX_FILE_BYTES - len(first))
+    del first
+    pieces = files.banded(data, kind, sizes.block, _rows_of(sizes)) if kind in files.BANDED_KINDS else None
+    if pieces is not None:
+        yield from pieces
+    else:
+        yield data[: sizes.block], files.WholeFile(kind)
+        for at in range(sizes.block, len(data), sizes.block):
+            yield data[at : at + sizes.block], None
+    del data, pieces
+    while data := read_full(src, sizes.block):
         yield data, None
 
 
-def _whole_member(inp: _Input, member: tar.Member, block_size: int) -> Piece | None:
-    """A tar member that is an image file of files.py's kinds, as one piece, or None."""
-    if not member.regular or not 0 < member.data_size <= block_size:
-        return None
+def _rows_of(sizes: _Sizes):
+    return lambda height, width, channels: band_rows(height, width, channels, sizes.band)
+
+
+def _whole_member(inp: _Input, member: tar.Member, sizes: _Sizes):
+    """A tar member that is an image file of files.py's kinds: as one piece, or as the
+    pieces of its bands (each a block of its own); returns the bytes consumed, 0 when the
+    member is not one (its bytes stay ordinary)."""
+    if not member.regular or not 0 < member.data_size <= MAX_FILE_BYTES:
+        return 0
     kind = files.sniff_file(inp.peek(min(member.data_size, SNIFF_BYTES)))
-    return None if kind is None else (inp.take(member.data_size), files.WholeFile(kind))
+    if kind is None or member.data_size > sizes.block and kind not in files.BANDED_KINDS:
+        return 0
+    data = inp.take(member.data_size)
+    pieces = files.banded(data, kind, sizes.block, _rows_of(sizes)) if kind in files.BANDED_KINDS else None
+    if pieces is not None:
+        yield from pieces
+    elif len(data) <= sizes.block:
+        yield data, files.WholeFile(kind)
+    else:
+        for at in range(0, len(data), sizes.block):
+            yield data[at : at + sizes.block], None
+    return len(data)
 
 
 def _image_file(inp: _Input, layout: ImageLayout, limit: int | None, sizes: _Sizes):

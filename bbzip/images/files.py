@@ -9,6 +9,7 @@ does not give the block back, goes to the other coders byte-exact.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from bbzip.errors import UnsupportedError
@@ -19,6 +20,7 @@ class WholeFile(NamedTuple):
     """The block is one image file of this kind (api's "image" of a block)."""
 
     kind: str  # "jpeg", "tiff", "bmp", "pnm16" or "npy"
+    pictures: tuple | None = None  # a band of a larger file (filebands.py): its pictures in the block
 
 
 def sniff_file(prefix: bytes) -> str | None:
@@ -38,11 +40,29 @@ def sniff_file(prefix: bytes) -> str | None:
 
 
 _PARSERS = {"tiff": tiff.parse, "bmp": bmp.parse, "pnm16": wide.parse_pnm16, "npy": wide.parse_npy}
+BANDED_KINDS = frozenset(_PARSERS)  # the kinds whose pixels lie uncompressed in the file
 
 
 def pictures(block: bytes, kind: str):
     """The pictures a parser finds in ``block``, or None."""
     return _PARSERS[kind](block)
+
+
+def banded(data: bytes, kind: str, block_size: int, rows_of) -> Iterator[tuple[bytes, WholeFile | None]] | None:
+    """The blocks of an image file ``data`` (whole, and whatever follows it) when its
+    pictures are cut into bands (filebands.py), or None when it stays one block."""
+    from bbzip.images import filebands
+
+    found = pictures(data, kind)
+    cut = None if found is None else filebands.band_blocks(len(data), found, block_size, rows_of)
+    return None if cut is None else _band_pieces(data, kind, cut, block_size)
+
+
+def _band_pieces(data: bytes, kind: str, cut, block_size: int):
+    for start, end, band in cut:  # one block at a time: a band's bytes are copied when asked for
+        yield data[start:end], WholeFile(kind, band)
+    for at in range(cut[-1][1], len(data), block_size):
+        yield data[at : at + block_size], None
 
 
 def candidate(block: bytes, segment: WholeFile, coder: str, model_of) -> tuple[int, bytes, bytes] | None:
@@ -62,7 +82,7 @@ def candidate(block: bytes, segment: WholeFile, coder: str, model_of) -> tuple[i
             return None
     from bbzip.images.filecoder import ImageFileCoder
 
-    found = pictures(block, segment.kind)
+    found = list(segment.pictures) if segment.pictures is not None else pictures(block, segment.kind)
     try:
         if found is None:
             raise UnsupportedError(f"this {segment.kind} file is not one the natural coder takes")

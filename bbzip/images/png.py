@@ -14,9 +14,10 @@ from typing import NamedTuple
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
-# Pixel bytes one PNG block may decode to (the natural coder's block bound; a tiny PNG of
-# a huge flat image must not make the decoder allocate by what IHDR claims).
-MAX_PIXEL_BYTES = 32 << 20
+# Pixel bytes one PNG block may decode to: a 15 MP RGBA photo's (59 MB) and more, while
+# the whole rows, filtered and deflated at once, cost a few times that in memory.
+# (Decoders also bound the claim by the block's size: png_coder.py.)
+MAX_PIXEL_BYTES = 96 << 20
 _CHUNK_MAX = (1 << 31) - 1
 
 

@@ -2,15 +2,19 @@
 regenerates bit for bit, coded as its pixels (through the natural-image model) and the
 few bytes that give the file back exactly.
 
-Payload (docs/FORMAT.md, "PNG block", has the full statement):
-    version     byte 0
+Payload (docs/FORMAT.md, "png payload", has the full statement):
+    version     byte 0 (pixels whole) or 1 (pixels in bands)
     deflate     4 bytes: level, strategy, memLevel, windowBits
     side        varint raw size, coder byte (model-free), varint size, that coder's payload;
                 raw: varint n, n bytes skeleton (the file without IDAT data and CRCs),
                 varint t, t bytes tail (the IDAT bytes after the deflate data: Adler-32 and
                 anything after), 2 bytes zlib header, one filter type byte per row
-    pixels      the rest: the planes payload (bbzip.images.planes) of the (H, W, C)
-                samples, uint8 or uint16
+    pixels      version 0, the rest: the planes payload (bbzip.images.planes) of the
+                (H, W, C) samples, uint8 or uint16; version 1: varint r, rows a band, then
+                for each band of r rows (the last takes the rest) varint size, planes payload
+An image of more pixels than a band (blocks.band_rows, as PPM's bands) is written as
+version 1, so that the natural model's memory, coding and decoding, follows a band; the
+rows, filtered and deflated whole, still cost a few times the image's bytes.
 Parameters are found at compress time and the regenerated file compared with the input
 before this coder is offered; a PNG whose stream does not regenerate is left to the
 other coders.
@@ -28,10 +32,16 @@ from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError, ModelError, UnsupportedError
 from bbzip.images import coder as natural_block
 from bbzip.images import planes, png, png_rows
+from bbzip.images.blocks import band_rows
 from bbzip.images.coder import _encode_plain
 
 PNG_CODER_ID = registry.BY_NAME["png"].coder_id
-_VERSION = 0
+WHOLE, BANDS = 0, 1  # payload versions
+# Bytes of filtered rows a version 0 payload may claim (its pixels decode at once).
+_WHOLE_PIXEL_BYTES = 32 << 20
+# Deflate writes at least 2 bits for a match of 258 bytes: no stream inflates to more than
+# this many times its size (plus a little), so a block's IHDR may claim no more.
+_MAX_INFLATION = 1032
 _PLAIN_IDS = tuple(registry.BY_NAME[name].coder_id for name in ("stored", "lzma", "order0", "zstd"))
 
 
@@ -112,7 +122,7 @@ def analyse(data: bytes) -> Analysis | None:
 
 def _samples(raw: np.ndarray, header: png.Header) -> np.ndarray:
     """Raw rows as (H, W, C) samples: uint8, or uint16 from PNG's big-endian pairs."""
-    cube = raw.reshape(header.height, header.width, header.channels * header.sample_bytes)
+    cube = raw.reshape(raw.shape[0], header.width, header.channels * header.sample_bytes)
     return cube.view(">u2").astype(np.uint16) if header.depth == 16 else cube
 
 
@@ -129,11 +139,18 @@ class PngBlockCoder:
         found = analyse(data)
         if found is None:
             raise UnsupportedError("PNG stream does not regenerate with zlib's parameters")
-        pixels = planes.encode_planes(self.model, _samples(found.raw, found.header))
+        header = found.header
+        rows = band_rows(header.height, header.width, 3 if header.channels >= 3 else 1)
         side_coder, side_payload = _encode_plain(found.side)
-        out = bytearray((_VERSION, *found.params))
+        out = bytearray((WHOLE if rows == header.height else BANDS, *found.params))
         out += encode_varint(len(found.side)) + bytes((side_coder,)) + encode_varint(len(side_payload)) + side_payload
-        out += pixels
+        if rows == header.height:
+            out += planes.encode_planes(self.model, _samples(found.raw, header))
+        else:
+            out += encode_varint(rows)
+            for top in range(0, header.height, rows):
+                coded = planes.encode_planes(self.model, _samples(found.raw[top : top + rows], header))
+                out += encode_varint(len(coded)) + coded
         payload = bytes(out)
         # The promise: the file comes back from this payload, checked before it is offered
         # (the pixels as the planes coder's own exact round trip gives them back).
@@ -143,12 +160,32 @@ class PngBlockCoder:
 
     def decode(self, payload: bytes, raw_size: int) -> bytes:
         parts = _parse(payload, raw_size)
-        header = parts.header
-        samples = planes.decode_planes(self.model, memoryview(payload)[parts.pixels :],
-                                       (header.height, header.width, header.channels),
+        header, view = parts.header, memoryview(payload)
+        if payload[0] == WHOLE:
+            raw = self._rows(view[parts.pixels :], header, header.height)
+        else:
+            # Pages of rows are touched only as their bands decode: memory follows what
+            # the payload really holds, not what IHDR claims.
+            raw = np.empty((header.height, header.row_bytes), np.uint8)
+            rows, pos = decode_varint(view, parts.pixels, header.height)
+            if not rows:
+                raise CorruptError("PNG block has bands of no rows")
+            for top in range(0, header.height, rows):
+                size, pos = decode_varint(view, pos, len(view) - pos)
+                if size > len(view) - pos:
+                    raise CorruptError("PNG block's band is truncated")
+                raw[top : top + rows] = self._rows(view[pos : pos + size], header, min(rows, header.height - top))
+                pos += size
+            if pos != len(view):
+                raise CorruptError("PNG block has trailing bytes")
+        return _assemble(parts, raw, raw_size)
+
+    def _rows(self, planes_payload: memoryview, header: png.Header, height: int) -> np.ndarray:
+        """``height`` rows of raw PNG bytes from a planes payload."""
+        samples = planes.decode_planes(self.model, planes_payload, (height, header.width, header.channels),
                                        np.uint16 if header.depth == 16 else np.uint8)
         raw = (samples.astype(">u2") if header.depth == 16 else samples).view(np.uint8)
-        return _assemble(parts, raw.reshape(header.height, header.row_bytes), raw_size)
+        return raw.reshape(height, header.row_bytes)
 
 
 class _Parts(NamedTuple):
@@ -164,7 +201,7 @@ class _Parts(NamedTuple):
 
 def _parse(payload: bytes, raw_size: int) -> _Parts:
     view = memoryview(payload)
-    if len(view) < 6 or view[0] != _VERSION:
+    if len(view) < 6 or view[0] not in (WHOLE, BANDS):
         raise CorruptError("PNG block has an unknown version")
     try:
         params = deflate.Params(*view[1:5]).check()
@@ -174,6 +211,10 @@ def _parse(payload: bytes, raw_size: int) -> _Parts:
     side, pos = _plain(view, pos, side_size)
     skeleton, tail, zlib_header, types = _read_side(side)
     header, idat_lengths = _skeleton_header(skeleton)
+    limit = min(_WHOLE_PIXEL_BYTES + header.height if view[0] == WHOLE else png.MAX_PIXEL_BYTES + header.height,
+                _MAX_INFLATION * raw_size + 1024)
+    if header.filtered_size > limit:
+        raise CorruptError("PNG block claims more pixels than it may hold")
     if len(types) != header.height:
         raise CorruptError("PNG block's filter types do not match its height")
     return _Parts(params, skeleton, tail, zlib_header, types, header, idat_lengths, pos)
@@ -272,3 +313,13 @@ def png_candidate(block: bytes, coder: str, model_path=None) -> tuple[int, bytes
             raise
         return None
     return PNG_CODER_ID, model.model_id, payload
+
+
+def pixels_in_payload(payload: bytes, raw_size: int) -> int:
+    """The pixels (height x width) of a png block, from the IHDR its payload keeps (for
+    `bbzip info`); 0 if it is damaged."""
+    try:
+        header = _parse(payload, raw_size).header
+    except CorruptError:
+        return 0
+    return header.height * header.width
