@@ -17,7 +17,9 @@ from bbzip.natural.network import NaturalNet
 
 KIND = "natural"
 FORMAT = 1
-DEFAULT_NAME = "natural-vae"
+# The model new files are written with; the earlier ones (natural-vae-1, natural-vae) keep
+# shipping for the files that name them.
+DEFAULT_NAME = "natural-vae-2"
 PRECISIONS = ("pixel_precision", "posterior_precision", "prior_precision")
 # Fixed seed of every natural-image message's initial bits (docs/FORMAT.md).
 SEED = 0x6262_7A69_7000_0006

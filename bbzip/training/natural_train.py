@@ -1,7 +1,7 @@
 """Train the natural-image VAE on random crops of PGM/PPM/NPY images of any size.
 
-    python -m bbzip.training.natural_train --data ../shared/data/natural --minutes 60 \
-        --out build/natural_float.npz
+    python -m bbzip.training.natural_train --data ../shared/data/natural ../shared/data/photos-train \
+        --minutes 60 --init models/natural-vae.npz --out build/natural_float.npz
 
 The float weights are saved as .npz (torch state_dict names, no pickle) at every
 evaluation and at the end, so a run cut short still leaves a usable checkpoint.
@@ -21,9 +21,11 @@ import torch
 from bbzip.natural.constants import BLOCK
 from bbzip.natural.images import load_file
 from bbzip.training.natural_model import NaturalVAE, to_coding_order
-from bbzip.training.photos import split_files
+from bbzip.training.photos import dev_files, split_files
 
 CROP = 48
+# The development photos are monitored on their centres: a whole photo takes minutes.
+DEV_CROP = 256
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -102,7 +104,7 @@ def save(model: NaturalVAE, path: Path, meta: dict) -> None:
 
 def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes: float, out: Path,
           seed: int = 0, batch: int = 16, lr: float = 2e-3, eval_every: float = 8.0,
-          log=print, init: dict | None = None) -> dict:
+          log=print, init: dict | None = None, note: dict | None = None) -> dict:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     gray = [im for im in train_images if im.shape[-1] == 1]
@@ -120,7 +122,7 @@ def train(train_images: list[np.ndarray], validation: list[np.ndarray], minutes:
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     start = time.monotonic()
     budget = minutes * 60
-    meta = {"seed": seed, "crop": min(s.crop for s in samplers), "batch": batch, "lr": lr}
+    meta = {"seed": seed, "crop": min(s.crop for s in samplers), "batch": batch, "lr": lr, **(note or {})}
     next_eval, step, running = eval_every * 60, 0, None
     while (elapsed := time.monotonic() - start) < budget:
         frac = elapsed / budget
@@ -181,25 +183,42 @@ def train_natural_model(images: list[np.ndarray], name: str, minutes: float, see
     return freeze_arrays(src, name, meta, evaluation)
 
 
+def centre_crop(image: np.ndarray, size: int = DEV_CROP) -> np.ndarray:
+    top, left = max(0, (image.shape[0] - size) // 2), max(0, (image.shape[1] - size) // 2)
+    return image[top : top + size, left : left + size]
+
+
+def load_init(path: Path) -> dict:
+    """Float weights to start from: a float checkpoint, or a frozen model file thawed."""
+    arrays = dict(np.load(path, allow_pickle=False))
+    if "config_json" in arrays:
+        from bbzip.training.natural_thaw import thaw
+
+        return thaw(path)
+    arrays.pop("meta_json", None)
+    return arrays
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="photo folders (each split by "
+                        "bbzip.training.photos: validation and development photos are never trained on)")
     parser.add_argument("--minutes", type=float, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--out", type=Path, default=Path("build/natural_float.npz"))
-    parser.add_argument("--init", type=Path, help="float checkpoint to start from")
+    parser.add_argument("--init", type=Path, help="float checkpoint or natural model file to start from")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    train_files, validation_files = split_files(args.data)
-    print(f"training on {len(train_files)} images, validating on {len(validation_files)}")
+    train_files = [p for folder in args.data for p in split_files(folder)[0]]
+    monitor_files = [p for folder in args.data for p in dev_files(folder)]
+    print(f"training on {len(train_files)} images, monitoring on centre crops of {len(monitor_files)}")
     train_images = [im for group in load_set(train_files) for im in group]
-    validation = [im for group in load_set(validation_files) for im in group]
-    init = None
-    if args.init:
-        init = dict(np.load(args.init, allow_pickle=False))
-        init.pop("meta_json", None)
-    meta = train(train_images, validation, args.minutes, args.out, seed=args.seed, init=init)
+    monitor = [centre_crop(im) for group in load_set(monitor_files) for im in group]
+    init = load_init(args.init) if args.init else None
+    note = {"init": args.init.name} if args.init else None
+    meta = train(train_images, monitor, args.minutes, args.out, seed=args.seed, lr=args.lr, init=init, note=note)
     print(json.dumps(meta))
 
 
