@@ -388,13 +388,12 @@ def test_the_largest_claims_are_refused_in_little_memory_and_time(tmp_path, imag
 def test_the_banded_golden_file_is_what_the_writer_makes_in_bands(monkeypatch):
     """tests/golden/photo-ppm-natural-bands: one photo in two natural blocks of one band each."""
     pytest.importorskip("bbzip.natural.model")
-    from tests.make_golden import GOLDEN_BAND_BYTES
+    from tests.make_golden import _compress
 
     golden = ROOT / "tests" / "golden"
     raw, packed = (golden / "photo-ppm-natural-bands.raw").read_bytes(), (golden / "photo-ppm-natural-bands.bbz").read_bytes()
     assert shapes(packed) == [(1, 32, 32, 3), (1, 8, 32, 3)]
-    monkeypatch.setattr(blocks, "BAND_BYTES", GOLDEN_BAND_BYTES)
-    assert api.compress(raw, "natural") == packed
+    assert _compress("photo-ppm-natural-bands", raw, "natural") == packed  # its bands, its model
 
 
 def test_the_photo_bench_skips_cleanly_without_photos(tmp_path):

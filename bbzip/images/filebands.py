@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
-
 from bbzip.images.layout import DOWN, Picture, Span
 
 # Bytes of a whole image file the splitter reads to cut it into bands, at most (a TIFF's
@@ -60,6 +58,8 @@ def _cut_rows(picture: Picture, rows: int) -> list[int]:
     narrow = [span for span in picture.spans if span.cols != picture.width and span.rows > 1]
     if not narrow:  # strips, whole rows: any row boundary (no array of the height's size)
         return [*range(0, height, rows), height]
+    import numpy as np  # here: blocks.py imports this module, and small inputs never need numpy
+
     blocked = np.zeros(height + 1, np.int32)
     for span in narrow:
         blocked[span.y0 + 1] += 1
