@@ -46,8 +46,12 @@ from bbzip.errors import CorruptError
 try:
     api.decompress(sys.stdin.buffer.read())
 except CorruptError as exc:
-    with open('/proc/self/status') as status:  # VmHWM: this process's own peak, unlike ru_maxrss
-        print(next(int(line.split()[1]) for line in status if line.startswith('VmHWM:')), exc)
+    # VmHWM (this process's own peak, unlike ru_maxrss) less the file pages mapped at the end:
+    # how many pages of numba's and numpy's libraries are resident depends on the page cache
+    # (a freshly installed venv counts tens of MB more), not on what the claim allocates.
+    with open('/proc/self/status') as status:
+        kib = {line.split(':')[0]: int(line.split()[1]) for line in status if line.split(':')[0] in ('VmHWM', 'RssFile')}
+    print(kib['VmHWM'] - kib['RssFile'], exc)
 """
 
 
@@ -56,6 +60,9 @@ def test_a_400_kb_noise_payload_under_the_largest_claim_is_refused_under_200_mb(
     """It peaked at 392 MiB (compiled) and 243 MiB (numpy) after decoding 5 pixel rows."""
     pytest.importorskip("bbzip.natural.model")
     hostile = natural_claim((1, 4096, 8192, 1), 400_000)
-    out = subprocess.run([sys.executable, "-c", _PEAK], input=hostile, cwd=ROOT, capture_output=True,
-                         check=True, timeout=300).stdout.decode().split(maxsplit=1)
+    # Twice: on a cold numba cache the first run also compiles the decoder's kernels (LLVM's
+    # memory, once per install, not the claim's); the second one loads them from the cache.
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", _PEAK], input=hostile, cwd=ROOT, capture_output=True,
+                             check=True, timeout=300).stdout.decode().split(maxsplit=1)
     assert "exhausted" in out[1] and int(out[0]) * 1024 < 200_000_000, out
