@@ -50,10 +50,6 @@ def _prepare(subpixels: int, way: str, model_id: bytes | None, models: tuple, mo
 
     if model is None or not isinstance(model, natural.model_class) or not compiled.enabled(subpixels):
         return
-    warm = getattr(compiled, "warm", None)
-    if warm is not None:
-        warm(model, way)
-        return
     _code_tiny_image(compiled, model, way)
 
 
