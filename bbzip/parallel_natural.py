@@ -50,23 +50,24 @@ def _prepare(subpixels: int, way: str, model_id: bytes | None, models: tuple, mo
 
     if model is None or not isinstance(model, natural.model_class) or not compiled.enabled(subpixels):
         return
-    _code_tiny_image(compiled, model, way)
+    _warm_kernels(compiled, model, way)
 
 
-def _code_tiny_image(compiled, model, way: str) -> None:
-    """Code an 8x8 image the way the blocks will be (encode, or decode), compiled: numba loads
-    the kernels of that way from its cache on their first call. (The payload to decode is
-    encoded by numpy, which loads nothing.)"""
+def _warm_kernels(compiled, model, way: str) -> None:
+    """Load the kernels of that way (encode, or decode) from numba's cache: they load on
+    their first call. Encode: an 8x8 image coded compiled; decode: one row decoded as a
+    decode calls the row kernels (bbzip.natural.stepper.warm), which needs no payload."""
+    if way == "decode":
+        from bbzip.natural import stepper
+
+        stepper.warm(model)
+        return
     import numpy as np
 
     from bbzip.natural import coder
 
-    image = np.zeros((1, 8, 8, 3), np.uint8)
-    with _compiled(compiled, way == "encode"):
-        payload = coder.encode(model, image)
-    if way == "decode":
-        with _compiled(compiled, True):
-            coder.decode(model, payload, image.shape)
+    with _compiled(compiled, True):
+        coder.encode(model, np.zeros((1, 8, 8, 3), np.uint8))
 
 
 @contextmanager

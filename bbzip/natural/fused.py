@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from bbzip.natural.compiled import ACT, OUTPUT_LIMIT, PRECISION, WORD, K
-from bbzip.natural.kernels import _inline, _kernel, _mixture, _params, _start
+from bbzip.natural.compiled import ACT, OUTPUT_LIMIT, PRECISION, WORD
+from bbzip.natural.kernels import HIDDEN, MIXTURES, _inline, _kernel, _mixture, _params, _start
 
 # numba caches a kernel under its own file's stamp, and these kernels inline helpers of
 # bbzip/natural/kernels.py: so an edit there must change this file too, or a warm cache
 # would serve kernels built from the old helpers. This digest of kernels.py does that
 # (tests/test_natural_compiled.py checks it).
-KERNELS_DIGEST = "240090ef365350c0"
+KERNELS_DIGEST = "5c686d8144a961b0"
 
 # Exact under the model invariants (module docstring); no flag that assumes away NaNs.
 EXACT_FASTMATH = {"reassoc", "contract"}
@@ -68,8 +68,9 @@ def _med(tiles, i, row, col, ch, corner, difference):
 @_inline
 def _product(x, weight, outputs, y, offset, scale, low, high, lo, hi):
     """y[l, :outputs] = x[l] @ weight[:outputs].T for lanes lo..hi, in blocks of eight lanes
-    that share each weight load, requantised (Layer.__call__ after its product)."""
-    inputs = weight.shape[1]
+    that share each weight load, requantised (Layer.__call__ after its product). Every
+    layer after the first takes HIDDEN inputs: a literal count, so the sums unroll."""
+    inputs = HIDDEN
     for l in range(lo, hi, 8):
         for o in range(outputs):
             s0, s1, s2, s3, s4, s5, s6, s7 = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
@@ -91,12 +92,12 @@ def _product(x, weight, outputs, y, offset, scale, low, high, lo, hi):
 def _find(slot, guess, means, inv_scales, weights, total, sigmoid, consts):
     """The symbol whose slot range [low, high) holds ``slot``, and that range: a gallop
     from ``guess`` (up or down, doubling its steps) brackets it, a bisection pins it."""
-    low = _start(guess, means, inv_scales, weights, total, sigmoid, consts)
+    low = _start(guess, means, inv_scales, weights, total, sigmoid, consts, MIXTURES)
     if low <= slot:
         bracket, step = guess, 1
         while True:
             end = min(bracket + step, 256)
-            high = _start(end, means, inv_scales, weights, total, sigmoid, consts)
+            high = _start(end, means, inv_scales, weights, total, sigmoid, consts, MIXTURES)
             if high > slot:
                 break
             bracket, low, step = end, high, 2 * step
@@ -104,13 +105,13 @@ def _find(slot, guess, means, inv_scales, weights, total, sigmoid, consts):
         end, high, step = guess, low, 1
         while True:
             bracket = max(end - step, 0)
-            low = _start(bracket, means, inv_scales, weights, total, sigmoid, consts)
+            low = _start(bracket, means, inv_scales, weights, total, sigmoid, consts, MIXTURES)
             if low <= slot:
                 break
             end, high, step = bracket, low, 2 * step
     while end - bracket > 1:  # start(bracket) <= slot < start(end): the symbol is unique
         middle = (bracket + end) >> 1
-        probe = _start(middle, means, inv_scales, weights, total, sigmoid, consts)
+        probe = _start(middle, means, inv_scales, weights, total, sigmoid, consts, MIXTURES)
         if probe <= slot:
             bracket, low = middle, probe
         else:
@@ -158,7 +159,7 @@ def decode_row(row, cols, lo, hi, grid, tiles, heights, widths, margins, taps, k
     pred, base, residual = ints[0], ints[1], ints[2]
     c = tiles.shape[2]
     lanes = tiles.shape[3]
-    kk = consts[K]
+    kk = MIXTURES  # consts[K], as the literal the helpers unroll over
     out_limit = np.float64(consts[OUTPUT_LIMIT])
     precision = consts[PRECISION]
     mask, shift = np.uint64((1 << precision) - 1), np.uint64(precision)
@@ -203,8 +204,8 @@ def decode_row(row, cols, lo, hi, grid, tiles, heights, widths, margins, taps, k
             for i in range(lo, hi):
                 symbol = 0
                 if row < heights[i] and col < widths[i]:
-                    _params(out, i, adjust_k, offsets[i, k], base[i, k], residual, k, consts, p)
-                    total = _mixture(p, consts, inv_scale, neg_exp, means, inv_scales, weights)
+                    _params(out, i, adjust_k, offsets[i, k], base[i, k], residual, k, consts, p, MIXTURES)
+                    total = _mixture(p, consts, inv_scale, neg_exp, means, inv_scales, weights, MIXTURES)
                     slot = np.int64(head[i] & mask)
                     centre = np.int64(0)
                     for m in range(kk):

@@ -105,3 +105,24 @@ class Stepper:
                 message.drop_tail_words(size)
         self.tiles[:, row] = self.tiles_t[row].transpose(2, 0, 1)
         canvas.data[:, PAD_TOP + row] = self.grid[PAD_TOP + row].transpose(2, 0, 1)
+
+
+def warm(model, channels: int = 3) -> None:
+    """Loads the row kernels as a decode calls them (numba's cache, on their first call), at
+    a fraction of a tiny image's coding: one row of an 8x8 image from a message with no tail,
+    which runs out (the error is the expected end)."""
+    from bbzip.natural.calibration import calibration
+    from bbzip.natural.pixels import Canvas
+    from bbzip.natural.tiles import Tiling
+
+    tiling = Tiling.of(1, 8, 8, 8)
+    canvas = Canvas(tiling, channels, lazy=True)
+    tiles = np.zeros((1, tiling.th, tiling.tw, channels), np.uint8)
+    calib = calibration(np.zeros(3, np.int64), None, None, tiling.lane_origins()[0], channels)
+    message = model.read_message(model.new_message(1).to_bytes(), 1)  # a decoder's, as read from a file
+    stepper = Stepper(model, model.network(channels), canvas, tiles, calib, message)
+    canvas.open_row(0)
+    try:
+        stepper.row(np.zeros((1, tiling.tw // 8, channels * HIDDEN)), 0)
+    except CorruptError:
+        pass
