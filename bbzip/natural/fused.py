@@ -67,25 +67,36 @@ def _med(tiles, i, row, col, ch, corner, difference):
 
 @_inline
 def _product(x, weight, outputs, y, offset, scale, low, high, lo, hi):
-    """y[l, :outputs] = x[l] @ weight[:outputs].T for lanes lo..hi, in blocks of eight lanes
-    that share each weight load, requantised (Layer.__call__ after its product). Every
-    layer after the first takes HIDDEN inputs: a literal count, so the sums unroll."""
-    inputs = HIDDEN
-    for l in range(lo, hi, 8):
-        for o in range(outputs):
-            s0, s1, s2, s3, s4, s5, s6, s7 = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
-            for m in range(inputs):
-                w = weight[o, m]
-                s0 += w * x[l, m]
-                s1 += w * x[l + 1, m]
-                s2 += w * x[l + 2, m]
-                s3 += w * x[l + 3, m]
-                s4 += w * x[l + 4, m]
-                s5 += w * x[l + 5, m]
-                s6 += w * x[l + 6, m]
-                s7 += w * x[l + 7, m]
-            for t, v in enumerate((s0, s1, s2, s3, s4, s5, s6, s7)):
-                y[l + t, o] = min(max(np.floor((v + offset[o]) * scale[o]), low), high)
+    """y[l, :outputs] = x[l] @ weight[:outputs].T for lanes lo..hi, requantised
+    (Layer.__call__ after its product), in blocks of four lanes by four outputs (outputs: a
+    multiple of four) that share each load. Every layer after the first takes HIDDEN
+    inputs: a literal count, so the sums unroll."""
+    for l in range(lo, hi, 4):
+        for o in range(0, outputs, 4):
+            a0, a1, a2, a3, b0, b1, b2, b3 = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            c0, c1, c2, c3, d0, d1, d2, d3 = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            for m in range(HIDDEN):
+                w0, w1, w2, w3 = weight[o, m], weight[o + 1, m], weight[o + 2, m], weight[o + 3, m]
+                x0, x1, x2, x3 = x[l, m], x[l + 1, m], x[l + 2, m], x[l + 3, m]
+                a0 += w0 * x0
+                a1 += w0 * x1
+                a2 += w0 * x2
+                a3 += w0 * x3
+                b0 += w1 * x0
+                b1 += w1 * x1
+                b2 += w1 * x2
+                b3 += w1 * x3
+                c0 += w2 * x0
+                c1 += w2 * x1
+                c2 += w2 * x2
+                c3 += w2 * x3
+                d0 += w3 * x0
+                d1 += w3 * x1
+                d2 += w3 * x2
+                d3 += w3 * x3
+            for q, sums in enumerate(((a0, a1, a2, a3), (b0, b1, b2, b3), (c0, c1, c2, c3), (d0, d1, d2, d3))):
+                for t, v in enumerate(sums):
+                    y[l + t, o + q] = min(max(np.floor((v + offset[o + q]) * scale[o + q]), low), high)
 
 
 @_inline
@@ -121,8 +132,8 @@ def _find(slot, guess, means, inv_scales, weights, total, sigmoid, consts):
 
 @_kernel
 def gather_known(grid, row, cols, taps, context):
-    """The taps known before row ``row`` is decoded (rows above, and the validity channel of
-    the row's own), for columns cols[0]..cols[1] of every lane, as floats, transposed:
+    """The taps of the rows above row ``row`` (their pixels), for columns cols[0]..cols[1]
+    of every lane, as floats, transposed:
     context[tap, (col - cols[0]) * lanes + lane] (so that the copy runs along the lanes).
     ``taps``: (channel, row, column) of each, margins included."""
     lanes = grid.shape[3]
@@ -135,16 +146,19 @@ def gather_known(grid, row, cols, taps, context):
 
 
 @_fast
-def decode_row(row, cols, lo, hi, grid, tiles, heights, widths, margins, taps, known, features, net, first, hidden,
-               output, adjust, offsets, head, words, size, consts, sigmoid, inv_scale, neg_exp, scratch, limit):
+def decode_row(row, cols, lo, hi, grid, tiles, heights, widths, margins, taps, known, valid, lane_class, features, net,
+               first, hidden, output, adjust, offsets, head, words, size, consts, sigmoid, inv_scale, neg_exp, scratch,
+               limit):
     """Pops columns cols[0]..cols[1] of pixel row ``row`` of lanes lo..hi into the lane-minor
     ``tiles`` and ``grid`` (the canvas, ``margins`` its top and left ones), refilling the
     heads from ``words``, the group's tail of ``size`` words. Returns the tail's new size,
     -1 when it ran out.
 
     ``known``: ((col - cols[0]) * lanes + lane, C * HIDDEN), the taps' product of every
-    head over the taps known before the row (gather_known's, by BLAS); the step adds the
-    product of ``taps`` ((channel, row, column) each), the same row's pixels to the left.
+    head over the pixels of the rows above (gather_known's, by BLAS); ``valid``: (class,
+    column, C * HIDDEN), the validity taps' product for each lane's ``lane_class``
+    (stepper.Validity); the step adds the product of ``taps`` ((channel, row, column) each),
+    the same row's pixels to the left.
     ``net``: (those taps' weights (taps, C * HIDDEN), the heads' point weights (C, 2C,
     HIDDEN)); ``first``: the first layers' offsets and scales (2, C, HIDDEN); ``hidden``:
     layer 1 and 2 weights (2, C, HIDDEN, HIDDEN), offsets and scales (2, 2, C, HIDDEN);
@@ -172,8 +186,9 @@ def decode_row(row, cols, lo, hi, grid, tiles, heights, widths, margins, taps, k
         for i in range(lo, hi):
             for s in range(taps.shape[0]):
                 context[i, s] = grid[row + taps[s, 1], col + taps[s, 2], taps[s, 0], i]
+            v = lane_class[i]
             for o in range(spatial.shape[1]):  # outputs innermost: vectorises as it stands
-                spatial[i, o] = known[first_row + i, o]
+                spatial[i, o] = known[first_row + i, o] + valid[v, col, o]
             for s in range(taps.shape[0]):
                 x = context[i, s]
                 for o in range(spatial.shape[1]):

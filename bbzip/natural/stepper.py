@@ -15,7 +15,7 @@ import numpy as np
 from bbzip.errors import CorruptError
 from bbzip.natural.compiled import ACT_LIMIT, Tables
 from bbzip.natural.constants import HIDDEN, MIXTURES
-from bbzip.natural.network import CAUSAL
+from bbzip.natural.network import CAUSAL, VALID
 from bbzip.natural.pixels import PAD_SIDE, PAD_TOP
 
 # Pixel positions (columns x lanes) of one pass of the known taps' product.
@@ -28,6 +28,29 @@ def _stack(arrays, shape) -> np.ndarray:
     for k, a in enumerate(arrays):
         out[(k,) + tuple(slice(0, n) for n in a.shape)] = a
     return out
+
+
+class Validity:
+    """The validity taps' share of the taps' product: a validity tap reads VALID where its
+    position is inside the lane's image (0 <= row < height, 0 <= column < width) and 0 in
+    the margins, so its sum follows from the position and the lane's extent. Lanes fall in
+    a few classes of extent (whole tiles, the image's right and bottom edges); a row's table
+    holds each class's sum at each column, exact integers as BLAS's would be."""
+
+    def __init__(self, canvas, offsets: list[tuple[int, int]], weights: np.ndarray):
+        extents = np.stack([canvas.heights, canvas.widths], axis=1).astype(np.int64)
+        self.extents, lane_class = np.unique(extents, axis=0, return_inverse=True)
+        self.lane_class = np.ascontiguousarray(lane_class.reshape(-1), dtype=np.int64)
+        self.dy, self.dx = (np.array(v, dtype=np.int64)[:, None] for v in zip(*offsets))
+        self.columns = np.arange(canvas.tiling.tw)[None, :] + self.dx  # (taps, columns)
+        self.weights = np.ascontiguousarray(weights, dtype=np.float64) * VALID
+
+    def row(self, row: int) -> np.ndarray:
+        """(classes, columns, C * HIDDEN): the validity taps' product at each column of ``row``."""
+        rows = row + self.dy
+        heights, widths = (e[:, None, None] for e in self.extents.T)
+        inside = (rows >= 0) & (rows < heights) & (self.columns >= 0) & (self.columns < widths)
+        return np.ascontiguousarray(inside.transpose(0, 2, 1).astype(np.float64) @ self.weights)
 
 
 class Stepper:
@@ -54,13 +77,16 @@ class Stepper:
         self.grid = np.zeros(canvas.data.shape[1:] + (lanes,), dtype=canvas.data.dtype)
         self.tiles_t = np.zeros(tiles.shape[1:] + (lanes,), dtype=tiles.dtype)
         self.margins = np.array([PAD_TOP, PAD_SIDE], dtype=np.int64)
-        # The taps' product split in two exact sums: the taps known before a row (rows above,
-        # validity), for the whole row by BLAS; the row's own pixels to the left, per step.
+        # The taps' product split in three exact sums: the pixels of the rows above, for the
+        # whole row by BLAS; the validity taps, which follow from the position and the lane's
+        # extent alone, a table per row (Validity); the row's own pixels to the left, per step.
         taps = [(ch, dy + PAD_TOP, dx + PAD_SIDE) for ch in range(canvas.depth) for dy, dx in CAUSAL]
-        known = [t for t, (ch, dy, _) in enumerate(taps) if dy < PAD_TOP or ch == c]
-        stepped = [t for t in range(len(taps)) if t not in known]
+        known = [t for t, (ch, dy, _) in enumerate(taps) if dy < PAD_TOP and ch < c]
+        validity = [t for t, (ch, _, _) in enumerate(taps) if ch == c]
+        stepped = [t for t, (ch, dy, _) in enumerate(taps) if dy == PAD_TOP and ch < c]
         self.known_taps, self.taps = (np.array([taps[t] for t in part], dtype=np.int64) for part in (known, stepped))
         self.known_w = np.ascontiguousarray(net.spatial_t[known])
+        self.validity = Validity(canvas, [CAUSAL[t % len(CAUSAL)] for t in validity], net.spatial_t[validity])
         heads, outputs = net.heads, (2 + c) * MIXTURES
         self.net = (np.ascontiguousarray(net.spatial_t[stepped]), _stack([h.point_t for h in heads], (c, 2 * c, HIDDEN)))
         # Columns a pass: its known products stay a few megabytes however many lanes.
@@ -88,6 +114,7 @@ class Stepper:
         canvas, tables = self.canvas, self.kernels
         features = np.ascontiguousarray(features, dtype=np.float64)  # (lanes, block columns, C * hidden)
         self.grid[PAD_TOP + row] = canvas.data[:, PAD_TOP + row].transpose(1, 2, 0)  # its validity (open_row)
+        valid = self.validity.row(row)
         for start in range(0, canvas.tiling.tw, self.step):
             cols = np.array([start, min(start + self.step, canvas.tiling.tw)], dtype=np.int64)
             rows = (cols[1] - cols[0]) * len(self.head)
@@ -96,7 +123,8 @@ class Stepper:
             np.matmul(self.known_context[:, :rows].T, self.known_w, out=known)
             for message, (lo, hi) in zip(self.messages, self.bounds):
                 size = self.fused.decode_row(row, cols, lo, hi, self.grid, self.tiles_t, self.heights, self.widths,
-                                             self.margins, self.taps, known, features, self.net, self.first,
+                                             self.margins, self.taps, known, valid, self.validity.lane_class,
+                                             features, self.net, self.first,
                                              self.hidden, self.output, self.adjust, self.offsets, self.head,
                                              message.tail_room(0), message.tail_words, tables.consts, tables.sigmoid,
                                              tables.inv_scale, tables.neg_exp, self.scratch, self.limit)
