@@ -52,6 +52,7 @@ from bbzip.natural.cost import COST_ONE
 from bbzip.natural.header import Settings
 from bbzip.natural.latents import Latents, coarse_precision
 from bbzip.natural.pixels import Canvas, decode_row, row_slots
+from bbzip.natural.rowposterior import RowPosterior
 from bbzip.natural.tiles import MAX_LANES, MIN_SIZE, Tiling, choose_side, zeros_on_demand
 
 # Sets of images this large or larger may get settings per image (when that pays): a few
@@ -303,6 +304,7 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
     tiles = zeros_on_demand((lanes, tiling.th, tiling.tw, c), np.uint8)
     latents.pop_prior(message, 0)
     latents.pop_prior(message, 1)
+    posterior = RowPosterior(net)
     stepper = None
     if compiled.enabled(tiles.size):
         from bbzip.natural.stepper import Stepper
@@ -317,7 +319,7 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
             else:
                 decode_row(model, net, message, canvas, feats, tiles, row, calib)
         if j >= 1 and latents.coded[j - 1].any():
-            mu, log_sigma = net.posterior_of_block_row(canvas.pixel_inputs(), j - 1)
+            mu, log_sigma = posterior(canvas.pixel_inputs(), j - 1)
             latents.push_posterior(message, j - 1, mu, log_sigma)
         latents.pop_prior(message, j + 2)
     return tiles
