@@ -9,8 +9,8 @@ that fell below 2**W from the group's tail, and writes the symbols to the tiles 
 canvas. Every value is the numpy path's (bbzip/natural/kernels.py says how):
 
 * The network's products are float64 loops over integers, each lane's inputs contiguous
-  (lane-major scratch) so that the sum over a layer's inputs vectorises, eight lanes at a
-  time sharing each weight load. They are compiled with LLVM's ``reassoc`` and
+  (lane-major scratch) so that the sum over a layer's inputs vectorises, four lanes by
+  four outputs at a time sharing each load. They are compiled with LLVM's ``reassoc`` and
   ``contract`` flags (numba's fastmath, no others): reordering a sum or fusing a multiply
   and an add may round only where a value is not an integer below 2**53, and
   bbzip/fixedpoint/invariants.py bounds sum(|weight|) * input + |bias| below 2**53 for
@@ -21,7 +21,7 @@ canvas. Every value is the numpy path's (bbzip/natural/kernels.py says how):
 
 A lane group's lanes share one tail and no other state with other groups, so the caller
 runs a row group by group (each call its lanes ``lo``..``hi``); the scratch arrays are
-indexed by global lane and padded by seven rows, so the products' eight-lane blocks may run
+indexed by global lane and padded by seven rows, so the products' four-lane blocks may run
 past ``hi`` into rows no one reads.
 """
 

@@ -105,7 +105,7 @@ class Stepper:
         self.adjust = np.ascontiguousarray(adjust, dtype=np.int64)
         self.offsets = np.ascontiguousarray(calib.offsets, dtype=np.int64)
         self.limit = float(self.kernels.consts[ACT_LIMIT])
-        padded = lanes + 7  # the products' eight-lane blocks run up to seven rows past a group
+        padded = lanes + 7  # the products' four-lane blocks run up to three rows past a group
         self.scratch = (np.zeros((padded, len(stepped))), np.zeros((padded, c * HIDDEN)),
                         np.zeros((padded, HIDDEN)), np.zeros((padded, HIDDEN)), np.zeros((padded, outputs)),
                         np.zeros((padded, 2 * c)), np.zeros((3, padded, c), np.int64))
