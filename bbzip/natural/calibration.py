@@ -225,7 +225,9 @@ def _descend(tables, params: np.ndarray, truth: np.ndarray, kernels=None, adjust
     units of 2**-COST_BITS bits."""
     adjust = np.zeros(ADJUST_SIZE, dtype=np.int64) if adjust is None else adjust.astype(np.int64)
     if kernels:  # the same descent, compiled whole
-        adjust, start, best = kernels.kernels.descend(
+        from bbzip.natural import calibrate_kernels
+
+        adjust, start, best = calibrate_kernels.descend(
             np.ascontiguousarray(params, dtype=np.int64), np.ascontiguousarray(truth, dtype=np.int64), ADJUST_UNITS,
             adjust, np.array(strides, dtype=np.int64), kernels.consts, kernels.sigmoid, kernels.inv_scale,
             kernels.neg_exp, kernels.log2)
