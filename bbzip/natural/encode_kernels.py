@@ -81,54 +81,74 @@ def _neighbours(values, lane, row, col, ch, difference):
     return a, b, c
 
 
+@_inline
+def _gather_one(flat, values, lane, row, col, at, taps, i, context, j, pred, base, residual):
+    """Position (lane, row, col) of the tiles, at canvas offset ``at``: its causal taps
+    (Canvas.context, as floats) into row i of ``context``, and per channel the MED
+    prediction, the mixture centre (pixels._colour_base) and the residual (value less
+    prediction) into row j of the others."""
+    for t in range(taps.shape[0]):
+        context[i, t] = flat[lane, at + taps[t]]
+    green = values[lane, row, col, 0]
+    for ch in range(values.shape[3]):
+        a, b, u = _neighbours(values, lane, row, col, ch, False)
+        p = _med(a, b, u, row, col, np.int64(128))
+        pred[j, ch] = p
+        residual[j, ch] = values[lane, row, col, ch] - p
+        if ch == 0:
+            base[j, ch] = p
+        else:
+            a, b, u = _neighbours(values, lane, row, col, ch, True)
+            base[j, ch] = min(max(green + _med(a, b, u, row, col, np.int64(0)), 0), 255)
+
+
 @_kernel
-def gather_rows(flat, values, offsets, taps, first, tw, first_row, context, pred, base, residual):
-    """Rows first, first + 1, ... of the positions (lane, r, col) of the pixel rows
-    first_row + r (``offsets``: each position's canvas offset, r-major): the causal taps
-    (Canvas.context, as floats), and per channel the MED prediction, the mixture centre
-    (pixels._colour_base) and the residual (value less prediction)."""
-    c = values.shape[3]
+def gather_rows(flat, values, offsets, taps, first, tw, first_row, block, context, pred, base, residual, feat_index):
+    """_gather_one for positions first, first + 1, ... of (lane, r, col) in the pixel rows
+    first_row + r (``offsets``: each position's canvas offset, r-major); ``feat_index``:
+    the row of the block row's features (lanes * tw / block, F) each position reads."""
     per_lane = offsets.shape[0]
+    columns = tw // block
     for i in range(context.shape[0]):
         lane, q = divmod(first + i, per_lane)
         row, col = first_row + q // tw, q % tw
-        at = offsets[q]
-        for t in range(taps.shape[0]):
-            context[i, t] = flat[lane, at + taps[t]]
-        green = values[lane, row, col, 0]
-        for ch in range(c):
-            a, b, u = _neighbours(values, lane, row, col, ch, False)
-            p = _med(a, b, u, row, col, np.int64(128))
-            pred[i, ch] = p
-            residual[i, ch] = values[lane, row, col, ch] - p
-            if ch == 0:
-                base[i, ch] = p
-            else:
-                a, b, u = _neighbours(values, lane, row, col, ch, True)
-                base[i, ch] = min(max(green + _med(a, b, u, row, col, np.int64(0)), 0), 255)
+        _gather_one(flat, values, lane, row, col, offsets[q], taps, i, context, i, pred, base, residual)
+        feat_index[i] = lane * columns + col // block
 
 
 @_kernel
-def first_layer(pred, residual, k, point_t, spatial, part, offset, scale, feats, first, per_lane, tw, block, limit,
-                h):
-    """Head k's first layer (network.Head.__call__) on rows first, ...: relu(clip(floor(
-    (point @ point_t + spatial + offset) * scale), +-limit) + the features of the pixel's
-    block), where point is the MED inputs (v - 128) * 16 of every channel and the residuals
-    * 64 of channels before k. Every sum is of exact integers: its order cannot matter."""
+def gather_points(flat, values, lanes, rows, cols, offsets, taps, first, block_rows, block_cols, block, context,
+                  pred, base, residual, feat_index):
+    """_gather_one for positions first, first + 1, ... of the lists (lanes, rows, cols,
+    canvas offsets); ``feat_index``: the row of the features (lanes * block_rows *
+    block_cols, F) each position reads."""
+    for i in range(context.shape[0]):
+        p = first + i
+        lane, row, col = lanes[p], rows[p], cols[p]
+        _gather_one(flat, values, lane, row, col, offsets[p], taps, i, context, p, pred, base, residual)
+        feat_index[i] = (lane * block_rows + row // block) * block_cols + col // block
+
+
+@_kernel
+def first_layer(pred, residual, k, point_t, spatial, part, offset, scale, feats, feat_index, limit, h):
+    """Head k's first layer (network.Head.__call__): relu(clip(floor((point @ point_t +
+    spatial + offset) * scale), +-limit) + features), where point is the MED inputs
+    (v - 128) * 16 of every channel and the residuals * 64 of channels before k, and row i
+    adds row feat_index[i] of ``feats``. Every sum is of exact integers: its order cannot
+    matter."""
     width = h.shape[1]
     c = pred.shape[1]
     acc = np.empty(width)  # a local row: no aliasing to rule out, so the loops vectorise
     for i in range(h.shape[0]):
-        lane, q = divmod(first + i, per_lane)
-        column = (q % tw) // block
         for j in range(width):
             acc[j] = spatial[i, part + j] + offset[j]
         for m in range(c + k):
             x = float((pred[i, m] - 128) * 16) if m < c else float(residual[i, m - c] * 64)
             for j in range(width):
                 acc[j] += x * point_t[m, j]
+        f = feat_index[i]
         for j in range(width):
-            v = min(max(np.floor(acc[j] * scale[j]), -limit), limit) + feats[lane, column, part + j]
+            v = min(max(np.floor(acc[j] * scale[j]), -limit), limit) + feats[f, part + j]
             h[i, j] = max(v, 0.0)
 
 
@@ -141,8 +161,10 @@ def requantise(y, offset, scale, low, high):
 
 
 @_inline
-def _start(symbol, means, inv_scales, weights, total, sigmoid, consts):
-    """Mixtures.starts for one symbol 0..256 of one subpixel."""
+def _start(symbol, means, inv_scales, weights, total, inverse, sigmoid, consts):
+    """Mixtures.starts for one symbol 0..256 of one subpixel; ``inverse``: 1.0 / total.
+    The quotient is the float product corrected to the exact floor: the weighted sum is
+    below 2**53 (2**30 a logistic, 2**16 a weight, K of them), so it is off by one at most."""
     if symbol <= 0:
         return np.int64(0)
     if symbol >= 256:
@@ -152,7 +174,12 @@ def _start(symbol, means, inv_scales, weights, total, sigmoid, consts):
     for m in range(consts[K]):
         x = ((edge - means[m]) * inv_scales[m] + consts[SIGMOID_OFFSET]) >> consts[INDEX_SHIFT]
         cdf += sigmoid[min(max(x, 0), consts[SIGMOID_TOP])] * weights[m]
-    return (((cdf // total) * consts[SPARE]) >> consts[CDF]) + symbol
+    q = np.int64(cdf * inverse)
+    if q * total > cdf:
+        q -= 1
+    elif (q + 1) * total <= cdf:
+        q += 1
+    return ((q * consts[SPARE]) >> consts[CDF]) + symbol
 
 
 @_kernel
@@ -195,6 +222,7 @@ def head_slots(y, offset, scale, limit, adjust, lane_offsets, base, residual, va
             weights[m] = neg_exp[min(largest - p[m], consts[GAP_CAP]) >> consts[GAP_SHIFT]]
             total += weights[m]
         truth = values[lane, row, col, k]
-        low = _start(truth, means, inv_scales, weights, total, sigmoid, consts)
+        inverse = 1.0 / total
+        low = _start(truth, means, inv_scales, weights, total, inverse, sigmoid, consts)
         starts[slot, lane] = low
-        freqs[slot, lane] = _start(truth + 1, means, inv_scales, weights, total, sigmoid, consts) - low
+        freqs[slot, lane] = _start(truth + 1, means, inv_scales, weights, total, inverse, sigmoid, consts) - low

@@ -35,35 +35,76 @@ class BlockRows:
         self.context = np.empty((n, len(canvas.taps)))
         self.pred, self.base, self.residual = np.empty((3, n, c), dtype=np.int64)
         self.hidden = np.empty((n, HIDDEN))
+        self.feat_index = np.empty(n, dtype=np.int64)
 
     def slots(self, feats: np.ndarray, rows: range) -> tuple[np.ndarray, np.ndarray]:
         """(start, freq) of every subpixel of pixel rows ``rows`` (one block row) of every
         tile, shaped (len(rows) * tw * C, lanes): rows, then columns, then channels, as
-        row_slots' arrays one under the other. ``feats``: the block row's features."""
+        row_slots' arrays one under the other. ``feats``: the block row's features
+        (lanes, tw / BLOCK, F)."""
         k_, net, canvas, tw = self.kernels, self.net, self.canvas, self.canvas.tiling.tw
         c, lanes, fast = canvas.channels, canvas.lanes, self.fast
         per_lane = len(rows) * tw
         offsets = canvas.offset(np.repeat(np.arange(rows.start, rows.stop), tw), np.tile(np.arange(tw), len(rows)))
         offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-        feats = np.ascontiguousarray(feats, dtype=np.float64)
+        feats = np.ascontiguousarray(feats, dtype=np.float64).reshape(-1, feats.shape[-1])
         starts = np.empty((per_lane * c, lanes), dtype=np.int64)
         freqs = np.empty_like(starts)
-        limit = float(ACT_LIMIT)
         for first in range(0, lanes * per_lane, _CHUNK):
             m = min(_CHUNK, lanes * per_lane - first)
             context, pred, base, residual = self.context[:m], self.pred[:m], self.base[:m], self.residual[:m]
-            k_.gather_rows(canvas.flat, self.values, offsets, canvas.taps, first, tw, rows.start, context, pred, base,
-                           residual)
+            k_.gather_rows(canvas.flat, self.values, offsets, canvas.taps, first, tw, rows.start, BLOCK, context, pred,
+                           base, residual, self.feat_index[:m])
             spatial = context @ net.spatial_t
             for k, head in enumerate(net.heads):
-                h = self.hidden[:m]
-                k_.first_layer(pred, residual, k, head.point_t, spatial, k * HIDDEN, head.offset, head.scale, feats,
-                               first, per_lane, tw, BLOCK, limit, h)
-                for layer in (head.layer1, head.layer2):
-                    h = h @ layer.weight_t
-                    k_.requantise(h, layer.offset, layer.scale, 0.0, limit)
+                h = hidden(k_, head, k, spatial, pred, residual, feats, self.feat_index[:m], self.hidden[:m])
                 k_.head_slots(h @ head.out.weight_t, head.out.offset, head.out.scale, float(OUTPUT_LIMIT),
                               self.adjust[k], self.offsets[k], base, residual, self.values, k, self.heights,
                               self.widths, first, per_lane, tw, rows.start, fast.consts, fast.sigmoid, fast.inv_scale,
                               fast.neg_exp, starts, freqs)
         return starts, freqs
+
+
+def hidden(kernels, head, k: int, spatial: np.ndarray, pred: np.ndarray, residual: np.ndarray, feats: np.ndarray,
+           feat_index: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Head k's last hidden layer (network.Head.__call__ before its output layer) at a pass's
+    positions: ``spatial``, the taps' product of every head; ``feats`` (rows, C * HIDDEN),
+    the features, row feat_index[i] for position i; ``out``, the first layer's buffer."""
+    limit = float(ACT_LIMIT)
+    kernels.first_layer(pred, residual, k, head.point_t, spatial, k * HIDDEN, head.offset, head.scale, feats,
+                        feat_index, limit, out)
+    h = out
+    for layer in (head.layer1, head.layer2):
+        h = h @ layer.weight_t
+        kernels.requantise(h, layer.offset, layer.scale, 0.0, limit)
+    return h
+
+
+def point_outputs(net, canvas, features: np.ndarray, values: np.ndarray, lanes: np.ndarray, rows: np.ndarray,
+                  cols: np.ndarray) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Every head's outputs (requantised, as network.Head.__call__) at the positions
+    (lanes, rows, cols) of the tiles, with the latent features ``features`` (lanes, th /
+    BLOCK, tw / BLOCK, C * HIDDEN); and there the MED predictions, mixture centres and
+    residuals (n, C)."""
+    from bbzip.natural import encode_kernels as k_
+
+    n, c = len(lanes), canvas.channels
+    lanes, rows, cols = (np.ascontiguousarray(a, dtype=np.int64) for a in (lanes, rows, cols))
+    offsets = np.ascontiguousarray(canvas.offset(rows, cols), dtype=np.int64)
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    feats = np.ascontiguousarray(features, dtype=np.float64).reshape(-1, features.shape[-1])
+    outs = [np.empty((n, head.out.weight_t.shape[1])) for head in net.heads]
+    pred, base, residual = np.empty((3, n, c), dtype=np.int64)
+    size = max(1, min(_CHUNK, n))
+    context, feat_index, buffer = np.empty((size, len(canvas.taps))), np.empty(size, np.int64), np.empty((size, HIDDEN))
+    for first in range(0, n, _CHUNK):
+        part = slice(first, min(first + _CHUNK, n))
+        m = part.stop - first
+        k_.gather_points(canvas.flat, values, lanes, rows, cols, offsets, canvas.taps, first, features.shape[1],
+                         features.shape[2], BLOCK, context[:m], pred, base, residual, feat_index[:m])
+        spatial = context[:m] @ net.spatial_t
+        for k, head in enumerate(net.heads):
+            h = hidden(k_, head, k, spatial, pred[part], residual[part], feats, feat_index[:m], buffer[:m]) @ head.out.weight_t
+            k_.requantise(h, head.out.offset, head.out.scale, -float(OUTPUT_LIMIT), float(OUTPUT_LIMIT))
+            outs[k][part] = h
+    return outs, pred, base, residual
