@@ -144,7 +144,12 @@ def descend(params, truth, units, adjust, strides, consts, sigmoid, inv_scale, n
                         if c != c0:
                             rest_low[i] += at_low[i, c] * weights[i, c]
                             rest_high[i] += at_high[i, c] * weights[i, c]
+            moved = False
             for sign in (stride, -stride):
+                # After moves up, the first step down is the value before the last move,
+                # which cost more than the best: the trial would stop the walk.
+                if sign < 0 and moved:
+                    continue
                 while abs(adjust[j] + sign) <= 127:
                     move = sign * units[j]
                     cost = np.int64(0)
@@ -182,6 +187,7 @@ def descend(params, truth, units, adjust, strides, consts, sigmoid, inv_scale, n
                         break
                     best = cost
                     adjust[j] += sign
+                    moved = True
                     for i in range(n):  # the trial becomes the cache
                         if j < k:
                             logits[i, c0] += move
@@ -197,3 +203,27 @@ def descend(params, truth, units, adjust, strides, consts, sigmoid, inv_scale, n
                                 inv[i, c0] = inv_scale[min(max(index, 0), scales - 1)]
                             at_low[i, c0], at_high[i, c0] = trial[i, 0], trial[i, 1]
     return adjust, start, best
+
+
+@_kernel
+def group_costs(means, weights, totals, scales, truth, offsets, group, groups, consts, sigmoid, inv_scale, table):
+    """Code lengths (units 2**-COST bits) summed per group (rows with group < 0 skipped),
+    row i coded with log-scale offset offsets[i], from mixture_cache's arrays (means with
+    the half-unit edge offset, weights, their sums, log-scale outputs): a candidate moves
+    the log-scales alone. The values of calibration._group_costs' numpy path."""
+    k = consts[K]
+    costs = np.zeros(groups, np.int64)
+    one = np.int64(1) << consts[ACT]
+    scales_top = inv_scale.shape[0] - 1
+    for i in range(truth.shape[0]):
+        if group[i] < 0:
+            continue
+        edge = np.int64(truth[i]) << consts[ACT]
+        cdf_low, cdf_high = np.int64(0), np.int64(0)
+        for c in range(k):
+            index = (scales[i, c] + offsets[i] - consts[SCALE_LOW]) >> consts[SCALE_SHIFT]
+            inv = inv_scale[min(max(index, 0), scales_top)]
+            cdf_low += _logistic(edge, means[i, c], inv, sigmoid, consts) * weights[i, c]
+            cdf_high += _logistic(edge + one, means[i, c], inv, sigmoid, consts) * weights[i, c]
+        costs[group[i]] += _length(np.int64(truth[i]), cdf_low, cdf_high, totals[i], 1.0 / totals[i], table, consts)
+    return costs
