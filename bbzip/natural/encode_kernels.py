@@ -82,13 +82,17 @@ def _neighbours(values, lane, row, col, ch, difference):
 
 
 @_inline
-def _gather_one(flat, values, lane, row, col, at, taps, i, context, j, pred, base, residual):
-    """Position (lane, row, col) of the tiles, at canvas offset ``at``: its causal taps
-    (Canvas.context, as floats) into row i of ``context``, and per channel the MED
-    prediction, the mixture centre (pixels._colour_base) and the residual (value less
-    prediction) into row j of the others."""
+def _gather_one(flat, values, lane, row, col, at, taps, width, i, context, pattern, j, pred, base, residual):
+    """Position (lane, row, col) of the tiles, at canvas offset ``at``: its causal taps of
+    pixel channels (``taps``, as floats) into row i of ``context`` and which of its causal
+    positions lie in the tile's image (``width`` columns) into pattern[i] (16 * min(row, 3)
+    + 4 * min(col, 3) + min(width - 1 - col, 3), for a position in the image: the validity
+    taps' share of the product is a sum per pattern); and per channel the MED prediction,
+    the mixture centre (pixels._colour_base) and the residual (value less prediction) into
+    row j of the others."""
     for t in range(taps.shape[0]):
         context[i, t] = flat[lane, at + taps[t]]
+    pattern[i] = 16 * min(row, 3) + 4 * min(col, 3) + min(max(width - 1 - col, 0), 3)
     green = values[lane, row, col, 0]
     for ch in range(values.shape[3]):
         a, b, u = _neighbours(values, lane, row, col, ch, False)
@@ -103,7 +107,8 @@ def _gather_one(flat, values, lane, row, col, at, taps, i, context, j, pred, bas
 
 
 @_kernel
-def gather_rows(flat, values, offsets, taps, first, tw, first_row, block, context, pred, base, residual, feat_index):
+def gather_rows(flat, values, offsets, taps, widths, first, tw, first_row, block, context, pattern, pred, base, residual,
+                feat_index):
     """_gather_one for positions first, first + 1, ... of (lane, r, col) in the pixel rows
     first_row + r (``offsets``: each position's canvas offset, r-major); ``feat_index``:
     the row of the block row's features (lanes * tw / block, F) each position reads."""
@@ -112,36 +117,39 @@ def gather_rows(flat, values, offsets, taps, first, tw, first_row, block, contex
     for i in range(context.shape[0]):
         lane, q = divmod(first + i, per_lane)
         row, col = first_row + q // tw, q % tw
-        _gather_one(flat, values, lane, row, col, offsets[q], taps, i, context, i, pred, base, residual)
+        _gather_one(flat, values, lane, row, col, offsets[q], taps, widths[lane], i, context, pattern, i, pred, base,
+                    residual)
         feat_index[i] = lane * columns + col // block
 
 
 @_kernel
-def gather_points(flat, values, lanes, rows, cols, offsets, taps, first, block_rows, block_cols, block, context,
-                  pred, base, residual, feat_index):
+def gather_points(flat, values, lanes, rows, cols, offsets, taps, widths, first, block_rows, block_cols, block, context,
+                  pattern, pred, base, residual, feat_index):
     """_gather_one for positions first, first + 1, ... of the lists (lanes, rows, cols,
     canvas offsets); ``feat_index``: the row of the features (lanes * block_rows *
     block_cols, F) each position reads."""
     for i in range(context.shape[0]):
         p = first + i
         lane, row, col = lanes[p], rows[p], cols[p]
-        _gather_one(flat, values, lane, row, col, offsets[p], taps, i, context, p, pred, base, residual)
+        _gather_one(flat, values, lane, row, col, offsets[p], taps, widths[lane], i, context, pattern, p, pred, base,
+                    residual)
         feat_index[i] = (lane * block_rows + row // block) * block_cols + col // block
 
 
 @_kernel
-def first_layer(pred, residual, k, point_t, spatial, part, offset, scale, feats, feat_index, limit, h):
+def first_layer(pred, residual, k, point_t, spatial, valid, pattern, part, offset, scale, feats, feat_index, limit, h):
     """Head k's first layer (network.Head.__call__): relu(clip(floor((point @ point_t +
-    spatial + offset) * scale), +-limit) + features), where point is the MED inputs
-    (v - 128) * 16 of every channel and the residuals * 64 of channels before k, and row i
-    adds row feat_index[i] of ``feats``. Every sum is of exact integers: its order cannot
-    matter."""
+    spatial + validity + offset) * scale), +-limit) + features), where point is the MED
+    inputs (v - 128) * 16 of every channel and the residuals * 64 of channels before k, the
+    validity taps' product of row i is row pattern[i] of ``valid``, and row i adds row
+    feat_index[i] of ``feats``. Every sum is of exact integers: its order cannot matter."""
     width = h.shape[1]
     c = pred.shape[1]
     acc = np.empty(width)  # a local row: no aliasing to rule out, so the loops vectorise
     for i in range(h.shape[0]):
+        kind = pattern[i]
         for j in range(width):
-            acc[j] = spatial[i, part + j] + offset[j]
+            acc[j] = spatial[i, part + j] + valid[kind, part + j] + offset[j]
         for m in range(c + k):
             x = float((pred[i, m] - 128) * 16) if m < c else float(residual[i, m - c] * 64)
             for j in range(width):

@@ -9,11 +9,32 @@ import numpy as np
 
 from bbzip.fixedpoint.fixed import ACT_LIMIT
 from bbzip.natural.constants import BLOCK, HIDDEN, MIXTURES
-from bbzip.natural.network import OUTPUT_LIMIT
+from bbzip.natural.network import CAUSAL, OUTPUT_LIMIT, TAPS, VALID
 
 # Positions per pass: each layer's buffers (a few hundred bytes a position) stay in a
 # core's cache, and the matrix products are large enough for BLAS to run near its peak.
 _CHUNK = 1024
+
+
+class Taps:
+    """The taps' product split in two: the pixel channels' taps by BLAS, the validity
+    channel's (a function of which causal positions lie in the tile's image, so of 64
+    patterns: encode_kernels._gather_one) a sum per pattern, added in the first layer.
+    Sums of the same exact integers: the same values, a quarter fewer products."""
+
+    def __init__(self, net, canvas):
+        pixels = TAPS * canvas.channels
+        self.taps = np.ascontiguousarray(canvas.taps[:pixels])  # channel-major: validity last
+        self.weights = np.ascontiguousarray(net.spatial_t[:pixels])
+        validity = net.spatial_t[pixels:]
+        sums = np.zeros((4, 4, 4, validity.shape[1]))
+        for above in range(4):
+            for left in range(4):
+                for right in range(4):
+                    inside = [dy >= -above and -left <= dx <= right for dy, dx in CAUSAL]
+                    sums[above, left, right] = VALID * validity[inside].sum(axis=0)
+        self.valid = sums.reshape(64, -1)
+        self.widths = np.ascontiguousarray(canvas.widths, dtype=np.int64)
 
 
 class BlockRows:
@@ -31,8 +52,10 @@ class BlockRows:
         self.offsets = [np.ascontiguousarray(calib.offsets[:, k], dtype=np.int64) for k in range(c)]
         self.heights = np.ascontiguousarray(canvas.heights, dtype=np.int64)
         self.widths = np.ascontiguousarray(canvas.widths, dtype=np.int64)
+        self.taps = Taps(net, canvas)
         n = min(_CHUNK, canvas.lanes * BLOCK * canvas.tiling.tw)
-        self.context = np.empty((n, len(canvas.taps)))
+        self.context = np.empty((n, len(self.taps.taps)))
+        self.pattern = np.empty(n, dtype=np.int64)
         self.pred, self.base, self.residual = np.empty((3, n, c), dtype=np.int64)
         self.hidden = np.empty((n, HIDDEN))
         self.feat_index = np.empty(n, dtype=np.int64)
@@ -53,11 +76,12 @@ class BlockRows:
         for first in range(0, lanes * per_lane, _CHUNK):
             m = min(_CHUNK, lanes * per_lane - first)
             context, pred, base, residual = self.context[:m], self.pred[:m], self.base[:m], self.residual[:m]
-            k_.gather_rows(canvas.flat, self.values, offsets, canvas.taps, first, tw, rows.start, BLOCK, context, pred,
-                           base, residual, self.feat_index[:m])
-            spatial = context @ net.spatial_t
+            k_.gather_rows(canvas.flat, self.values, offsets, self.taps.taps, self.widths, first, tw, rows.start, BLOCK,
+                           context, self.pattern[:m], pred, base, residual, self.feat_index[:m])
+            spatial = context @ self.taps.weights
             for k, head in enumerate(net.heads):
-                h = hidden(k_, head, k, spatial, pred, residual, feats, self.feat_index[:m], self.hidden[:m])
+                h = hidden(k_, head, k, spatial, self.taps.valid, self.pattern[:m], pred, residual, feats,
+                           self.feat_index[:m], self.hidden[:m])
                 k_.head_slots(h @ head.out.weight_t, head.out.offset, head.out.scale, float(OUTPUT_LIMIT),
                               self.adjust[k], self.offsets[k], base, residual, self.values, k, self.heights,
                               self.widths, first, per_lane, tw, rows.start, fast.consts, fast.sigmoid, fast.inv_scale,
@@ -65,14 +89,15 @@ class BlockRows:
         return starts, freqs
 
 
-def hidden(kernels, head, k: int, spatial: np.ndarray, pred: np.ndarray, residual: np.ndarray, feats: np.ndarray,
-           feat_index: np.ndarray, out: np.ndarray) -> np.ndarray:
+def hidden(kernels, head, k: int, spatial: np.ndarray, valid: np.ndarray, pattern: np.ndarray, pred: np.ndarray,
+           residual: np.ndarray, feats: np.ndarray, feat_index: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Head k's last hidden layer (network.Head.__call__ before its output layer) at a pass's
-    positions: ``spatial``, the taps' product of every head; ``feats`` (rows, C * HIDDEN),
-    the features, row feat_index[i] for position i; ``out``, the first layer's buffer."""
+    positions: ``spatial``, the pixel taps' product of every head, and ``valid``, the
+    validity taps' per pattern (Taps); ``feats`` (rows, C * HIDDEN), the features, row
+    feat_index[i] for position i; ``out``, the first layer's buffer."""
     limit = float(ACT_LIMIT)
-    kernels.first_layer(pred, residual, k, head.point_t, spatial, k * HIDDEN, head.offset, head.scale, feats,
-                        feat_index, limit, out)
+    kernels.first_layer(pred, residual, k, head.point_t, spatial, valid, pattern, k * HIDDEN, head.offset, head.scale,
+                        feats, feat_index, limit, out)
     h = out
     for layer in (head.layer1, head.layer2):
         h = h @ layer.weight_t
@@ -95,16 +120,20 @@ def point_outputs(net, canvas, features: np.ndarray, values: np.ndarray, lanes: 
     feats = np.ascontiguousarray(features, dtype=np.float64).reshape(-1, features.shape[-1])
     outs = [np.empty((n, head.out.weight_t.shape[1])) for head in net.heads]
     pred, base, residual = np.empty((3, n, c), dtype=np.int64)
+    taps = Taps(net, canvas)
     size = max(1, min(_CHUNK, n))
-    context, feat_index, buffer = np.empty((size, len(canvas.taps))), np.empty(size, np.int64), np.empty((size, HIDDEN))
+    context, buffer = np.empty((size, len(taps.taps))), np.empty((size, HIDDEN))
+    feat_index, pattern = np.empty((2, size), np.int64)
     for first in range(0, n, _CHUNK):
         part = slice(first, min(first + _CHUNK, n))
         m = part.stop - first
-        k_.gather_points(canvas.flat, values, lanes, rows, cols, offsets, canvas.taps, first, features.shape[1],
-                         features.shape[2], BLOCK, context[:m], pred, base, residual, feat_index[:m])
-        spatial = context[:m] @ net.spatial_t
+        k_.gather_points(canvas.flat, values, lanes, rows, cols, offsets, taps.taps, taps.widths, first,
+                         features.shape[1], features.shape[2], BLOCK, context[:m], pattern[:m], pred, base, residual,
+                         feat_index[:m])
+        spatial = context[:m] @ taps.weights
         for k, head in enumerate(net.heads):
-            h = hidden(k_, head, k, spatial, pred[part], residual[part], feats, feat_index[:m], buffer[:m]) @ head.out.weight_t
+            h = hidden(k_, head, k, spatial, taps.valid, pattern[:m], pred[part], residual[part], feats,
+                       feat_index[:m], buffer[:m]) @ head.out.weight_t
             k_.requantise(h, head.out.offset, head.out.scale, -float(OUTPUT_LIMIT), float(OUTPUT_LIMIT))
             outs[k][part] = h
     return outs, pred, base, residual
