@@ -234,19 +234,9 @@ def _descend(tables, params: np.ndarray, truth: np.ndarray, kernels=None, adjust
             adjust, np.array(strides, dtype=np.int64), kernels.consts, kernels.sigmoid, kernels.inv_scale,
             kernels.neg_exp, kernels.log2)
         return adjust, int(start), int(best)
-    cost = lambda add: int(_bits(tables, params + add, truth).sum())
-    start = best = cost(adjust * ADJUST_UNITS)
-    for stride in strides:
-        for j in range(ADJUST_SIZE):
-            for sign in (stride, -stride):
-                while abs(adjust[j] + sign) <= 127:
-                    trial = adjust.copy()
-                    trial[j] += sign
-                    trial_cost = cost(trial * ADJUST_UNITS)
-                    if trial_cost >= best:
-                        break
-                    best, adjust = trial_cost, trial
-    return adjust, start, best
+    from bbzip.natural import descent
+
+    return descent.descend(tables, params, truth, adjust, ADJUST_UNITS, strides)
 
 
 def push_deltas(message, deltas: np.ndarray) -> None:
