@@ -261,8 +261,11 @@ def _push_rows(fast, message, starts: np.ndarray, freqs: np.ndarray, precision: 
     parts = getattr(message, "parts", [slice(None)])
     for part_message, part in zip(messages, parts):
         words = part_message.tail_room(starts.shape[0] * part_message.lanes)
-        size = fast.kernels.push_rows(part_message.head, starts[:, part], freqs[:, part], precision, words,
-                                      part_message.tail_words, fast.consts)
+        # Contiguous, as a one-group block's are: the kernel the parent's warm-up loaded
+        # (bbzip.parallel_natural) serves, where a strided view would load another.
+        size = fast.kernels.push_rows(part_message.head, np.ascontiguousarray(starts[:, part]),
+                                      np.ascontiguousarray(freqs[:, part]), precision, words, part_message.tail_words,
+                                      fast.consts)
         part_message.set_tail_words(size)
 
 
