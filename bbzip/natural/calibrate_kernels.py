@@ -48,6 +48,15 @@ def _kernel(fn, **options):
 def _inline(fn):
     return _kernel(fn, inline="always")
 
+@_inline
+def _scalars(consts):
+    """The constants as a tuple: a kernel indexes it with constants, so they live in
+    registers (loads from an int64 array could not leave a loop that stores int64s)."""
+    return (consts[0], consts[1], consts[2], consts[3], consts[4], consts[5], consts[6], consts[7], consts[8],
+            consts[9], consts[10], consts[11], consts[12], consts[13], consts[14], consts[15], consts[16], consts[17],
+            consts[18], consts[19])
+
+
 
 @_inline
 def _quotient(cdf, total, inverse):
@@ -94,10 +103,11 @@ def _logistic(edge, mean, inv, sigmoid, consts):
 
 
 @_kernel
-def descend(params, truth, units, adjust, strides, consts, sigmoid, inv_scale, neg_exp, table):
+def descend(params, truth, units, adjust, strides, constants, sigmoid, inv_scale, neg_exp, table):
     """calibration._descend's coordinate descent of a channel's corrections, from the
     corrections ``adjust`` in steps of each of ``strides``. Returns (corrections, cost at the
     start, cost at the end)."""
+    consts = _scalars(constants)
     k = consts[K]
     n = params.shape[0]
     one = np.int64(1) << consts[ACT]
@@ -206,11 +216,12 @@ def descend(params, truth, units, adjust, strides, consts, sigmoid, inv_scale, n
 
 
 @_kernel
-def group_costs(means, weights, totals, scales, truth, offsets, group, groups, consts, sigmoid, inv_scale, table):
+def group_costs(means, weights, totals, scales, truth, offsets, group, groups, constants, sigmoid, inv_scale, table):
     """Code lengths (units 2**-COST bits) summed per group (rows with group < 0 skipped),
     row i coded with log-scale offset offsets[i], from mixture_cache's arrays (means with
     the half-unit edge offset, weights, their sums, log-scale outputs): a candidate moves
     the log-scales alone. The values of calibration._group_costs' numpy path."""
+    consts = _scalars(constants)
     k = consts[K]
     costs = np.zeros(groups, np.int64)
     one = np.int64(1) << consts[ACT]

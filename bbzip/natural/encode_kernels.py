@@ -51,6 +51,15 @@ def _inline(fn):
     """A kernel's helper, inlined where it is called."""
     return _kernel(fn, inline="always")
 
+@_inline
+def _scalars(consts):
+    """The constants as a tuple: a kernel indexes it with constants, so they live in
+    registers (loads from an int64 array could not leave a loop that stores int64s)."""
+    return (consts[0], consts[1], consts[2], consts[3], consts[4], consts[5], consts[6], consts[7], consts[8],
+            consts[9], consts[10], consts[11], consts[12], consts[13], consts[14], consts[15], consts[16], consts[17],
+            consts[18], consts[19])
+
+
 
 @_inline
 def _med(a, b, c, row, col, corner):
@@ -192,12 +201,13 @@ def _start(symbol, means, inv_scales, weights, total, inverse, sigmoid, consts):
 
 @_kernel
 def head_slots(y, offset, scale, limit, adjust, lane_offsets, base, residual, values, k, heights, widths, first,
-               per_lane, tw, first_row, consts, sigmoid, inv_scale, neg_exp, starts, freqs):
+               per_lane, tw, first_row, constants, sigmoid, inv_scale, neg_exp, starts, freqs):
     """Head k's output layer after its product ``y`` (requantised here, as Layer.__call__
     with ``limit``), then each subpixel's mixture (network.mixture_outputs with the lane's
     log-scale offset and corrections ``adjust``, (lanes, 3K) or none) and the slot of its
     value: (start, freq) into row ((r * tw + col) * C + k) of starts and freqs, column
     lane. Positions outside the image get the no-op (0, 2**precision)."""
+    consts = _scalars(constants)
     kk = consts[K]
     c = values.shape[3]
     p = np.empty(3 * kk, np.int64)
