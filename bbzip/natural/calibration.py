@@ -198,8 +198,8 @@ def _group_costs(tables, sample: Sample, k: int, offsets: np.ndarray, group: np.
         from bbzip.natural import calibrate_kernels
 
         fast = sample.fast
-        return calibrate_kernels.group_costs(*sample.mixtures(k), sample.truth_of[k], offsets, group, groups, fast.consts,
-                                        fast.sigmoid, fast.inv_scale, fast.log2)
+        return calibrate_kernels.group_costs(*sample.mixtures(k), sample.truth_of[k], offsets, group, groups,
+                                             fast.consts, fast.sigmoid, fast.inv_scale, fast.log2)
     keep = group >= 0
     params = mixture_outputs(sample.outs[k][keep], sample.base_of[k][keep], sample.residual[keep, :k], offsets[keep])
     costs = np.zeros(groups, dtype=np.int64)

@@ -55,7 +55,8 @@ class _Mixtures:
         mixture's weighted sums of logistics at both edges (Mixtures.starts)."""
         truth, precision = self.truth, self.tables.pixel_precision
         low = np.where(truth <= 0, 0, (((cdf_low // totals) * self.spare) >> CDF_BITS) + truth)
-        high = np.where(truth >= LEVELS - 1, 1 << precision, (((cdf_high // totals) * self.spare) >> CDF_BITS) + truth + 1)
+        top = (((cdf_high // totals) * self.spare) >> CDF_BITS) + truth + 1
+        high = np.where(truth >= LEVELS - 1, 1 << precision, top)
         return int(code_length(high - low, precision).sum())
 
     def total_cost(self) -> int:
