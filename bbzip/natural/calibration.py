@@ -195,9 +195,11 @@ def _group_costs(tables, sample: Sample, k: int, offsets: np.ndarray, group: np.
     position i coded with log-scale offset offsets[i] (network units), skipped where
     group[i] < 0."""
     if sample.fast:
+        from bbzip.natural import calibrate_kernels
+
         fast = sample.fast
-        return fast.kernels.group_costs(*sample.mixtures(k), sample.truth_of[k], offsets, group, groups, fast.consts,
-                                        fast.sigmoid, fast.inv_scale, fast.log2)
+        return calibrate_kernels.group_costs(*sample.mixtures(k), sample.truth_of[k], offsets, group, groups,
+                                             fast.consts, fast.sigmoid, fast.inv_scale, fast.log2)
     keep = group >= 0
     params = mixture_outputs(sample.outs[k][keep], sample.base_of[k][keep], sample.residual[keep, :k], offsets[keep])
     costs = np.zeros(groups, dtype=np.int64)
@@ -225,24 +227,16 @@ def _descend(tables, params: np.ndarray, truth: np.ndarray, kernels=None, adjust
     units of 2**-COST_BITS bits."""
     adjust = np.zeros(ADJUST_SIZE, dtype=np.int64) if adjust is None else adjust.astype(np.int64)
     if kernels:  # the same descent, compiled whole
-        adjust, start, best = kernels.kernels.descend(
+        from bbzip.natural import calibrate_kernels
+
+        adjust, start, best = calibrate_kernels.descend(
             np.ascontiguousarray(params, dtype=np.int64), np.ascontiguousarray(truth, dtype=np.int64), ADJUST_UNITS,
             adjust, np.array(strides, dtype=np.int64), kernels.consts, kernels.sigmoid, kernels.inv_scale,
             kernels.neg_exp, kernels.log2)
         return adjust, int(start), int(best)
-    cost = lambda add: int(_bits(tables, params + add, truth).sum())
-    start = best = cost(adjust * ADJUST_UNITS)
-    for stride in strides:
-        for j in range(ADJUST_SIZE):
-            for sign in (stride, -stride):
-                while abs(adjust[j] + sign) <= 127:
-                    trial = adjust.copy()
-                    trial[j] += sign
-                    trial_cost = cost(trial * ADJUST_UNITS)
-                    if trial_cost >= best:
-                        break
-                    best, adjust = trial_cost, trial
-    return adjust, start, best
+    from bbzip.natural import descent
+
+    return descent.descend(tables, params, truth, adjust, ADJUST_UNITS, strides)
 
 
 def push_deltas(message, deltas: np.ndarray) -> None:

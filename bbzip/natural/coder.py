@@ -48,6 +48,7 @@ from bbzip.natural.calibration import (
     push_deltas,
 )
 from bbzip.natural.constants import BLOCK, CODING_ORDER
+from bbzip.natural.encode_rows import BlockRows
 from bbzip.natural.cost import COST_ONE
 from bbzip.natural.header import Settings
 from bbzip.natural.latents import Latents, coarse_precision
@@ -228,13 +229,17 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
     calib = calibration(settings.scale_offsets, settings.tile_deltas if settings.per_tile else None,
                         settings.adjust, tiling.lane_origins()[0], c)
     fast = compiled.Tables(tables) if compiled.enabled(values.size) else None
+    block_rows = BlockRows(net, canvas, values, calib, fast) if fast else None
     for j in reversed(range(latents.rows)):
         latents.push_prior(message, j + 2)
         if j >= 1:
             latents.pop_posterior(message, j - 1, mu, log_sigma)
         feats = latents.features(net, j)
-        for row in reversed(range(BLOCK * j, min(BLOCK * (j + 1), tiling.th))):
-            starts, freqs = row_slots(model, net, canvas, feats, values, row, calib, fast)
+        rows = range(BLOCK * j, min(BLOCK * (j + 1), tiling.th))
+        # Compiled: the block row's rows at once, one under the other (pushed last row first).
+        slots = [block_rows.slots(feats, rows)] if fast else (
+            row_slots(model, net, canvas, feats, values, row, calib) for row in reversed(rows))
+        for starts, freqs in slots:
             if stats is not None:  # the pixels' share of the rate, for reports
                 stats["pixel_bits"] = stats.get("pixel_bits", 0.0) + float(
                     np.sum(tables.pixel_precision - np.log2(freqs)))
@@ -257,8 +262,11 @@ def _push_rows(fast, message, starts: np.ndarray, freqs: np.ndarray, precision: 
     parts = getattr(message, "parts", [slice(None)])
     for part_message, part in zip(messages, parts):
         words = part_message.tail_room(starts.shape[0] * part_message.lanes)
-        size = fast.kernels.push_rows(part_message.head, starts[:, part], freqs[:, part], precision, words,
-                                      part_message.tail_words, fast.consts)
+        # Contiguous, as a one-group block's are: the kernel the parent's warm-up loaded
+        # (bbzip.parallel_natural) serves, where a strided view would load another.
+        size = fast.kernels.push_rows(part_message.head, np.ascontiguousarray(starts[:, part]),
+                                      np.ascontiguousarray(freqs[:, part]), precision, words, part_message.tail_words,
+                                      fast.consts)
         part_message.set_tail_words(size)
 
 

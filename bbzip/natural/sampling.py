@@ -18,7 +18,6 @@ from bbzip.natural.network import med, pixel_input, residual_input
 EVERY = 8  # one position in this many, for blocks of FULL * EVERY positions or more
 FULL = 8192  # blocks of at most this many positions are sampled whole
 CAP = 1 << 15  # positions, at most
-_CHUNK = 512  # rows of the compiled network per pass (its buffers stay in a core's cache)
 
 
 def sample_every(positions: int) -> int:
@@ -38,20 +37,16 @@ class Sample:
         lanes, rows, cols = np.nonzero(inside & _lattice(inside.shape, self.every))
         self.lanes, self.inside_of_lane = lanes, inside.reshape(len(inside), -1).sum(axis=1)
         self.sampled_of_lane = np.bincount(lanes, minlength=len(inside))
-        c = canvas.channels
-        pred = _med(values, lanes, rows, cols, 128)
         self.truth = values[lanes, rows, cols].astype(np.int64)
-        self.residual = self.truth - pred
-        self.base = pred
-        if c > 1:
-            difference = _med(values[..., 1:] - values[..., :1], lanes, rows, cols, 0)
-            self.base = np.concatenate([pred[:, :1], np.clip(self.truth[:, :1] + difference, 0, 255)], axis=1)
-        points = [np.concatenate([pixel_input(pred), residual_input(self.residual[:, :k])], axis=1).astype(np.float64)
-                  for k in range(c)]
-        context = canvas.flat[lanes[:, None], canvas.offset(rows, cols)[:, None] + canvas.taps[None]]
-        feats = features[lanes, rows // BLOCK, cols // BLOCK]
-        self.outs = _outputs(net, context.astype(np.float64), points, feats, fast and fast.kernels)
+        if fast:  # compiled, a pass of positions at a time (bbzip.natural.encode_rows): the same values
+            from bbzip.natural.encode_rows import point_outputs
+
+            self.outs, _, self.base, self.residual = point_outputs(net, canvas, features, values, lanes, rows, cols)
+        else:
+            self.outs, self.base, self.residual = _outputs(net, canvas, features, values, lanes, rows, cols,
+                                                           self.truth)
         # Contiguous columns: the compiled loops crawl on strided arrays.
+        c = canvas.channels
         self.base_of = [np.ascontiguousarray(self.base[:, k]) for k in range(c)]
         self.truth_of = [np.ascontiguousarray(self.truth[:, k]) for k in range(c)]
 
@@ -86,17 +81,22 @@ def _med(values: np.ndarray, lanes: np.ndarray, rows: np.ndarray, cols: np.ndarr
     return med(a, b, c, rows[:, None], cols[:, None], corner)
 
 
-def _outputs(net, context: np.ndarray, points: list, feats: np.ndarray, kernels) -> list:
-    """Every head's outputs at the sampled positions (the values of pixels.row_outputs)."""
-    if kernels is None:
-        spatial = net.spatial(context)
-        return [head(spatial[:, k * HIDDEN : (k + 1) * HIDDEN], points[k], feats[:, k * HIDDEN : (k + 1) * HIDDEN])
-                for k, head in enumerate(net.heads)]
-    outs = [np.empty((len(context), head.out.weight_t.shape[1])) for head in net.heads]
-    for first in range(0, len(context), _CHUNK):
-        part = slice(first, first + _CHUNK)
-        spatial = net.spatial(context[part])
-        chunk_feats = np.ascontiguousarray(feats[part])
-        for k, head in enumerate(net.heads):
-            outs[k][part] = head.compiled(kernels, spatial, k * HIDDEN, points[k][part], chunk_feats)
-    return outs
+def _outputs(net, canvas, features: np.ndarray, values: np.ndarray, lanes: np.ndarray, rows: np.ndarray,
+             cols: np.ndarray, truth: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
+    """Every head's outputs at the sampled positions (the values of pixels.row_outputs), and
+    there the mixture centres and residuals (n, C)."""
+    c = canvas.channels
+    pred = _med(values, lanes, rows, cols, 128)
+    residual = truth - pred
+    base = pred
+    if c > 1:
+        difference = _med(values[..., 1:] - values[..., :1], lanes, rows, cols, 0)
+        base = np.concatenate([pred[:, :1], np.clip(truth[:, :1] + difference, 0, 255)], axis=1)
+    points = [np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
+              for k in range(c)]
+    context = canvas.flat[lanes[:, None], canvas.offset(rows, cols)[:, None] + canvas.taps[None]].astype(np.float64)
+    feats = features[lanes, rows // BLOCK, cols // BLOCK]
+    spatial = net.spatial(context)
+    outs = [head(spatial[:, k * HIDDEN : (k + 1) * HIDDEN], points[k], feats[:, k * HIDDEN : (k + 1) * HIDDEN])
+            for k, head in enumerate(net.heads)]
+    return outs, base, residual
