@@ -1,0 +1,96 @@
+"""Compression's memory as a count of blocks alive (issue 10's bar, 150 MB + 100 per worker).
+
+A 32 MiB block costs 32 MiB for each copy alive, and zstd's context costs about three
+more blocks while it codes one; so the bound on peak memory is a bound on how many blocks
+live at once. These tests count them with weak references on tiny blocks, in milliseconds.
+"""
+
+import gc
+import io
+import tarfile
+import time
+import weakref
+
+import numpy as np
+import pytest
+
+from bbzip import api
+
+
+class _Block(bytearray):
+    """A block whose lifetime a test can watch (bytes cannot be weakly referenced)."""
+
+
+def _data(size: int) -> bytes:
+    rng = np.random.default_rng(3)
+    return np.minimum(rng.geometric(0.05, size), 255).astype(np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_compression_holds_fewer_blocks_than_workers_while_it_reads_the_next(monkeypatch, threads):
+    # zstd codes one block at a time with every thread (parallel.exclusive): a block queued
+    # beyond the workers' own would only hold memory, 32 MiB each.
+    refs, seen = [], []
+    data = _data(9 * 40_000)
+
+    def read(src, size):
+        gc.collect()
+        seen.append(sum(ref() is not None for ref in refs))
+        start = 40_000 * len(refs)
+        block = _Block(data[start : start + size])
+        refs.append(weakref.ref(block))
+        return block
+
+    encode = api._encode_block
+
+    def slow(*args):
+        time.sleep(0.02)  # long enough that every worker is busy when the next block is read
+        return encode(*args)
+
+    monkeypatch.setattr(api, "BLOCK_SIZE", 40_000)
+    monkeypatch.setattr(api, "_read_full", read)
+    monkeypatch.setattr(api, "_encode_block", slow)
+    out = io.BytesIO()
+    api.compress_stream(io.BytesIO(), out, level=1, threads=threads)
+    assert api.decompress(out.getvalue()) == data
+    assert len(seen) == 10 and 1 <= max(seen) <= threads - 1
+
+
+def _tar(members: int, size: int) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for i in range(members):
+            info = tarfile.TarInfo(f"member-{i}.bin")
+            info.size = size
+            tar.addfile(info, io.BytesIO(_data(size + i)[i:]))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_tar_input_lets_its_first_block_go_once_it_is_cut(monkeypatch, threads):
+    # The first block read decides whether the input is a tar archive; the splitter then
+    # cuts it into blocks of its own. Kept by the caller, it stayed alive to the end of the
+    # input: 32 MiB more through a 2 GB tar.
+    data = _tar(12, 30_000)
+    refs, alive = [], []
+    read = api._read_full
+
+    def first_read(src, size):
+        block = _Block(read(src, size))
+        refs.append(weakref.ref(block))
+        return block
+
+    encode = api._encode_block
+
+    def watched(block, level, workers, report):
+        gc.collect()
+        alive.append(refs[0]() is not None)
+        return encode(block, level, workers, report)
+
+    monkeypatch.setattr(api, "BLOCK_SIZE", 40_000)
+    monkeypatch.setattr(api, "_read_full", first_read)
+    monkeypatch.setattr(api, "_encode_block", watched)
+    out = io.BytesIO()
+    api.compress_stream(io.BytesIO(data), out, level=1, threads=threads)
+    assert api.decompress(out.getvalue()) == data
+    assert len(alive) >= 8 and not any(alive[3:])
