@@ -55,7 +55,8 @@ def encode_general(block: bytes, level: int, workers: int = 1, report: Report = 
     if ORDER0_MIN_LEVEL <= level < LZMA_MIN_LEVEL and _order0_beats_lz(block):
         best = (STORED_ID, block)  # order-0 is tried below, against stored only
     else:
-        best = (zstd.coder_id, zstd.encode(block, level, workers, report))
+        # Where LZMA follows, the pool's other threads are likely inside LZMA (90 MB each).
+        best = (zstd.coder_id, zstd.encode(block, level, workers, report, turns=level < LZMA_MIN_LEVEL))
     counts = None  # the block's byte counts, when LZMA's test has taken them (one pass, not two)
     if level >= LZMA_MIN_LEVEL:
         best, counts = _try_lzma(block, level, best)

@@ -10,6 +10,7 @@ import io
 import tarfile
 import time
 import weakref
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -94,3 +95,27 @@ def test_a_tar_input_lets_its_first_block_go_once_it_is_cut(monkeypatch, threads
     api.compress_stream(io.BytesIO(data), out, level=1, threads=threads)
     assert api.decompress(out.getvalue()) == data
     assert len(alive) >= 8 and not any(alive[3:])
+
+
+@pytest.mark.parametrize(("level", "turns"), [(6, True), (9, False)])
+def test_zstd_takes_turns_with_every_thread_only_where_no_lzma_follows(monkeypatch, level, turns):
+    # A pool-wide zstd context (150 MB at -9's settings on a 32 MiB block) beside another
+    # thread's LZMA (90 MB) put -9 -T2 past issue 10's bar; at LZMA's levels zstd takes one
+    # thread, whose core the other thread's LZMA would not leave free anyway.
+    from bbzip import parallel
+    from bbzip.coders import zstd_coder
+
+    taken = []
+
+    @contextmanager
+    def watched(workers):
+        taken.append(workers)
+        with parallel.exclusive(workers) as threads:
+            yield threads
+
+    monkeypatch.setattr(zstd_coder, "exclusive", watched)
+    monkeypatch.setattr(api, "BLOCK_SIZE", zstd_coder.SPLIT_BYTES)
+    data = np.random.default_rng(4).bytes(2 * zstd_coder.SPLIT_BYTES)  # LZMA's samples say: no
+    packed = api.compress(data, level=level, threads=2)
+    assert api.decompress(packed) == data
+    assert bool(taken) == turns
