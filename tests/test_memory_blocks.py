@@ -119,3 +119,43 @@ def test_zstd_takes_turns_with_every_thread_only_where_no_lzma_follows(monkeypat
     packed = api.compress(data, level=level, threads=2)
     assert api.decompress(packed) == data
     assert bool(taken) == turns
+
+
+def _words(size: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    words = [bytes(rng.integers(97, 123, rng.integers(2, 9)).astype(np.uint8)) for _ in range(3000)]
+    return b" ".join(words[i] for i in rng.integers(0, len(words), size // 4))[:size]
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_lzma_runs_without_the_zstd_payload_it_competes_with_alive(monkeypatch, repeat):
+    # Each worker's LZMA holds 90 MB for up to a minute; the zstd payload beside it (20 MB
+    # for a 32 MiB block of binaries) is made again in the rare case LZMA loses. A repeat
+    # beyond LZMA's dictionary (64 KiB here) is that case: zstd's window sees it.
+    from bbzip.coders import lzma_coder
+    from bbzip.coders.zstd_coder import ZstdCoder
+
+    payloads, alive = [], []
+    zstd_encode, lzma_encode = ZstdCoder.encode, lzma_coder.LzmaCoder.encode
+
+    def zstd_spy(self, block, *args, **kwargs):
+        payload = _Block(zstd_encode(self, block, *args, **kwargs))
+        if len(block) > 100_000:  # not the samples'
+            payloads.append(weakref.ref(payload))
+        return payload
+
+    def lzma_spy(self, block, *args, **kwargs):
+        gc.collect()
+        alive.append(sum(ref() is not None for ref in payloads))
+        return lzma_encode(self, block, *args, **kwargs)
+
+    monkeypatch.setattr(lzma_coder, "MAX_DICT", 1 << 16)
+    monkeypatch.setattr(ZstdCoder, "encode", zstd_spy)
+    monkeypatch.setattr(lzma_coder.LzmaCoder, "encode", lzma_spy)
+    half = _words(150_000, 6)
+    data = half + half if repeat else _words(300_000, 7)
+    packed = api.compress(data, level=9)
+    assert api.decompress(packed) == data
+    assert alive == [0]
+    assert {b.coder for b in api.stream_info(io.BytesIO(packed)).blocks} == {"zstd" if repeat else "lzma"}
+    assert len(payloads) == (2 if repeat else 1)
