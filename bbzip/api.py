@@ -26,7 +26,7 @@ from bbzip.streamio import write_all as _write_all
 CODER_NAMES = ("auto", *registry.NAMES)
 # LZ coders lose output at every block boundary (a cold dictionary), and order-0 affords
 # more lanes per block as blocks grow; 32 MiB keeps them near their best while a 2 GB pipe
-# still runs in bounded memory (workers + 1 blocks in flight).
+# still runs in bounded memory (at most `workers` blocks in flight while compressing).
 BLOCK_SIZE = 32 << 20
 LEVELS = range(1, 10)
 DEFAULT_LEVEL = 6
@@ -64,7 +64,10 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, coder: str = "auto", progress:
     _write_all(dst, container.STREAM_HEADER)
     total = crc = 0
     tasks = _encode_tasks(_segments(src, coder, model), level)
-    for size, block_crc, (coder_id, model_id, payload) in parallel.run_ordered(tasks, workers, progress):
+    # No spare block: zstd codes one block at a time with every thread (parallel.exclusive),
+    # so a queued block would only hold memory (issue 10's bar: 150 MB + 100 per worker).
+    for size, block_crc, (coder_id, model_id, payload) in parallel.run_ordered(tasks, workers, progress,
+                                                                                spare=0):
         header = BlockHeader(coder_id, model_id, size, len(payload), block_crc)
         _write_all(dst, container.encode_block_header(header))
         _write_all(dst, payload)
@@ -252,6 +255,7 @@ def _segments(src: BinaryIO, coder: str, model: ModelPath | None = None) -> Iter
 
         images = split(first, src, BLOCK_SIZE)
     if images is not None:
+        del first  # the splitter holds it only until it is cut: not for the whole input
         for data, image in images:
             # With a forced image coder, what follows the images an image header promises
             # (trailing bytes, a cut-off last image, tar members that are not images) is

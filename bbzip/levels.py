@@ -47,7 +47,7 @@ Report = Callable[[int], None] | None
 def encode_general(block: bytes, level: int, workers: int = 1, report: Report = None) -> tuple[int, bytes]:
     """(coder_id, payload): the smallest of the level's candidates for ``block``."""
     if len(block) <= TINY_BLOCK:
-        best = _try_order0(block, _try_lzma(block, 9, (STORED_ID, bytes(block)))[0])
+        best = _try_order0(block, _smaller(_lzma(block, 9), (STORED_ID, bytes(block))))
         return best if len(best[1]) < len(block) else (STORED_ID, bytes(block))
     from bbzip.coders.zstd_coder import ZstdCoder
 
@@ -55,10 +55,22 @@ def encode_general(block: bytes, level: int, workers: int = 1, report: Report = 
     if ORDER0_MIN_LEVEL <= level < LZMA_MIN_LEVEL and _order0_beats_lz(block):
         best = (STORED_ID, block)  # order-0 is tried below, against stored only
     else:
-        best = (zstd.coder_id, zstd.encode(block, level, workers, report))
+        # Where LZMA follows, the pool's other threads are likely inside LZMA (90 MB each).
+        best = (zstd.coder_id, zstd.encode(block, level, workers, report, turns=level < LZMA_MIN_LEVEL))
     counts = None  # the block's byte counts, when LZMA's test has taken them (one pass, not two)
     if level >= LZMA_MIN_LEVEL:
-        best, counts = _try_lzma(block, level, best)
+        may_win, counts = _lzma_may_win(block)
+        if may_win:
+            # LZMA holds about 90 MB for up to a minute per block, beside the other workers'
+            # LZMA: the zstd payload it competes with (20 MB for a 32 MiB block of binaries)
+            # is not kept alive meanwhile, but made again where LZMA loses (the samples make
+            # that rare). Same bytes either way.
+            to_beat = len(best[1])
+            best = None
+            best = _lzma(block, level)
+            if len(best[1]) >= to_beat:
+                best = None
+                best = (zstd.coder_id, zstd.encode(block, level, workers, turns=False))
     if level >= ORDER0_MIN_LEVEL:
         best = _try_order0(block, best, counts)
     return best if len(best[1]) < len(block) else (STORED_ID, bytes(block))
@@ -92,21 +104,27 @@ def _try_order0(block: bytes, best: tuple[int, bytes], counts=None) -> tuple[int
     return (order0.Order0Coder.coder_id, payload) if len(payload) < len(best[1]) else best
 
 
-def _try_lzma(block: bytes, level: int, best: tuple[int, bytes]) -> tuple[tuple[int, bytes], object]:
-    """LZMA only where it may beat order-0's exact size and stored: a full run on data it
-    cannot shrink costs about 0.5 s per MiB. Preset 0 on samples is a pessimistic stand-in.
-    Returns (the better of LZMA and ``best``, the block's byte counts if they were taken)."""
-    counts = None
-    if len(block) > SMALL_BLOCK:
-        from bbzip.coders import order0
+def _lzma_may_win(block: bytes) -> tuple[bool, object]:
+    """Whether LZMA may beat order-0's exact size and stored: a full run on data it cannot
+    shrink costs about 0.5 s per MiB. Preset 0 on samples is a pessimistic stand-in.
+    Returns (that, the block's byte counts if they were taken)."""
+    if len(block) <= SMALL_BLOCK:
+        return True, None
+    from bbzip.coders import order0
 
-        counts = order0.byte_counts(block)
-        to_beat = min(order0.estimate_size(counts), len(block))
-        if lzma_sample_ratio(block) >= to_beat / len(block):
-            return best, counts
+    counts = order0.byte_counts(block)
+    to_beat = min(order0.estimate_size(counts), len(block))
+    return lzma_sample_ratio(block) < to_beat / len(block), counts
+
+
+def _lzma(block: bytes, level: int) -> tuple[int, bytes]:
     lzma_coder = registry.model_free_coder("lzma")
-    payload = lzma_coder.encode(block, extreme=level >= 9)
-    return ((lzma_coder.coder_id, payload) if len(payload) < len(best[1]) else best), counts
+    return lzma_coder.coder_id, lzma_coder.encode(block, extreme=level >= 9)
+
+
+def _smaller(first: tuple[int, bytes], second: tuple[int, bytes]) -> tuple[int, bytes]:
+    """The smaller candidate; ``second`` on a tie."""
+    return first if len(first[1]) < len(second[1]) else second
 
 
 def _order0_floor(block: bytes) -> float:

@@ -4,8 +4,9 @@ Work that releases the GIL (zstd, LZMA, zlib, most of order-0's numpy) runs on d
 threads; work that holds it (the VAE's many small numpy steps) runs in worker processes.
 Neither kind of pool exists until a second block does, so a small input never pays for one.
 
-At most `workers` tasks are held while the input makes the next one, and each is let go
-as soon as its worker is done: that, not the input size, bounds memory. Work whose memory
+At most `workers` tasks are held while the input makes the next one (`workers - 1` with
+``spare=0``), and each is let go as soon as its worker is done: that, not the input size,
+bounds memory. Work whose memory
 grows with the blocks it codes at once (zstd) can take turns with every thread instead
 (`exclusive`).
 A failure in any worker is re-raised once, in the caller, after every worker has been
@@ -102,15 +103,19 @@ class _Reporter:
         self._show(self.size)
 
 
-def run_ordered(tasks: Iterable[Task], workers: int, progress: Callable[[int], None] | None = None
-                ) -> Iterator[Any]:
+def run_ordered(tasks: Iterable[Task], workers: int, progress: Callable[[int], None] | None = None,
+                spare: int = 1) -> Iterator[Any]:
     """Yield each task's result in order, running up to ``workers`` at once.
+
+    ``spare``: tasks queued beyond the workers' own, so that a worker that finishes finds
+    its next one ready (0 or 1). Each costs a block of memory; compression, whose blocks
+    are read in milliseconds and coded in seconds, needs none.
 
     An error in producing the tasks (a corrupt block header, data after a stream that is
     not a stream) comes after the results of every task produced before it, as it would
     one block at a time: reading ahead for the workers must not lose what came first."""
     failure: list[Exception] = []
-    yield from _run_ordered(_until_error(tasks, failure), workers, progress)
+    yield from _run_ordered(_until_error(tasks, failure), workers, progress, spare)
     if failure:
         raise failure[0]
 
@@ -122,7 +127,7 @@ def _until_error(tasks: Iterable[Task], failure: list[Exception]) -> Iterator[Ta
         failure.append(exc)
 
 
-def _run_ordered(tasks: Iterator[Task], workers: int, progress) -> Iterator[Any]:
+def _run_ordered(tasks: Iterator[Task], workers: int, progress, spare: int) -> Iterator[Any]:
     ahead: deque[Task] = deque()
     heavy = work = 0
     # Look ahead for a second real block and enough work: only then is a pool worth starting.
@@ -140,7 +145,7 @@ def _run_ordered(tasks: Iterator[Task], workers: int, progress) -> Iterator[Any]
             yield result
             del result
         return
-    pools = _Pools(workers)
+    pools = _Pools(workers, spare)
     try:
         yield from pools.run(_handed_on(ahead, tasks), progress)
     finally:
@@ -194,9 +199,10 @@ def _call(fn, args, workers: int, report):
 
 
 class _Pools:
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, spare: int = 1):
         _hand_back_large_frees()
         self.workers = workers
+        self.held = workers - 1 + spare  # tasks held while the next one is made
         self.threads: _DaemonThreads | None = None
         self.processes = None
         self.tally = _Tally()
@@ -208,7 +214,7 @@ class _Pools:
         for task in tasks:
             pending.append(self._submit(task))
             task = None  # or its block stays alive through the next block's read
-            while len(pending) > self.workers or (pending and pending[0].done()):
+            while len(pending) > self.held or (pending and pending[0].done()):
                 shown = yield from self._drain_one(pending, progress, shown)
         while pending:
             shown = yield from self._drain_one(pending, progress, shown)

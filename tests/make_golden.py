@@ -87,7 +87,7 @@ def _tar_of_images() -> bytes:
 def _path_inputs() -> dict[str, tuple[bytes, str]]:
     """0x06 paths beyond 32-pixel tiles and one group (docs/SPEC-natural.md), each frozen by a
     small file; the large tiles and the group counts are forced in _compress."""
-    camera, astronaut = _fixture("camera-crop.pgm"), _fixture("astronaut-crop.ppm")
+    camera = _fixture("camera-crop.pgm")
     return {
         # Decoding takes th x tw x C sequential steps, so these tiles are short: side 128, a 24x128
         # tile and a 24x8 one (blocks past the image: latents outside)

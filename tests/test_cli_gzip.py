@@ -205,7 +205,7 @@ def test_list_has_gzips_layout(tool, tmp_path):
     assert lines[0] == "         compressed        uncompressed  ratio uncompressed_name"
     assert len(lines) == 2  # one file: no totals line
     r = tool("-l", "t" + tool.suffix, "u" + tool.suffix, cwd=tmp_path)
-    header, *rows = r.stdout.decode().splitlines()
+    _header, *rows = r.stdout.decode().splitlines()
     raw = {"t": len(text_bytes(400)), "u": 4}
     for row, name in zip(rows, ["t", "u", "(totals)"], strict=True):
         packed, unpacked, ratio, shown = row.split()

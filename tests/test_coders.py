@@ -115,3 +115,17 @@ def test_order0_rejects_hostile_headers():
     bad_precision[1] = 40
     with pytest.raises(CorruptError):
         Order0Coder().decode(bytes(bad_precision), len(data))
+
+
+def test_order0_decides_without_float_logarithms(monkeypatch):
+    """Its plan (lanes, precision, and the size the auto coder compares) decides bytes;
+    numpy's log2 may differ in the last bit from one CPU to another (issue 19)."""
+    data = skewed(300_000)
+    expected = Order0Coder().encode(data)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a float logarithm decided order-0's bytes")
+
+    monkeypatch.setattr(np, "log2", refuse)
+    assert Order0Coder().encode(data) == expected
+    assert order0.estimate_size(order0.byte_counts(data)) > 0

@@ -58,9 +58,9 @@ def test_zstd_is_not_run_where_samples_say_order0_wins(monkeypatch):
     levels_run = []
     encode = ZstdCoder.encode
 
-    def spy(self, block, level=6, *args):
+    def spy(self, block, level=6, *args, **kwargs):
         levels_run.append((len(block), level))
-        return encode(self, block, level, *args)
+        return encode(self, block, level, *args, **kwargs)
 
     monkeypatch.setattr(ZstdCoder, "encode", spy)
     assert coders_of(api.compress(skewed(2 << 20))) == {"order0"}

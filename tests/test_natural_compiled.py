@@ -148,7 +148,7 @@ def test_the_row_kernel_names_the_helpers_it_inlines():
 def _pushed(model, images, side: int, groups: int):
     """The images pushed with the given tile side and lane groups (numpy path), and what
     pop_images needs to take them back."""
-    n, h, w, c = images.shape
+    n, h, w, _ = images.shape
     tiling = Tiling.of(n, h, w, side)
     parts = coder.lane_groups(tiling.lanes, groups)
     message = coder.GroupedMessage([model.new_message(part.stop - part.start) for part in parts])
@@ -200,7 +200,7 @@ def test_row_kernel_refuses_a_tail_that_ends_early(monkeypatch):
 def test_small_blocks_leave_numba_unloaded():
     """A block below the threshold decodes without importing numba (files of small images
     do not pay its import)."""
-    model, images = CASES["random-noise"]
+    _, images = CASES["random-noise"]
     assert images.size < compiled.MIN_SUBPIXELS
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     script = (f"import sys; sys.path.insert(0, {root!r})\n"

@@ -16,7 +16,13 @@ import numpy as np
 import pytest
 
 from bbzip import api, parallel
-from bbzip.container import STREAM_HEADER, BlockHeader, StreamEnd, encode_block_header, encode_stream_end
+from bbzip.container import (
+    STREAM_HEADER,
+    BlockHeader,
+    StreamEnd,
+    encode_block_header,
+    encode_stream_end,
+)
 from bbzip.errors import CorruptError
 from bbzip.images import blocks, detect
 from bbzip.images import coder as natural_block

@@ -42,7 +42,7 @@ def random_float_arrays(latent: int = 4, hidden: int = 8, mixtures: int = 2, see
     }
 
 
-@functools.lru_cache(maxsize=None)  # freezing takes seconds; the bytes never change
+@functools.cache  # freezing takes seconds; the bytes never change
 def tiny_model_bytes(seed: int = 0, binary: bool = False) -> bytes:
     meta = {"seed": seed, "likelihood": "bernoulli" if binary else "logistic"}
     name = f"tiny-{'binary-' if binary else ''}{seed}"

@@ -14,7 +14,7 @@ import os
 # decoder is measured twice as fast on one thread); respect an explicit user setting.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from bbzip.cli.commands import (  # noqa: E402
+from bbzip.cli.commands import (
     COMMANDS,
     compress_command,
     decompress_command,
@@ -24,7 +24,7 @@ from bbzip.cli.commands import (  # noqa: E402
     parse,
     test_command,
 )
-from bbzip.cli.files import Job, run  # noqa: E402
+from bbzip.cli.files import Job, run
 
 __all__ = ["COMMANDS", "Job", "compress_command", "decompress_command", "gzip_command",
            "info_command", "main", "parse", "run", "test_command"]

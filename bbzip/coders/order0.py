@@ -8,13 +8,12 @@ which lets the auto coder decide without encoding.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from bbzip.ans.quantise import counts_to_freqs, cumulative
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError
+from bbzip.natural.cost import COST_BITS, code_length
 
 # With 16-bit words a head can be as small as 2**16; as the precision nears that, rANS's
 # rounding starts to cost (measured: 15 bits is the sweet spot; 16 loses 0.05 %).
@@ -35,9 +34,9 @@ OUTPUT_BYTES_PER_LANE = 800
 MAX_STEPS = 16384
 
 
-def choose_lanes(coded_bits: float, symbols: int) -> int:
-    wanted = max(coded_bits / 8 / OUTPUT_BYTES_PER_LANE, symbols / MAX_STEPS)
-    return int(max(1, min(MAX_LANES, wanted)))
+def choose_lanes(coded_bits: int, symbols: int) -> int:
+    wanted = max(int(coded_bits) // (8 * OUTPUT_BYTES_PER_LANE), symbols // MAX_STEPS)
+    return max(1, min(MAX_LANES, wanted))
 
 
 def _table_bytes(freqs: np.ndarray) -> int:
@@ -46,24 +45,27 @@ def _table_bytes(freqs: np.ndarray) -> int:
     return 32 + int(len(stored) + (stored >= 1 << 7).sum() + (stored >= 1 << 14).sum())
 
 
-def _coded_bits(counts: np.ndarray, freqs: np.ndarray, precision: int) -> float:
+def _coded_units(counts: np.ndarray, freqs: np.ndarray, precision: int) -> int:
+    """The block's code length in 2**-COST_BITS bits, in integers: the plan decides bytes
+    (lanes, precision, and whether order-0 wins at all), and numpy's float log2 may differ
+    in the last bit between CPUs. Each term is below 2**26 * 2**28, their sum below 2**63."""
     present = counts > 0
-    return float((counts[present] * (precision - np.log2(freqs[present]))).sum())
+    return int((counts[present] * code_length(freqs[present], precision)).sum())
 
 
 def _plan(counts: np.ndarray) -> tuple[int, np.ndarray, int, int]:
     """Pick precision and lanes for the smallest payload: (precision, freqs, lanes, size)."""
     used = int((counts > 0).sum())
     symbols = int(counts.sum())
-    lowest = max(1, math.ceil(math.log2(max(used, 2))))
+    lowest = max(1, (max(used, 2) - 1).bit_length())  # ceil(log2(used))
     best = None
     for precision in range(lowest, MAX_PRECISION + 1):
         freqs = counts_to_freqs(counts, precision)
-        bits = _coded_bits(counts, freqs, precision)
-        lanes = choose_lanes(bits, symbols)
+        units = _coded_units(counts, freqs, precision)
+        lanes = choose_lanes(units >> COST_BITS, symbols)
         # A final head holds on average half a word of data beyond its initial value.
-        word_bits = WORD_BITS * math.ceil(max(0.0, bits - WORD_BITS / 2 * lanes) / WORD_BITS)
-        size = (len(encode_varint(lanes)) + 1 + _table_bytes(freqs) + word_bits // 8
+        words = -(-max(0, units - (WORD_BITS // 2 * lanes << COST_BITS)) // (WORD_BITS << COST_BITS))
+        size = (len(encode_varint(lanes)) + 1 + _table_bytes(freqs) + words * WORD_BITS // 8
                 + HEAD_BYTES * lanes)
         if best is None or size < best[3]:
             best = (precision, freqs, lanes, size)

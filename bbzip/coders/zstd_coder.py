@@ -80,11 +80,14 @@ class ZstdCoder:
     model_id = b""
 
     def encode(self, block: bytes, level: int = 6, workers: int = 1,
-               report: Callable[[int], None] | None = None) -> bytearray:
-        """``workers``: zstd threads for this block; the output does not depend on it."""
+               report: Callable[[int], None] | None = None, turns: bool = True) -> bytearray:
+        """``workers``: zstd threads for this block; the output does not depend on it.
+        ``turns=False``: in a pool, code on this thread alone, beside the other threads'
+        work, rather than take turns with all of them (for when that work is LZMA: a pool-wide
+        zstd context would add its memory to theirs, and the cores are busy anyway)."""
         import zstandard
 
-        if len(block) < SPLIT_BYTES:  # one job: one thread, and little memory
+        if len(block) < SPLIT_BYTES or not turns:  # one job: one thread, and little memory
             return _compress(zstandard, block, level, workers, report)
         # A pool's blocks take turns with every thread rather than each taking one: memory
         # for one block's zstd context instead of one per worker, at the same speed.

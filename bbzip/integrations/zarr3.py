@@ -19,7 +19,6 @@ from bbzip import api
 from bbzip.errors import UnsupportedError
 from bbzip.integrations import chunks, require
 
-
 _NOT_IN_SPEC = "Numcodecs codecs are not in the Zarr version 3 specification"
 
 

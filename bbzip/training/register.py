@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 
-
 def _write(path: Path, data: bytes) -> None:
     """Replace `path` whole or not at all: a crash mid-write must not leave a model that no
     longer matches the manifest's hash."""

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from bbzip.coders.varint import encode_varint
-from bbzip.container import STREAM_HEADER, BlockHeader, StreamEnd, encode_block_header, encode_stream_end
+from bbzip.container import (
+    STREAM_HEADER,
+    BlockHeader,
+    StreamEnd,
+    encode_block_header,
+    encode_stream_end,
+)
 from bbzip.images import coder as image_coder
 
 

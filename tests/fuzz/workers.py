@@ -21,7 +21,14 @@ from pathlib import Path
 from tests.fuzz.common import BINARY_MODEL, ERROR_NAMES, FAILURES, MODEL_IDS, ROOT
 from tests.fuzz.planner import Case, make_plan, materialise
 from tests.fuzz.report import Report
-from tests.fuzz.seeds import Seed, adopt_seeds, build_seeds, natural_coder, natural_stand_in, shipped_models
+from tests.fuzz.seeds import (
+    Seed,
+    adopt_seeds,
+    build_seeds,
+    natural_coder,
+    natural_stand_in,
+    shipped_models,
+)
 
 
 class _CaseTimeout(BaseException):
