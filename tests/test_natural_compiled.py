@@ -1,6 +1,6 @@
 """The natural-image coder's compiled kernels (bbzip/natural/kernels.py) against its numpy
 path: the same bytes written, each path decoding them; and the encoder's integer code
-lengths (bbzip/natural/cost.py), which keep its choices the same on every CPU."""
+lengths (bbzip/fixedpoint/cost.py), which keep its choices the same on every CPU."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import pytest
 
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError
-from bbzip.natural import coder, compiled, cost
+from bbzip.fixedpoint import cost
+from bbzip.natural import coder, compiled
 from bbzip.natural.images import load_image_file
 from bbzip.natural.model import default_natural_model
 from bbzip.natural.tiles import Tiling

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bbzip.natural import calibration, coder, compiled, cost, sampling
+from bbzip.fixedpoint import cost
+from bbzip.natural import calibration, coder, compiled, sampling
 from bbzip.natural.calibration import ADJUST_SIZE, ADJUST_UNITS, calibration as lane_calibration
 from bbzip.natural.constants import BLOCK
 from bbzip.natural.latents import Latents, coarse_precision

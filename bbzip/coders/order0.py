@@ -13,7 +13,7 @@ import numpy as np
 from bbzip.ans.quantise import counts_to_freqs, cumulative
 from bbzip.coders.varint import decode_varint, encode_varint
 from bbzip.errors import CorruptError
-from bbzip.natural.cost import COST_BITS, code_length
+from bbzip.fixedpoint.cost import COST_BITS, code_length
 
 # With 16-bit words a head can be as small as 2**16; as the precision nears that, rANS's
 # rounding starts to cost (measured: 15 bits is the sweet spot; 16 loses 0.05 %).

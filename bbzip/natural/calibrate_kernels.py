@@ -71,7 +71,7 @@ def _quotient(cdf, total, inverse):
 
 @_inline
 def _log2(v, table, consts):
-    """bbzip.natural.cost.log2_fixed for one integer 1 <= v < 2**63."""
+    """bbzip.fixedpoint.cost.log2_fixed for one integer 1 <= v < 2**63."""
     exponent, rest = np.int64(0), v
     for bits in (32, 16, 8, 4, 2, 1):  # floor(log2 v) by halving the range, without branches
         shift = np.int64((rest >> bits) != 0) * bits

@@ -21,7 +21,7 @@ import numpy as np
 
 from bbzip.natural import compiled
 from bbzip.natural.constants import MIXTURES
-from bbzip.natural.cost import COST_ONE, code_length
+from bbzip.fixedpoint.cost import COST_ONE, code_length
 from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import mixture_outputs
 from bbzip.natural.pixels import OFFSET_UNIT, Canvas
@@ -68,7 +68,7 @@ class Choice(NamedTuple):
     deltas: np.ndarray | None  # (lanes, C)
     adjust: np.ndarray | None  # (C, 3K) in ADJUST_UNITS
     # The estimated cost of the pixels and of the deltas and corrections, in units of
-    # 2**-COST_BITS bits (bbzip.natural.cost: integers, so no CPU can change a choice).
+    # 2**-COST_BITS bits (bbzip.fixedpoint.cost: integers, so no CPU can change a choice).
     bits: int
     # Each tile's best delta, and the cost with those deltas, kept or not (a set with
     # settings per image codes deltas for every image or for none).

@@ -49,7 +49,7 @@ from bbzip.natural.calibration import (
 )
 from bbzip.natural.constants import BLOCK, CODING_ORDER
 from bbzip.natural.encode_rows import BlockRows
-from bbzip.natural.cost import COST_ONE
+from bbzip.fixedpoint.cost import COST_ONE
 from bbzip.natural.header import Settings
 from bbzip.natural.latents import Latents, coarse_precision
 from bbzip.natural.pixels import Canvas, decode_row, row_slots

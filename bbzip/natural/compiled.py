@@ -58,8 +58,8 @@ class Tables:
 
     def __init__(self, tables):
         self.kernels = load()
-        from bbzip.natural import cost, mixture, network
-        from bbzip.fixedpoint import fixed
+        from bbzip.fixedpoint import cost, fixed
+        from bbzip.natural import mixture, network
 
         values = {
             ACT: fixed.ACT_BITS, INDEX_SHIFT: mixture.INDEX_SHIFT,

@@ -5,7 +5,7 @@ numpy spends a decode step's time on call overhead (some two hundred calls on ar
 few hundred lanes), and the encoder's calibration on temporaries of mixtures evaluated a
 few dozen times. These kernels do the same integer arithmetic per subpixel in loops: the
 mixture outputs (bbzip.natural.network.mixture_outputs), the slot starts
-(bbzip.natural.mixture.Mixtures), the code lengths (bbzip.natural.cost), the rANS push and
+(bbzip.natural.mixture.Mixtures), the code lengths (bbzip.fixedpoint.cost), the rANS push and
 pop (bbzip.ans.rans.Message), operation for operation, on int64 and uint64 values (numba,
 like numpy, turns int64 op uint64 into float64, so mixed expressions cast explicitly).
 The network's matrix products stay in numpy (BLAS); the layers' requantisation around them
@@ -116,7 +116,7 @@ def _start(symbol, means, inv_scales, weights, total, sigmoid, consts, k):
 
 @_inline
 def _log2(v, table, consts):
-    """bbzip.natural.cost.log2_fixed for one integer v >= 1."""
+    """bbzip.fixedpoint.cost.log2_fixed for one integer v >= 1."""
     exponent, rest = 0, v
     for bits in (32, 16, 8, 4, 2, 1):  # floor(log2 v) by halving the range
         if rest >> bits:

@@ -28,6 +28,7 @@ import numpy as np
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError
 from bbzip.fixedpoint.coding import LatentPosteriors, pop, push
+from bbzip.fixedpoint.cost import COST_BITS, code_length
 from bbzip.vae.likelihood import pixel_slots_for
 from bbzip.vae.network import IMAGE, PIXELS
 from bbzip.vae.stepper import stepper_for
@@ -121,7 +122,8 @@ def _push_first_image(message: Message, model, x: np.ndarray, mu: np.ndarray) ->
     for q in range(1, tables.prior_precision + 1):
         coarse = fine >> (tables.prior_precision - q)
         low, freq = _pixel_slots(model, x, tables.coarse_centres[(1 << q) - 1 + coarse])
-        bits = float(np.sum(tables.pixel_precision - np.log2(freq))) + q * coarse.size
+        # Integer code lengths: a float log2 could differ in its last bit between CPUs and flip q.
+        bits = int(code_length(freq, tables.pixel_precision).sum()) + ((q * coarse.size) << COST_BITS)
         if best is None or bits < best[0]:
             best = (bits, q, coarse, low, freq)
     _, q, coarse, low, freq = best
