@@ -338,7 +338,7 @@ def _rest(inp: _Input, block_size: int) -> Iterator[Piece]:
 def _pack(pieces: Iterator[Piece], block_size: int, band_bytes: int) -> Iterator[tuple[bytes, ImageSegment | None]]:
     """Whole images and the bytes around them into blocks of at most ``block_size`` bytes,
     and at most ``band_bytes`` of pixels of images other than digits."""
-    parts: list[bytes] = []
+    parts: list[bytes | memoryview] = []
     runs: list[ImageRun] = []
     filled = pixels = 0
 
@@ -357,14 +357,16 @@ def _pack(pieces: Iterator[Piece], block_size: int, band_bytes: int) -> Iterator
             yield data, PngSegment(len(data)) if shape is _PNG_PIECE else shape
             continue
         if shape is None and data:
-            while data:
+            # Views, so that the join in flush() is the only copy of a large piece.
+            rest = memoryview(data)
+            while rest:
                 if filled >= block_size:
                     yield flush()
                     filled = pixels = 0
-                take = min(len(data), block_size - filled)
-                parts.append(data[:take])
+                take = min(len(rest), block_size - filled)
+                parts.append(rest[:take])
                 filled += take
-                data = data[take:]
+                rest = rest[take:]
             continue
         weighs = shape is not None and shape[1:] != DIGIT_SHAPE
         if filled and (shape is None or filled + len(data) > block_size
