@@ -37,6 +37,7 @@ PATHS = {
     "tiles256-pgm-natural": {"sides": {256}, "groups": {1}, "runs": 1, "shapes": 1},
     "groups5-pgm-natural": {"sides": {32}, "groups": {5}, "runs": 1, "shapes": 1},
     "lanes64-npy-natural": {"sides": {32}, "groups": {2}, "runs": 1, "shapes": 1},
+    "lanes64-npy-natural-context": {"sides": {32}, "groups": {2}, "runs": 1, "shapes": 1},
     "tar-natural": {"sides": {32}, "groups": {1}, "runs": 4, "shapes": 3, "plain": 0x04},
 }
 
@@ -51,6 +52,7 @@ PATHS = {
     *((name, "natural") for name in PATHS),
     ("photo-jpeg", "jpeg"), *((name, "imagefile") for name in CASES if name.endswith("-imagefile")),
     ("photo-ppm-natural-bands", "natural"), ("photo-ppm-natural-vae2", "natural"), ("scan-pgm-natural-vae2", "natural"),
+    *((f"{name}-natural-context", "natural") for name in ("photo-ppm", "scan-pgm")),
     *((f"{name}-png", "png") for name in ("natural-rgb-31x24", "gradient-rgba16-20x16", "natural-gray-alpha-31x24")),
 ])
 def test_golden_files_use_the_coder_they_freeze(name, coder):
@@ -92,6 +94,7 @@ def test_compression_writes_the_smaller_vae_coder_for_each_model():
     *((name, "natural-vae-1") for name in NATURAL),
     *((f"{name}-calibrated", "natural-vae") for name in NATURAL), ("pair-npy-natural-per-image", "natural-vae"),
     ("photo-ppm-natural-bands", "natural-vae"),
+    *((f"{name}-natural-context", "natural-vae") for name in ("photo-ppm", "scan-pgm", "lanes64-npy")),
     # Written with natural-vae-2, the default since; the files above still name natural-vae.
     ("photo-ppm-natural-vae2", "natural-vae-2"), ("scan-pgm-natural-vae2", "natural-vae-2"),
     *((name, model) for name, _, model in VAE_GOLDEN),
@@ -122,6 +125,8 @@ WRITTEN_BY_TODAYS_WRITER = {name for name, _ in _writer_cases()} - {
     # written with the tile budget or the group count forced (tests/make_golden.py)
     "tiles64-pgm-natural", "tiles128-pgm-natural", "tiles256-pgm-natural", "groups5-pgm-natural",
     "photo-ppm-natural-bands",  # written with small bands (test_photos.py reproduces it)
+    # written with the context classes forced; and the crops that now take them unforced
+    "photo-ppm-natural-context", "scan-pgm-natural-context", "lanes64-npy-natural",
 }
 
 

@@ -206,8 +206,11 @@ def test_tiling_covers_the_image_without_padding_lanes():
 
 
 def test_side_grows_with_the_image():
-    assert choose_side(1, 512, 512) == 32
+    assert choose_side(1, 256, 256, 3) == 32  # below LARGE_BLOCK: decoders without numba step through it
+    assert choose_side(1, 512, 512) == 64  # the largest side that leaves MIN_TILES tiles
+    assert choose_side(1, 1024, 512, 3) == 128
     assert choose_side(1, 4000, 3000) == 128
+    assert choose_side(300, 32, 32, 3) == 32  # a larger side would not cut fewer tiles
     for n, h, w in [(1, 512, 512), (1, 4000, 3000), (300, 32, 32)]:
         side = choose_side(n, h, w)
         assert Tiling.of(n, h, w, side).lanes <= TARGET_TILES or side == 256

@@ -1,7 +1,7 @@
 """The encoder's compiled passes (bbzip/natural/encode_rows.py, encode_kernels.py,
 calibrate_kernels.py) against the numpy code they replace: the same slots, network outputs,
 code lengths and corrections, value for value, on partial tiles, gray and RGB, with and
-without corrections."""
+without corrections, global or per context class."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bbzip.fixedpoint import cost
-from bbzip.natural import calibration, coder, compiled, sampling
+from bbzip.natural import calibration, coder, compiled, context_classes, sampling
 from bbzip.natural.calibration import ADJUST_SIZE, ADJUST_UNITS, calibration as lane_calibration
 from bbzip.natural.constants import BLOCK
 from bbzip.natural.latents import Latents, coarse_precision
@@ -29,8 +29,8 @@ def _prepared(shape, seed):
     return tiling, coder._prepare(MODEL, tiling, images)
 
 
-@pytest.mark.parametrize("c, corrections", [(3, True), (3, False), (1, True)])
-def test_a_block_rows_slots_are_row_slots_one_under_the_other(c, corrections):
+@pytest.mark.parametrize("c, corrections, classes", [(3, True, 0), (3, False, 0), (1, True, 0), (3, True, 8), (1, False, 5)])
+def test_a_block_rows_slots_are_row_slots_one_under_the_other(c, corrections, classes):
     from bbzip.natural.encode_rows import BlockRows
 
     tiling, prepared = _prepared((2, 45, 70, c), seed=c)
@@ -40,6 +40,9 @@ def test_a_block_rows_slots_are_row_slots_one_under_the_other(c, corrections):
     offsets = rng.integers(-8, 9, size=(2, 3))
     deltas = rng.integers(-3, 4, size=(tiling.lanes, c))
     calib = lane_calibration(offsets, deltas, adjust, tiling.lane_origins()[0], c)
+    if classes:  # corrections per context class, per image (bbzip.natural.context_classes)
+        per_class = rng.integers(-9, 10, size=(2, c, classes, ADJUST_SIZE))
+        calib = context_classes.attach(calib, per_class, tiling.lane_origins()[0], c)
     latents = Latents(tiling, tables, coarse_precision(prepared.mu, prepared.log_sigma, tables))
     latents.set_coarse(prepared.mu)
     fast = compiled.Tables(tables)

@@ -53,6 +53,8 @@ class Calibration(NamedTuple):
 
     offsets: np.ndarray  # (lanes, C) log-scale offsets, network units
     adjust: np.ndarray | None  # (lanes, C, 3K) corrections, network units; None: none
+    # (lanes, C, K, 3K) corrections per context class instead (bbzip.natural.context_classes)
+    context: np.ndarray | None = None
 
     def channel_adjust(self, k: int, repeat: int = 1) -> np.ndarray | None:
         """Channel k's corrections per lane, each repeated for ``repeat`` pixels in a row."""

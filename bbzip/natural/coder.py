@@ -38,7 +38,7 @@ import numpy as np
 
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError, UnsupportedError
-from bbzip.natural import compiled, header
+from bbzip.natural import compiled, context_classes, header
 from bbzip.natural.calibration import (
     ADJUST_SIZE,
     block_sample,
@@ -74,7 +74,7 @@ def encode(model, images: np.ndarray, stats: dict | None = None) -> bytes:
     framing)."""
     check_shape(images.shape)
     n, h, w, c = images.shape
-    side = choose_side(n, h, w)
+    side = choose_side(n, h, w, c)
     tiling = Tiling.of(n, h, w, side)
     if tiling.lanes > MAX_LANES:
         raise UnsupportedError("too many tiles for one block")
@@ -228,6 +228,7 @@ def push_images(model, message: Message, tiling: Tiling, x: np.ndarray, settings
     latents.set_coarse(mu)
     calib = calibration(settings.scale_offsets, settings.tile_deltas if settings.per_tile else None,
                         settings.adjust, tiling.lane_origins()[0], c)
+    calib = context_classes.attach(calib, settings.context, tiling.lane_origins()[0], c)
     fast = compiled.Tables(tables) if compiled.enabled(values.size) else None
     block_rows = BlockRows(net, canvas, values, calib, fast) if fast else None
     for j in reversed(range(latents.rows)):
@@ -280,7 +281,7 @@ def _choose_settings(model, tiling: Tiling, prepared: _Prepared) -> Settings:
     shared = choose_calibration(model, net, canvas, values, mu, sample)
     settings = Settings(coarse_bits, shared.offsets, shared.deltas is not None, shared.deltas, shared.adjust)
     if tiling.n < 2 or tiling.height * tiling.width < PER_IMAGE_PIXELS:
-        return settings
+        return context_classes.refine(model, canvas, values, sample, shared, settings)
     each, per = [], tiling.rows * tiling.cols
     for i in range(tiling.n):  # the same sample, each image's lanes alone
         each.append(choose_calibration(model, net, canvas, values, mu, sample, slice(i * per, (i + 1) * per)))
@@ -289,7 +290,7 @@ def _choose_settings(model, tiling: Tiling, prepared: _Prepared) -> Settings:
     header_bits = 8 * COST_ONE * (tiling.n - 1) * (3 + (canvas.channels * ADJUST_SIZE if with_adjust else 0))
     bits = sum(choice.bits_with_deltas if per_tile else choice.bits for choice in each)
     if bits + header_bits >= shared.bits:
-        return settings
+        return context_classes.refine(model, canvas, values, sample, shared, settings)
     zeros = np.zeros((canvas.channels, ADJUST_SIZE), dtype=np.int64)
     adjust = np.stack([zeros if choice.adjust is None else choice.adjust for choice in each])
     return Settings(coarse_bits, np.array([choice.offsets for choice in each]), per_tile,
@@ -307,6 +308,7 @@ def pop_images(model, message: Message, tiling: Tiling, c: int, settings: Settin
     lanes = canvas.lanes
     deltas = pop_deltas(message, lanes, c) if settings.per_tile else None
     calib = calibration(settings.scale_offsets, deltas, settings.adjust, tiling.lane_origins()[0][part], c)
+    calib = context_classes.attach(calib, settings.context, tiling.lane_origins()[0][part], c)
     # Bytes (pixels are 0..255), and zeros whose pages are only allocated as rows are
     # decoded: memory follows the data present, not the size a header claims.
     tiles = zeros_on_demand((lanes, tiling.th, tiling.tw, c), np.uint8)

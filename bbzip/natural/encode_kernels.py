@@ -200,11 +200,13 @@ def _start(symbol, means, inv_scales, weights, total, inverse, sigmoid, consts):
 
 
 @_kernel
-def head_slots(y, offset, scale, limit, adjust, lane_offsets, base, residual, values, k, heights, widths, first,
-               per_lane, tw, first_row, constants, sigmoid, inv_scale, neg_exp, starts, freqs):
+def head_slots(y, offset, scale, limit, adjust, classes, cls, lane_offsets, base, residual, values, k, heights, widths,
+               first, per_lane, tw, first_row, constants, sigmoid, inv_scale, neg_exp, starts, freqs):
     """Head k's output layer after its product ``y`` (requantised here, as Layer.__call__
     with ``limit``), then each subpixel's mixture (network.mixture_outputs with the lane's
-    log-scale offset and corrections ``adjust``, (lanes, 3K) or none) and the slot of its
+    log-scale offset and corrections ``adjust``: (lanes, 3K), or (lanes * classes, 3K) row
+    lane * classes + cls[i] with context classes (bbzip.natural.context_classes), or none)
+    and the slot of its
     value: (start, freq) into row ((r * tw + col) * C + k) of starts and freqs, column
     lane. Positions outside the image get the no-op (0, 2**precision)."""
     consts = _scalars(constants)
@@ -224,8 +226,9 @@ def head_slots(y, offset, scale, limit, adjust, lane_offsets, base, residual, va
             continue
         for j in range(y.shape[1]):
             out[j] = np.int64(min(max(np.floor((y[i, j] + offset[j]) * scale[j]), -limit), limit))
+        which = lane * classes + cls[i] if classes > 1 else lane
         for j in range(3 * kk):
-            p[j] = out[j] + (adjust[lane, j] if adjust.shape[0] else 0)
+            p[j] = out[j] + (adjust[which, j] if adjust.shape[0] else 0)
         largest = p[0]
         for m in range(1, kk):
             largest = max(largest, p[m])

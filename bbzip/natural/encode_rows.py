@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from bbzip.fixedpoint.fixed import ACT_LIMIT
+from bbzip.natural import context_classes
 from bbzip.natural.constants import BLOCK, HIDDEN, MIXTURES
 from bbzip.natural.network import CAUSAL, OUTPUT_LIMIT, TAPS, VALID
 
@@ -49,6 +50,12 @@ class BlockRows:
         c = canvas.channels
         no_adjust = np.zeros((0, 3 * MIXTURES), dtype=np.int64)
         self.adjust = [no_adjust if calib.adjust is None else np.ascontiguousarray(calib.adjust[:, k]) for k in range(c)]
+        self.classes = 1
+        if calib.context is not None:  # (lanes, C, K, 3K): rows lane * K + class of channel k
+            lanes, _, self.classes, size = calib.context.shape
+            self.adjust = [np.ascontiguousarray(calib.context[:, k].reshape(lanes * self.classes, size), dtype=np.int64)
+                           for k in range(c)]
+        self.no_classes = np.zeros(0, dtype=np.int64)
         self.offsets = [np.ascontiguousarray(calib.offsets[:, k], dtype=np.int64) for k in range(c)]
         self.heights = np.ascontiguousarray(canvas.heights, dtype=np.int64)
         self.widths = np.ascontiguousarray(canvas.widths, dtype=np.int64)
@@ -79,11 +86,16 @@ class BlockRows:
             k_.gather_rows(canvas.flat, self.values, offsets, self.taps.taps, self.widths, first, tw, rows.start, BLOCK,
                            context, self.pattern[:m], pred, base, residual, self.feat_index[:m])
             spatial = context @ self.taps.weights
+            if self.classes > 1:
+                lane, q = np.divmod(np.arange(first, first + m), per_lane)
+                row, col = rows.start + q // tw, q % tw
             for k, head in enumerate(net.heads):
+                cls = self.no_classes if self.classes == 1 else context_classes.classes_at(
+                    self.values, lane, row, col, k, self.widths, residual, self.classes)
                 h = hidden(k_, head, k, spatial, self.taps.valid, self.pattern[:m], pred, residual, feats,
                            self.feat_index[:m], self.hidden[:m])
                 k_.head_slots(h @ head.out.weight_t, head.out.offset, head.out.scale, float(OUTPUT_LIMIT),
-                              self.adjust[k], self.offsets[k], base, residual, self.values, k, self.heights,
+                              self.adjust[k], self.classes, cls, self.offsets[k], base, residual, self.values, k, self.heights,
                               self.widths, first, per_lane, tw, rows.start, fast.consts, fast.sigmoid, fast.inv_scale,
                               fast.neg_exp, starts, freqs)
         return starts, freqs

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from bbzip.natural.compiled import ACT, OUTPUT_LIMIT, PRECISION, WORD
+from bbzip.natural.context_kernel import context_class
 from bbzip.natural.kernels import HIDDEN, MIXTURES, _inline, _kernel, _mixture, _params, _start
 
 # numba caches a kernel under its own file's stamp, and these kernels inline helpers of
@@ -37,6 +38,7 @@ from bbzip.natural.kernels import HIDDEN, MIXTURES, _inline, _kernel, _mixture, 
 # would serve kernels built from the old helpers. This digest of kernels.py does that
 # (tests/test_natural_compiled.py checks it).
 KERNELS_DIGEST = "1a5a06e5f2e5d1f1"
+CONTEXT_DIGEST = "c07c578465e5e4b6"  # likewise of bbzip/natural/context_kernel.py
 
 # Exact under the model invariants (module docstring); no flag that assumes away NaNs.
 EXACT_FASTMATH = {"reassoc", "contract"}
@@ -216,9 +218,12 @@ def decode_row(row, cols, lo, hi, grid, tiles, heights, widths, margins, taps, k
             _product(h0, out_w[k], (3 + k) * kk, out, out_q[0, k], out_q[1, k], -out_limit, out_limit, lo, hi)
             under = 0
             adjust_k = adjust[k]
+            classes = adjust.shape[0] // c  # corrections per context class: rows k * classes + class
             for i in range(lo, hi):
                 symbol = 0
                 if row < heights[i] and col < widths[i]:
+                    if classes > 1:
+                        adjust_k = adjust[k * classes + context_class(tiles, i, row, col, k, residual, widths[i], classes)]
                     _params(out, i, adjust_k, offsets[i, k], base[i, k], residual, k, consts, p, MIXTURES)
                     total = _mixture(p, consts, inv_scale, neg_exp, means, inv_scales, weights, MIXTURES)
                     slot = np.int64(head[i] & mask)

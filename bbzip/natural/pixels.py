@@ -9,6 +9,7 @@ import numpy as np
 
 from bbzip.ans.rans import Message
 from bbzip.fixedpoint.fixed import ACT_BITS
+from bbzip.natural import context_classes
 from bbzip.natural.constants import BLOCK, HIDDEN, MIXTURES
 from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
@@ -153,7 +154,8 @@ def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray,
         low, size = np.empty((2, canvas.lanes * t.tw), dtype=np.int64)
         no_adjust = np.zeros((0, 3 * MIXTURES), dtype=np.int64)
         for k in range(c):
-            adjust = no_adjust if calib.adjust is None else calib.channel_adjust(k, t.tw)
+            adjust = context_classes.row_adjust(calib, k, values, row, residual, canvas.widths, t.tw)
+            adjust = no_adjust if adjust is None else adjust
             fast.kernels.slot_ranges(outs[k], adjust, np.repeat(calib.offsets[:, k], t.tw),
                                      np.ascontiguousarray(base[:, k]), residual, k, np.ascontiguousarray(truth[:, k]),
                                      inside.T.reshape(-1), fast.consts, fast.sigmoid, fast.inv_scale, fast.neg_exp,
@@ -162,7 +164,8 @@ def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray,
         return starts.reshape(-1, canvas.lanes), freqs.reshape(-1, canvas.lanes)
     for k in range(c):
         offset = np.repeat(calib.offsets[:, k], t.tw)  # rows are lane-major
-        params = mixture_outputs(outs[k], base[:, k], residual[:, :k], offset, calib.channel_adjust(k, t.tw))
+        adjust = context_classes.row_adjust(calib, k, values, row, residual, canvas.widths, t.tw)
+        params = mixture_outputs(outs[k], base[:, k], residual[:, :k], offset, adjust)
         mixtures = Mixtures(params, model.tables)
         low = mixtures.starts(truth[:, k]).reshape(canvas.lanes, t.tw).T
         high = mixtures.starts(truth[:, k] + 1).reshape(canvas.lanes, t.tw).T
@@ -196,7 +199,8 @@ def decode_row(model, net, message: Message, canvas: Canvas, feats: np.ndarray, 
         for k in range(c):
             part = slice(k * HIDDEN, (k + 1) * HIDDEN)
             out = net.heads[k](spatial[:, part], point[:, : c + k], block_feats[:, part])
-            params = mixture_outputs(out, base[:, k], residual[:, :k], calib.offsets[:, k], calib.channel_adjust(k))
+            adjust = context_classes.step_adjust(calib, k, tiles, row, col, residual, canvas.widths)
+            params = mixture_outputs(out, base[:, k], residual[:, :k], calib.offsets[:, k], adjust)
             mixtures = Mixtures(params, tables)
             symbols, low, high = search_near(message, mixtures)
             if everywhere:

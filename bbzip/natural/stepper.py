@@ -15,6 +15,7 @@ import numpy as np
 from bbzip.errors import CorruptError
 from bbzip.natural.compiled import ACT_LIMIT, Tables
 from bbzip.natural.constants import HIDDEN, MIXTURES
+from bbzip.natural.context_classes import stepper_table
 from bbzip.natural.network import CAUSAL, VALID
 from bbzip.natural.pixels import PAD_SIDE, PAD_TOP
 
@@ -102,6 +103,8 @@ class Stepper:
                                  _stack([h.out.scale for h in heads], (c, outputs))]))
         adjust = (np.zeros((c, 0, 3 * MIXTURES), np.int64) if calib.adjust is None
                   else calib.adjust.transpose(1, 0, 2))
+        if calib.context is not None:  # rows k * K + class (bbzip.natural.context_classes)
+            adjust = stepper_table(calib, c)
         self.adjust = np.ascontiguousarray(adjust, dtype=np.int64)
         self.offsets = np.ascontiguousarray(calib.offsets, dtype=np.int64)
         self.limit = float(self.kernels.consts[ACT_LIMIT])

@@ -115,7 +115,7 @@ def signed(b: int) -> int:
 def decode_set(model: Model, data: bytes, n: int, h: int, w: int, c: int) -> np.ndarray:
     """(n, h, w, c) images in file channel order from one set's payload."""
     first = data[0]
-    side = (first & 0x3E) * 8
+    side = (first & 0x3C) * 8
     if side not in (32, 64, 128, 256):
         raise SpecError("unknown tile side")
     coarse = list(data[1:5])
@@ -126,11 +126,17 @@ def decode_set(model: Model, data: bytes, n: int, h: int, w: int, c: int) -> np.
     for _ in range(sets - 1):
         offsets.append([signed(b) for b in data[pos : pos + 3]])
         pos += 3
-    adjust = None
-    if first & 0x40:
-        adjust = [[[signed(b) * UNITS[i] for i, b in enumerate(data[pos + 12 * (s * c + k) : pos + 12 * (s * c + k + 1)])]
+    adjust, classes = None, 1
+    if first & 0x02:  # corrections per context class: their count K first
+        classes = data[pos]
+        if not first & 0x40 or not 2 <= classes <= 16:
+            raise SpecError("bad context classes")
+        pos += 1
+    if first & 0x40:  # adjust[set][channel][class][output]
+        adjust = [[[[signed(b) * UNITS[i] for i, b in enumerate(data[at : at + 12])]
+                    for at in range(pos + 12 * classes * (s * c + k), pos + 12 * classes * (s * c + k + 1), 12)]
                    for k in range(c)] for s in range(sets)]
-        pos += 12 * c * sets
+        pos += 12 * c * sets * classes
     lengths = []
     for _ in range(groups - 1):
         length, pos = varint(data, pos)
@@ -150,7 +156,8 @@ def decode_set(model: Model, data: bytes, n: int, h: int, w: int, c: int) -> np.
             tr, tc = divmod(rest, cols)
             s = image if sets > 1 else 0
             extents.append((min(th, h - tr * th), min(tw, w - tc * tw), offsets[s][:c], adjust[s] if adjust else None))
-        tiles[part.start : part.stop] = Lanes(model, message, th, tw, c, coarse, extents, bool(first & 0x80)).decode()
+        group = Lanes(model, message, th, tw, c, coarse, extents, bool(first & 0x80), classes)
+        tiles[part.start : part.stop] = group.decode()
         if not message.initial():
             raise SpecError("message not back in its seeded initial state")
     grid = tiles.reshape(n, rows, cols, th, tw, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, rows * th, cols * tw, c)
@@ -173,8 +180,8 @@ def predict(v, y: int, x: int, corner: int) -> int:
 class Lanes:
     """The lanes of one group, decoded in lockstep (docs/SPEC-natural.md, section 6)."""
 
-    def __init__(self, model, message, th, tw, c, coarse, extents, per_tile):
-        self.model, self.net, self.msg = model, model.nets[c], message
+    def __init__(self, model, message, th, tw, c, coarse, extents, per_tile, classes=1):
+        self.model, self.net, self.msg, self.classes = model, model.nets[c], message, classes
         self.th, self.tw, self.c, self.coarse, self.extents, self.per_tile = th, tw, c, coarse, extents, per_tile
         self.rows, self.cols = th // 8, tw // 8
         self.n = len(extents)
@@ -267,7 +274,8 @@ class Lanes:
                                  for lane in active])
             ops = []
             for i, lane in enumerate(active):
-                adj = self.extents[lane][3][k] if self.extents[lane][3] else [0] * 12
+                kind = self.context_class(lane, y, x, k, residuals[i]) if self.classes > 1 else 0
+                adj = self.extents[lane][3][k][kind] if self.extents[lane][3] else [0] * 12
                 p = [int(out[i, m]) + adj[m] for m in range(12)]
                 logits, ls = p[:4], [p[8 + m] + self.offsets[lane][k] for m in range(4)]
                 means = [min(max(p[4 + m] + int(base[i]) * 1024 + sum(int(out[i, 12 + 4 * e + m]) * int(residuals[i, e])
@@ -284,6 +292,17 @@ class Lanes:
                 self.canvas[lane, 3 + y, 3 + x, k] = (lo - 128) * 16
             self.msg.pop(ops, 20)
             residuals = np.concatenate([residuals, (self.v[active, y, x, k] - preds[:, k])[:, None]], axis=1)
+
+    def context_class(self, lane: int, y: int, x: int, k: int, residuals) -> int:
+        """Section 8: the bucket of the causal neighbourhood's activity."""
+        wl, v = self.extents[lane][1], self.values(lane, k)
+        exists = lambda dy, dx: y + dy >= 0 and 0 <= x + dx < wl
+        activity = sum(2 * abs(int(r)) for r in residuals[:k])
+        for p, q in (((0, -1), (-1, -1)), ((-1, 0), (-1, -1)), ((-1, 1), (-1, 0)), ((0, -1), (0, -2)),
+                     ((-1, 0), (-2, 0))):
+            if exists(*p) and exists(*q):
+                activity += abs(int(v(y + p[0], x + p[1])) - int(v(y + q[0], x + q[1])))
+        return min(activity.bit_length(), self.classes - 1)
 
     def push_posterior(self, j: int) -> None:
         posts = {}
