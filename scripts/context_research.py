@@ -17,11 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from bbzip.natural import coder, sampling
-from bbzip.natural.calibration import (ADJUST_SIZE, ADJUST_UNITS, _bits, _descend, block_sample, calibration,
-                                       choose_calibration)
-from bbzip.natural.constants import CODING_ORDER
 from bbzip.fixedpoint.cost import COST_ONE
+from bbzip.natural import coder, sampling
+from bbzip.natural.calibration import (
+    ADJUST_SIZE,
+    ADJUST_UNITS,
+    _bits,
+    _descend,
+    block_sample,
+    calibration,
+    choose_calibration,
+)
+from bbzip.natural.constants import CODING_ORDER
 from bbzip.natural.images import load_image_file
 from bbzip.natural.model import default_natural_model
 from bbzip.natural.network import mixture_outputs

@@ -211,9 +211,8 @@ def _compress(name: str, data: bytes, coder: str) -> bytes:
     height; the real one would make a golden file of 512 KiB and more)."""
     from bbzip.images import blocks
     from bbzip.natural import coder as natural_coder
-    from bbzip.natural import context_classes
+    from bbzip.natural import context_classes, tiles
     from bbzip.natural import model as natural_model
-    from bbzip.natural import tiles
     from bbzip.vae import coder as vae_coder
 
     chooser, threshold, band = vae_coder.seeded_by_default, natural_coder.PER_IMAGE_PIXELS, blocks.BAND_BYTES

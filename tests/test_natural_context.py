@@ -105,7 +105,7 @@ def test_the_header_carries_the_classes(c, sets, classes):
     settings = _settings(c, sets, classes)
     packed = header.pack(64, settings, [b"ab", b"cde"])
     assert packed[0] & (header.CONTEXT | header.ADJUST) == header.CONTEXT | header.ADJUST
-    side, back, messages = header.unpack(memoryview(packed), sets if sets > 1 else 1, c, 8)
+    side, back, messages = header.unpack(memoryview(packed), max(1, sets), c, 8)
     assert side == 64 and [bytes(m) for m in messages] == [b"ab", b"cde"]
     assert back.adjust is None and np.array_equal(back.context, settings.context)
 

@@ -10,7 +10,8 @@ import pytest
 
 from bbzip.fixedpoint import cost
 from bbzip.natural import calibration, coder, compiled, context_classes, sampling
-from bbzip.natural.calibration import ADJUST_SIZE, ADJUST_UNITS, calibration as lane_calibration
+from bbzip.natural.calibration import ADJUST_SIZE, ADJUST_UNITS
+from bbzip.natural.calibration import calibration as lane_calibration
 from bbzip.natural.constants import BLOCK
 from bbzip.natural.latents import Latents, coarse_precision
 from bbzip.natural.network import mixture_outputs

@@ -19,9 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bbzip.fixedpoint.cost import COST_ONE, code_length
 from bbzip.natural import compiled
 from bbzip.natural.constants import MIXTURES
-from bbzip.fixedpoint.cost import COST_ONE, code_length
 from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import mixture_outputs
 from bbzip.natural.pixels import OFFSET_UNIT, Canvas

@@ -38,6 +38,7 @@ import numpy as np
 
 from bbzip.ans.rans import Message
 from bbzip.errors import CorruptError, UnsupportedError
+from bbzip.fixedpoint.cost import COST_ONE
 from bbzip.natural import compiled, context_classes, header
 from bbzip.natural.calibration import (
     ADJUST_SIZE,
@@ -49,7 +50,6 @@ from bbzip.natural.calibration import (
 )
 from bbzip.natural.constants import BLOCK, CODING_ORDER
 from bbzip.natural.encode_rows import BlockRows
-from bbzip.fixedpoint.cost import COST_ONE
 from bbzip.natural.header import Settings
 from bbzip.natural.latents import Latents, coarse_precision
 from bbzip.natural.pixels import Canvas, decode_row, row_slots

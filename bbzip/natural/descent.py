@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bbzip.fixedpoint.cost import code_length
 from bbzip.fixedpoint.fixed import ACT_BITS, CDF_BITS, scale_index
 from bbzip.natural.constants import MIXTURES
-from bbzip.fixedpoint.cost import code_length
 from bbzip.natural.mixture import GAP_SHIFT, HALF, INDEX_SHIFT, LEVELS
 
 

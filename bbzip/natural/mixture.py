@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bbzip.fixedpoint.fixed import ACT_BITS, CDF_BITS, CDF_INDEX_SHIFT, SCALE_INDEX_SHIFT, scale_index
+from bbzip.fixedpoint.fixed import (
+    ACT_BITS,
+    CDF_BITS,
+    CDF_INDEX_SHIFT,
+    SCALE_INDEX_SHIFT,
+    scale_index,
+)
 from bbzip.natural.constants import MIXTURES
 
 LEVELS = 256

@@ -107,20 +107,6 @@ class Head:
         self.offset, self.scale = first.offset, first.scale
         self.layer1, self.layer2, self.out = (layer(n) for n in ("layer1", "layer2", "out"))
 
-    def compiled(self, kernels, spatial: np.ndarray, part: int, point: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """``__call__(spatial[:, part:part + HIDDEN], point, features[:, part:part + HIDDEN])``
-        with the requantisations in compiled loops (bbzip.natural.kernels): the same values."""
-        h = np.empty((len(point), self.point_t.shape[1]))
-        columns = slice(part, part + h.shape[1])
-        kernels.first_layer_rows(point, self.point_t, np.ascontiguousarray(spatial[:, columns]), self.offset, self.scale,
-                                 np.ascontiguousarray(features[:, columns]), float(ACT_LIMIT), h)
-        for layer in (self.layer1, self.layer2):
-            h = h @ layer.weight_t
-            kernels.requantise_rows(h, layer.offset, layer.scale, 0.0, float(ACT_LIMIT))
-        h = h @ self.out.weight_t
-        kernels.requantise_rows(h, self.out.offset, self.out.scale, -float(OUTPUT_LIMIT), float(OUTPUT_LIMIT))
-        return h
-
     def __call__(self, spatial: np.ndarray, point: np.ndarray, features: np.ndarray) -> np.ndarray:
         """``spatial``: this head's share of the taps' product; ``point``: MED inputs and
         residuals; ``features``: the latent features of each pixel's block."""

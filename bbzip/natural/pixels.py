@@ -10,7 +10,7 @@ import numpy as np
 from bbzip.ans.rans import Message
 from bbzip.fixedpoint.fixed import ACT_BITS
 from bbzip.natural import context_classes
-from bbzip.natural.constants import BLOCK, HIDDEN, MIXTURES
+from bbzip.natural.constants import BLOCK, HIDDEN
 from bbzip.natural.mixture import Mixtures
 from bbzip.natural.network import CAUSAL, VALID, med, mixture_outputs, pixel_input, residual_input
 from bbzip.natural.search import search_near
@@ -91,10 +91,9 @@ def _colour_base(pred: np.ndarray, green: np.ndarray, difference_med: np.ndarray
     return np.concatenate([pred[:, :1], np.clip(green[:, None] + difference_med, 0, 255)], axis=1)
 
 
-def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int, kernels=None):
+def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int):
     """The encoder's view of one pixel row of every tile, vectorised over the row: per channel
-    the head outputs, and the centres, residuals and true values (rows: lane-major).
-    ``kernels``: bbzip.natural.kernels, for compiled loops (the same values)."""
+    the head outputs, and the centres, residuals and true values (rows: lane-major)."""
     t, c = canvas.tiling, canvas.channels
     cols = np.arange(t.tw)
     pred = _med_inputs(values, row, cols).reshape(-1, c)
@@ -109,8 +108,6 @@ def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row:
         base = pred
     points = [np.concatenate([pixel_input(pred), residual_input(residual[:, :k])], axis=1).astype(np.float64)
               for k in range(c)]
-    if kernels is not None:
-        return _compiled_outputs(net, canvas, feats, points, row, kernels), base, residual, truth
     spatial = net.spatial(canvas.context(canvas.offset(row, cols)).astype(np.float64))
     outs = []
     for k in range(c):
@@ -119,49 +116,17 @@ def row_outputs(net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row:
     return outs, base, residual, truth
 
 
-# Rows of the compiled network per pass: every layer's buffers stay in a core's cache.
-_CHUNK = 512
-
-
-def _compiled_outputs(net, canvas: Canvas, feats: np.ndarray, points: list, row: int, kernels) -> list:
-    """``row_outputs``'s head outputs, in passes of _CHUNK rows with compiled kernels."""
-    rows = len(feats)
-    offsets = canvas.offset(row, np.arange(canvas.tiling.tw))
-    outs = [np.empty((rows, (3 + k) * MIXTURES)) for k in range(canvas.channels)]
-    context = np.empty((_CHUNK, len(canvas.taps)))
-    for first in range(0, rows, _CHUNK):
-        part = slice(first, min(first + _CHUNK, rows))
-        taps = context[: part.stop - first]
-        kernels.gather(canvas.flat, offsets, canvas.taps, first, taps)
-        spatial = net.spatial(taps)
-        for k, head in enumerate(net.heads):
-            outs[k][part] = head.compiled(kernels, spatial, k * HIDDEN, points[k][part], feats[part])
-    return outs
-
-
-def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int, calib, fast=None):
+def row_slots(model, net, canvas: Canvas, feats: np.ndarray, values: np.ndarray, row: int, calib):
     """(start, freq) of every subpixel of one pixel row of every tile, shaped (tw * C, lanes),
     columns then channels: the encoder's side of ``decode_row``. ``calib``: the block's
-    bbzip.natural.calibration.Calibration; ``fast``: bbzip.natural.compiled.Tables, to run
-    compiled loops (the same values)."""
+    bbzip.natural.calibration.Calibration. The compiled encoder's equivalent is
+    bbzip.natural.encode_rows.BlockRows.slots."""
     t, c = canvas.tiling, canvas.channels
     precision = model.tables.pixel_precision
     starts = np.zeros((t.tw, c, canvas.lanes), dtype=np.int64)
     freqs = np.full((t.tw, c, canvas.lanes), 1 << precision, dtype=np.int64)
     inside = canvas.inside[:, row].T  # (tw, lanes)
-    outs, base, residual, truth = row_outputs(net, canvas, feats, values, row, fast and fast.kernels)
-    if fast:
-        low, size = np.empty((2, canvas.lanes * t.tw), dtype=np.int64)
-        no_adjust = np.zeros((0, 3 * MIXTURES), dtype=np.int64)
-        for k in range(c):
-            adjust = context_classes.row_adjust(calib, k, values, row, residual, canvas.widths, t.tw)
-            adjust = no_adjust if adjust is None else adjust
-            fast.kernels.slot_ranges(outs[k], adjust, np.repeat(calib.offsets[:, k], t.tw),
-                                     np.ascontiguousarray(base[:, k]), residual, k, np.ascontiguousarray(truth[:, k]),
-                                     inside.T.reshape(-1), fast.consts, fast.sigmoid, fast.inv_scale, fast.neg_exp,
-                                     low, size)
-            starts[:, k], freqs[:, k] = low.reshape(canvas.lanes, t.tw).T, size.reshape(canvas.lanes, t.tw).T
-        return starts.reshape(-1, canvas.lanes), freqs.reshape(-1, canvas.lanes)
+    outs, base, residual, truth = row_outputs(net, canvas, feats, values, row)
     for k in range(c):
         offset = np.repeat(calib.offsets[:, k], t.tw)  # rows are lane-major
         adjust = context_classes.row_adjust(calib, k, values, row, residual, canvas.widths, t.tw)
