@@ -241,3 +241,83 @@ def test_publish_puts_runs_in_the_order_of_the_sections(tmp_path):
         (tmp_path / name / "bench.json").write_text(json.dumps({"meta": {"sections": sections}}))
     runs = sorted((tmp_path / n for n in "xyz"), key=first_section)
     assert [r.name for r in runs] == ["z", "y", "x"]
+
+
+def test_a_short_process_memory_is_sampled_before_it_ends(monkeypatch):
+    import bench.photos as photos
+
+    samples = []
+    monkeypatch.setattr(photos, "tree_pss_kib", lambda pid: samples.append(pid) or 2048)
+    result = photos.run_measured(["sleep", "0.3"])
+    assert result["rc"] == 0 and result["peak_mb"] == 2.0
+    assert len(samples) >= 4  # every 0.25 s from the start: one sample, none for a 0.2 s decode
+    monkeypatch.setattr(photos, "tree_pss_kib", lambda pid: 0)  # ended before /proc was read
+    assert photos.run_measured(["true"])["peak_mb"] is None
+
+
+def test_the_full_ladder_keeps_the_small_one_four_eight_and_eighteen_plus_megapixel_steps():
+    from pathlib import Path
+
+    from bench.photos import QUICK_TARGETS_MP, TARGETS_MP, Photo, ladder, total_row
+    from bench.measure import Row
+
+    # Debian's photo wallpapers: ten of 2560x1600, one of 5120x2880
+    photos = [Photo(f"p{i}", Path(f"p{i}.jpg"), (2560, 1600)) for i in range(10)]
+    photos.append(Photo("big", Path("big.jpg"), (5120, 2880)))
+    plans = ladder(photos, TARGETS_MP)
+    assert QUICK_TARGETS_MP == TARGETS_MP[:2] and TARGETS_MP[0] == 0.3
+    for target in (1, 4, 8):
+        assert target in TARGETS_MP
+    assert sum(TARGETS_MP) <= 35  # about 100M subpixels: what 20 minutes on 2 cores hold (docstring)
+    assert plans[TARGETS_MP.index(8)].parts[0].name == "big"  # a real photo, downscaled
+    largest = plans[-1]
+    assert len(largest.parts) == 6 and largest.height * 2 * 2560 >= 18e6
+    # a codec whose short decode was never sampled: the total keeps the peaks that were
+    rows = [Row(str(t), "x", input_bytes=1, pixels=3, size=1, compress_s=1, decompress_s=1, roundtrip="ok",
+                compress_peak_mb=p, decompress_peak_mb=None) for t, p in ((1, 20.0), (2, 30.0))]
+    total = total_row(rows, "x")
+    assert (total.compress_peak_mb, total.decompress_peak_mb) == (30.0, None)
+
+
+def test_the_photos_table_shows_times_per_million_peaks_rates_and_the_numpy_and_cold_rows():
+    from bench.photos import BBZIP, COLD, NUMPY, TOTAL, markdown
+
+    results = Results(1, ())
+    name = "0.3 MP 693x433"
+    for tool in (BBZIP, COLD, NUMPY):
+        results.add(Row(name, tool, input_bytes=900_000, pixels=900_000, size=450_000, compress_s=0.9,
+                        decompress_s=0.45, compress_peak_mb=250, decompress_peak_mb=None, roundtrip="ok"))
+    results.add(Row(TOTAL, BBZIP, input_bytes=900_000, pixels=900_000, roundtrip="error", note="an input failed"))
+    text = markdown(results, {"inputs": [{"name": name, "source": "a photo"}], "folder": "/photos",
+                              "tools": [BBZIP, COLD, NUMPY]})
+    header = next(line for line in text.splitlines() if line.startswith("| input"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells[:9] == ["input", "codec", "bits/subpixel", "comp s", "comp s/M", "decomp s", "decomp s/M",
+                         "comp peak MB", "decomp peak MB"]
+    rows = {tuple(c.strip() for c in line.strip("|").split("|")[:2]): line for line in text.splitlines()}
+    assert "| 4.000 " in rows[(name, BBZIP)] and "| 1.00 " in rows[(name, BBZIP)] and "| 0.50 " in rows[(name, BBZIP)]
+    assert (name, COLD) in rows and (name, NUMPY) in rows
+    assert "error: an input failed" in rows[(TOTAL, BBZIP)]
+    assert "PSS" in text  # the legend says which memory
+
+
+def test_make_model_natural_runs_the_whole_chain_from_scratch(tmp_path):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["make", "-n", "-C", str(root), "model-natural", f"NATURAL_BUILD={tmp_path}/b",
+                          f"NATURAL_MODELS={tmp_path}/m"], capture_output=True, text=True, check=True).stdout
+    steps = [line for line in out.replace("\\\n", " ").splitlines() if "bbzip." in line]
+    trains = [s for s in steps if "natural_train" in s]
+    freezes = [s for s in steps if "natural.freeze" in s]
+    assert [re.search(r"--minutes (\d+)", s).group(1) for s in trains] == ["39", "18", "52", "90", "68"]
+    assert "--init" not in trains[0]  # from scratch
+    assert all(f"--init {tmp_path}/b/run{i}.npz" in trains[i] for i in (1, 2, 3))
+    assert f"--init {tmp_path}/b/natural-vae.npz" in trains[4] and "photos-train" in trains[4]
+    assert [re.search(r"--name (\S+)", s).group(1) for s in freezes] == ["natural-vae", "natural-vae-2"]
+    assert f"--out-dir {tmp_path}/b" in freezes[0]  # never over the shipped models/natural-vae.npz
+    assert steps.index(freezes[0]) == 4 and steps[-1] == freezes[1]
