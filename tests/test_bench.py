@@ -82,9 +82,10 @@ def test_published_floors_are_one_table_per_run_and_never_both_unmeasured_and_me
     unmeasured = "| 10 | floor | mnist | bbzip -6 | seconds | – | <= xz -9e | – | n/a | xz -9e: not measured |\n"
     passed = "| 10 | floor | mnist | bbzip -6 | seconds | 5.6 | <= xz -9e | 8.9 | PASS |  |\n"
     other = "| 1 | floor | empty | bbzip -6 | size | 10 | <= 32 | 32 | PASS |  |\n"
-    for name, rows in (("a", unmeasured + other), ("b", passed)):
+    for name, rows, section in (("a", unmeasured + other, "levels"), ("b", passed, "mnist")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "readme.md").write_text(f"run {name} tables\n\n### Floors\n\nlegend\n\n{head}{rows}")
+        (tmp_path / name / "bench.json").write_text('{"meta": {"sections": ["%s"]}}' % section)
     text = results_section([tmp_path / "a", tmp_path / "b"])
     assert text.count("### Floors of this run") == 2
     assert "xz -9e: not measured" not in text and "| PASS |  |" in text and "| empty |" in text
@@ -321,3 +322,31 @@ def test_make_model_natural_runs_the_whole_chain_from_scratch(tmp_path):
     assert [re.search(r"--name (\S+)", s).group(1) for s in freezes] == ["natural-vae", "natural-vae-2"]
     assert f"--out-dir {tmp_path}/b" in freezes[0]  # never over the shipped models/natural-vae.npz
     assert steps.index(freezes[0]) == 4 and steps[-1] == freezes[1]
+
+
+def test_publish_replaces_the_runs_of_the_sections_given_and_keeps_the_others():
+    from bench.publish import README_PART, merge, published_parts, results_section
+
+    def part(command: str, sections: str) -> str:
+        return f"`python -m bench {command}`, 2026-12-02, 2 cores, mode full, sections {sections}. Noisy.\n\n### {command} table"
+
+    published = "\n\n".join(["intro", part("levels", "levels"), part("photos", "photos"), part("formats", "formats")])
+    parts = published_parts(published, README_PART, README_PART)
+    assert [sections for sections, _ in parts] == [{"levels"}, {"photos"}, {"formats"}]
+    kept = merge(parts, {"photos"})
+    assert [text.splitlines()[-1] for _, text in kept] == ["### levels table", "### formats table"]
+    with pytest.raises(SystemExit, match="measured these sections and others too"):
+        merge(published_parts(part("natural photos", "natural,photos"), README_PART, README_PART), {"photos"})
+
+
+def test_publish_puts_a_new_run_between_the_kept_ones_in_the_order_of_sections(tmp_path):
+    import json
+
+    from bench.publish import results_section
+
+    run = tmp_path / "photos"
+    run.mkdir()
+    (run / "bench.json").write_text(json.dumps({"meta": {"sections": ["photos"]}}))
+    (run / "readme.md").write_text("`python -m bench photos`, sections photos.\n\n### Photos at full size\n")
+    text = results_section([run], [({"formats"}, "formats part"), ({"levels"}, "levels part")])
+    assert text.index("levels part") < text.index("### Photos at full size") < text.index("formats part")
