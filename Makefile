@@ -64,7 +64,7 @@ bench-%:
 	OPENBLAS_NUM_THREADS=1 $(PY) -m bench $* $(BENCH_ARGS)
 
 RESULTS ?= $(sort $(wildcard bench-results/*/bench.json bench-results/bench.json))
-bench-publish:  ## README Results and docs/bench.md from the runs in bench-results/ (one run per section)
+bench-publish:  ## the runs in bench-results/ into README Results and docs/bench.md (one run per section; the published runs of other sections stay)
 	$(PY) -m bench.publish $(patsubst %/bench.json,%,$(RESULTS))
 
 lint:  ## ruff
@@ -94,8 +94,8 @@ NATURAL_MODELS ?= models
 NATURAL_TRAIN := $(PY) -m bbzip.training.natural_train
 NATURAL_FREEZE := $(PY) -m bbzip.natural.freeze
 
-# Step 7, the last: run5 frozen and registered as natural-vae-2 (always redone: it is minutes).
-model-natural: $(NATURAL_BUILD)/run5.npz  ## rebuild the shipped natural-vae-2 from scratch: the whole chain of seven steps (about 5 hours on 2 cores; docs/MODELS.md)
+# Step 7, the last: run5 frozen and registered as natural-vae-2 (5-10 minutes; always redone).
+model-natural: $(NATURAL_BUILD)/run5.npz  ## rebuild the shipped natural-vae-2 from scratch, the whole chain (docs/MODELS.md): natural-vae's runs of 39, 18, 52 and 90 min and its freeze (5-10 min), the 68-min fine-tune and natural-vae-2's freeze (5-10 min); about 5 hours on 2 cores
 	$(NATURAL_FREEZE) $< --data $(NATURAL) --name natural-vae-2 --out-dir $(NATURAL_MODELS)
 
 # Steps 1-3: natural-vae's first three runs, seed 0, two threads (39 + 18 + 52 minutes, plus a minute each to load).
@@ -109,7 +109,7 @@ $(NATURAL_BUILD)/run2.npz: $(NATURAL_BUILD)/run1.npz
 $(NATURAL_BUILD)/run3.npz: $(NATURAL_BUILD)/run2.npz
 	$(NATURAL_TRAIN) --data $(NATURAL) --minutes 52 --seed 0 --init $< --out $(NATURAL_BUILD)/run3.part.npz
 	mv $(NATURAL_BUILD)/run3.part.npz $@
-# Step 4: the fourth run, 90 minutes at seed 4 with one thread; step 5: frozen as natural-vae.
+# Step 4: the fourth run, 90 minutes at seed 4 with one thread; step 5: frozen as natural-vae (5-10 minutes).
 $(NATURAL_BUILD)/run4.npz: $(NATURAL_BUILD)/run3.npz
 	$(NATURAL_TRAIN) --data $(NATURAL) --minutes 90 --seed 4 --threads 1 --init $< --out $(NATURAL_BUILD)/run4.part.npz
 	mv $(NATURAL_BUILD)/run4.part.npz $@
