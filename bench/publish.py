@@ -81,9 +81,9 @@ def results_section(runs: list[Path], kept: list[tuple[set[str], str]] = ()) -> 
 
 
 # Where a published run's part starts, and the sections it measured (its mode line).
-README_PART = re.compile(r"^`python -m bench[^\n]*?, sections ([a-z,]+)\.", re.M)
-DOCS_PART = re.compile(r"^# bbzip benchmark", re.M)
-DOCS_SECTIONS = re.compile(r"^- mode: [^\n]*?sections ([a-z,]+)$", re.M)
+README_PART = re.compile(r"^`python -m bench[^\n]*?, sections ([a-z,]+)\.", re.MULTILINE)
+DOCS_PART = re.compile(r"^# bbzip benchmark", re.MULTILINE)
+DOCS_SECTIONS = re.compile(r"^- mode: [^\n]*?sections ([a-z,]+)$", re.MULTILINE)
 
 
 def published_parts(text: str, start: re.Pattern, sections: re.Pattern) -> list[tuple[set[str], str]]:

@@ -85,7 +85,7 @@ def test_published_floors_are_one_table_per_run_and_never_both_unmeasured_and_me
     for name, rows, section in (("a", unmeasured + other, "levels"), ("b", passed, "mnist")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "readme.md").write_text(f"run {name} tables\n\n### Floors\n\nlegend\n\n{head}{rows}")
-        (tmp_path / name / "bench.json").write_text('{"meta": {"sections": ["%s"]}}' % section)
+        (tmp_path / name / "bench.json").write_text(f'{{"meta": {{"sections": ["{section}"]}}}}')
     text = results_section([tmp_path / "a", tmp_path / "b"])
     assert text.count("### Floors of this run") == 2
     assert "xz -9e: not measured" not in text and "| PASS |  |" in text and "| empty |" in text
@@ -245,7 +245,7 @@ def test_publish_puts_runs_in_the_order_of_the_sections(tmp_path):
 
 
 def test_a_short_process_memory_is_sampled_before_it_ends(monkeypatch):
-    import bench.photos as photos
+    import bench.photo_procs as photos
 
     samples = []
     monkeypatch.setattr(photos, "tree_pss_kib", lambda pid: samples.append(pid) or 2048)
@@ -259,8 +259,8 @@ def test_a_short_process_memory_is_sampled_before_it_ends(monkeypatch):
 def test_the_full_ladder_keeps_the_small_one_four_eight_and_eighteen_plus_megapixel_steps():
     from pathlib import Path
 
-    from bench.photos import QUICK_TARGETS_MP, TARGETS_MP, Photo, ladder, total_row
     from bench.measure import Row
+    from bench.photos import QUICK_TARGETS_MP, TARGETS_MP, Photo, ladder, total_row
 
     # Debian's photo wallpapers: ten of 2560x1600, one of 5120x2880
     photos = [Photo(f"p{i}", Path(f"p{i}.jpg"), (2560, 1600)) for i in range(10)]
@@ -326,7 +326,7 @@ def test_make_model_natural_runs_the_whole_chain_from_scratch(tmp_path):
 
 
 def test_publish_replaces_the_runs_of_the_sections_given_and_keeps_the_others():
-    from bench.publish import README_PART, merge, published_parts, results_section
+    from bench.publish import README_PART, merge, published_parts
 
     def part(command: str, sections: str) -> str:
         return f"`python -m bench {command}`, 2026-12-02, 2 cores, mode full, sections {sections}. Noisy.\n\n### {command} table"
