@@ -146,6 +146,8 @@ def test_issue_16_floors_per_photo_and_goals_on_the_total():
     assert {(f.metric, f.limit) for f in per_photo} == {
         ("compress_s_per_mp", 1.0), ("decompress_s_per_mp", 0.5), ("peak_mb", 600)}
     assert all(f.kind == "goal" for f in rows if f.input == TOTAL)
+    huge = floors({"inputs": [{"name": "50.0 MP 5120x9776", "memory_only": True}]})
+    assert [(f.metric, f.limit) for f in huge if f.input != TOTAL and f.tool == BBZIP] == [("peak_mb", 600)]
 
 
 def test_format_rows_become_floors_against_the_row_they_compare_with():
@@ -260,7 +262,7 @@ def test_the_full_ladder_keeps_the_small_one_four_eight_and_eighteen_plus_megapi
     from pathlib import Path
 
     from bench.measure import Row
-    from bench.photos import QUICK_TARGETS_MP, TARGETS_MP, Photo, ladder, total_row
+    from bench.photos import HUGE_MP, QUICK_TARGETS_MP, TARGETS_MP, Photo, ladder, total_row
 
     # Debian's photo wallpapers: ten of 2560x1600, one of 5120x2880
     photos = [Photo(f"p{i}", Path(f"p{i}.jpg"), (2560, 1600)) for i in range(10)]
@@ -272,6 +274,8 @@ def test_the_full_ladder_keeps_the_small_one_four_eight_and_eighteen_plus_megapi
     assert sum(TARGETS_MP) <= 51  # 150M subpixels: what 20 minutes on 2 cores hold (docstring)
     assert plans[TARGETS_MP.index(15)].parts[0].name == "big" and plans[TARGETS_MP.index(15)].scale == 1
     largest = plans[-1]
+    (huge,) = ladder(photos, (HUGE_MP,))
+    assert HUGE_MP >= 50 and huge.height * 2 * 2560 >= HUGE_MP * 1e6
     assert len(largest.parts) == 6 and largest.height * 2 * 2560 >= 18e6
     # a codec whose short decode was never sampled: the total keeps the peaks that were
     rows = [Row(str(t), "x", input_bytes=1, pixels=3, size=1, compress_s=1, decompress_s=1, roundtrip="ok",
