@@ -21,9 +21,10 @@ A full run must end within 20 minutes on 2 cores. Its CPU time (every process) w
 together with bbzip at 1.6 CPU s per million subpixels compressing and 1.05 decompressing, plus
 half a minute for the cold and numpy rows: about 10 CPU minutes for this ladder (50 MP in all)
 and 7 more for bbzip at HUGE_MP, 9 to 15 minutes on 2 quiet cores. Should it outgrow 20
-minutes, set HUGE_MP to None, then drop 2 and 15 MP (0.3, 1, 4, 8 and one >= 18 MP stay). With Debian's wallpapers (ten photos of 2560x1600, one of 5120x2880)
-the 4 MP input is a photo at its own size, 15 MP the 5120x2880 one, 0.3 to 2 MP photos
-box-downscaled, 8 and 20 MP mosaics of two and six photos. The report says how long the run took.
+minutes, set HUGE_MP to None, then drop 2 and 15 MP (0.3, 1, 4, 8 and one >= 18 MP stay).
+With Debian's wallpapers (ten photos of 2560x1600, one of 5120x2880) the 4 MP input is a photo
+at its own size, 15 MP the 5120x2880 one, 0.3 to 2 MP photos box-downscaled, 8, 20 and 50 MP
+mosaics of two, six and fourteen photos. The report says how long the section took.
 
 Per codec and input: compress and decompress time (wall; CPU of the process tree in the note),
 peak memory of the process tree as the sum of PSS (pages that forked workers share count once),
