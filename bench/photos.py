@@ -51,6 +51,7 @@ from bench.common import bbzip_exe, cores, debian_packages, log, one_line
 from bench.floors import Floor, Ref
 from bench.measure import Results, Row
 from bench.photo_procs import CODEC_SCRIPT, CODECS, run_measured, user_env
+from bench.rss import tree_pss_kib  # noqa: F401 -- where tests/test_photos.py reads it
 
 ENV = "BBZIP_PHOTOS"
 HINT = "pip install -e .[bench]"
