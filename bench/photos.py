@@ -16,12 +16,12 @@ where one is that size, else a photo box-downscaled to it, else a labelled mosai
 the most common size (two abreast, the last row cropped), so the largest input is >= 18 MP.
 Then HUGE_MP (50 MP, a mosaic): bbzip alone, for issue 16's memory floor at that size (its
 speed is shown, not judged, and it stays out of the totals, which compare the codecs).
-A full run must end within 20 minutes on 2 cores. Its CPU time (every process) was 412 s for
-0.3, 1, 4, 8 and 20 MP on 2026-12-02, about 12 CPU seconds per megapixel for all the codecs
-together with bbzip at 1.6 CPU s per million subpixels compressing and 1.05 decompressing, plus
-half a minute for the cold and numpy rows: about 10 CPU minutes for this ladder (50 MP in all)
-and 7 more for bbzip at HUGE_MP, 9 to 15 minutes on 2 quiet cores. Should it outgrow 20
-minutes, set HUGE_MP to None, then drop 2 and 15 MP (0.3, 1, 4, 8 and one >= 18 MP stay).
+A full run must end within 20 minutes on 2 cores. Measured on 2026-12-02 on 2 cores that
+other work kept busy (load 7 to 9, the bench at nice 10): the ladder took 576 CPU seconds over
+every process (bbzip 2.5 CPU s per million subpixels both ways; the three others 0.9 together),
+19 minutes of wall clock; bbzip at 50 MP took 391 CPU seconds more (14 minutes there). About
+16 CPU minutes in all: 9 to 17 minutes on 2 quiet cores. Should it outgrow 20 minutes, set
+HUGE_MP to None first (7 CPU minutes), then drop 2 and 15 MP (0.3, 1, 4, 8 and one >= 18 MP stay).
 With Debian's wallpapers (ten photos of 2560x1600, one of 5120x2880) the 4 MP input is a photo
 at its own size, 15 MP the 5120x2880 one, 0.3 to 2 MP photos box-downscaled, 8, 20 and 50 MP
 mosaics of two, six and fourteen photos. The report says how long the section took.
