@@ -35,7 +35,8 @@ DOCS_INTRO = """\
 Every table of the runs that README's Results section shows, one part per run, each with the
 command that produced it, its date and its machine. No table comes from two runs. To redo them:
 `make bench` (every section in one run), or one run per section, `make bench-SECTION` (sections:
-levels, coders, mnist, natural, startup, pipe, zarr, photos, formats), then `make bench-publish`.
+levels, coders, mnist, natural, startup, pipe, zarr, photos, formats), then `make bench-publish`,
+which replaces the parts of the sections it is given and keeps the others.
 
 """
 FLOORS = "### Floors"
