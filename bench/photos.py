@@ -16,14 +16,12 @@ where one is that size, else a photo box-downscaled to it, else a labelled mosai
 the most common size (two abreast, the last row cropped), so the largest input is >= 18 MP.
 Then HUGE_MP (50 MP, a mosaic): bbzip alone, for issue 16's memory floor at that size (its
 speed is shown, not judged, and it stays out of the totals, which compare the codecs).
-A full run must end within 20 minutes on 2 cores. Measured on 2026-12-02 on 2 cores that
-other work kept busy (load 7 to 9, the bench at nice 10), with 15 MP as well: the ladder took
-576 CPU seconds over every process (bbzip 2.5 CPU s per million subpixels both ways; the three
-others 0.9 together), 19 minutes of wall clock; bbzip at 50 MP took 391 CPU seconds more (14
-minutes there). bbzip kept to about one core's worth (a quiet 4 MP photo: wall = CPU), so wall
-time follows CPU time. 15 MP (Volna at its own size, 145 CPU seconds) is left out so that the
-run, about 14 CPU minutes, stays under 20 minutes even so. Should it outgrow them, set HUGE_MP
-to None (7 CPU minutes), then drop 2 MP (0.3, 1, 4, 8 and one >= 18 MP stay). With Debian's
+A full run must end within 20 minutes on 2 cores. As it is, it took 13.6 minutes and 787 CPU
+seconds over every process on 2026-12-02, on 2 cores that other work kept busy (load about 5,
+the bench at nice 10); bbzip took 2.5 CPU s per million subpixels both ways, the three others
+0.9 together. With 15 MP as well (Volna at its own size) the ladder alone took 19 minutes under
+heavier load, so 15 MP is left out. Should a run outgrow 20 minutes, set HUGE_MP to None (bbzip
+at 50 MP: 373 CPU s), then drop 2 MP (0.3, 1, 4, 8 and one >= 18 MP stay). With Debian's
 wallpapers (ten photos of 2560x1600, one of 5120x2880) the 4 MP input is a photo at its own
 size, 0.3 to 2 MP photos box-downscaled, 8 MP the 5120x2880 photo box-downscaled, 20 and 50 MP
 mosaics of six and fourteen photos. The report says how long the section took.
