@@ -82,9 +82,10 @@ def test_published_floors_are_one_table_per_run_and_never_both_unmeasured_and_me
     unmeasured = "| 10 | floor | mnist | bbzip -6 | seconds | – | <= xz -9e | – | n/a | xz -9e: not measured |\n"
     passed = "| 10 | floor | mnist | bbzip -6 | seconds | 5.6 | <= xz -9e | 8.9 | PASS |  |\n"
     other = "| 1 | floor | empty | bbzip -6 | size | 10 | <= 32 | 32 | PASS |  |\n"
-    for name, rows in (("a", unmeasured + other), ("b", passed)):
+    for name, rows, section in (("a", unmeasured + other, "levels"), ("b", passed, "mnist")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "readme.md").write_text(f"run {name} tables\n\n### Floors\n\nlegend\n\n{head}{rows}")
+        (tmp_path / name / "bench.json").write_text(f'{{"meta": {{"sections": ["{section}"]}}}}')
     text = results_section([tmp_path / "a", tmp_path / "b"])
     assert text.count("### Floors of this run") == 2
     assert "xz -9e: not measured" not in text and "| PASS |  |" in text and "| empty |" in text
@@ -145,6 +146,8 @@ def test_issue_16_floors_per_photo_and_goals_on_the_total():
     assert {(f.metric, f.limit) for f in per_photo} == {
         ("compress_s_per_mp", 1.0), ("decompress_s_per_mp", 0.5), ("peak_mb", 600)}
     assert all(f.kind == "goal" for f in rows if f.input == TOTAL)
+    huge = floors({"inputs": [{"name": "50.0 MP 5120x9776", "memory_only": True}]})
+    assert [(f.metric, f.limit) for f in huge if f.input != TOTAL and f.tool == BBZIP] == [("peak_mb", 600)]
 
 
 def test_format_rows_become_floors_against_the_row_they_compare_with():
@@ -241,3 +244,114 @@ def test_publish_puts_runs_in_the_order_of_the_sections(tmp_path):
         (tmp_path / name / "bench.json").write_text(json.dumps({"meta": {"sections": sections}}))
     runs = sorted((tmp_path / n for n in "xyz"), key=first_section)
     assert [r.name for r in runs] == ["z", "y", "x"]
+
+
+def test_a_short_process_memory_is_sampled_before_it_ends(monkeypatch):
+    import bench.photo_procs as photos
+
+    samples = []
+    monkeypatch.setattr(photos, "tree_pss_kib", lambda pid: samples.append(pid) or 2048)
+    result = photos.run_measured(["sleep", "0.3"])
+    assert result["rc"] == 0 and result["peak_mb"] == 2.0
+    assert len(samples) >= 4  # every 0.25 s from the start: one sample, none for a 0.2 s decode
+    monkeypatch.setattr(photos, "tree_pss_kib", lambda pid: 0)  # ended before /proc was read
+    assert photos.run_measured(["true"])["peak_mb"] is None
+
+
+def test_the_full_ladder_keeps_the_small_one_four_eight_and_eighteen_plus_megapixel_steps():
+    from pathlib import Path
+
+    from bench.measure import Row
+    from bench.photos import HUGE_MP, QUICK_TARGETS_MP, TARGETS_MP, Photo, ladder, total_row
+
+    # Debian's photo wallpapers: ten of 2560x1600, one of 5120x2880
+    photos = [Photo(f"p{i}", Path(f"p{i}.jpg"), (2560, 1600)) for i in range(10)]
+    photos.append(Photo("big", Path("big.jpg"), (5120, 2880)))
+    plans = ladder(photos, TARGETS_MP)
+    assert QUICK_TARGETS_MP == TARGETS_MP[:2] and TARGETS_MP[0] == 0.3
+    for target in (1, 4, 8):
+        assert target in TARGETS_MP
+    assert sum(TARGETS_MP) <= 36  # about 100M subpixels and bbzip at 50 MP: 20 minutes on 2 cores (docstring)
+    assert plans[TARGETS_MP.index(8)].parts[0].name == "big"  # a real photo, box-downscaled
+    largest = plans[-1]
+    (huge,) = ladder(photos, (HUGE_MP,))
+    assert HUGE_MP >= 50 and huge.height * 2 * 2560 >= HUGE_MP * 1e6
+    assert len(largest.parts) == 6 and largest.height * 2 * 2560 >= 18e6
+    # a codec whose short decode was never sampled: the total keeps the peaks that were
+    rows = [Row(str(t), "x", input_bytes=1, pixels=3, size=1, compress_s=1, decompress_s=1, roundtrip="ok",
+                compress_peak_mb=p, decompress_peak_mb=None) for t, p in ((1, 20.0), (2, 30.0))]
+    total = total_row(rows, "x")
+    assert (total.compress_peak_mb, total.decompress_peak_mb) == (30.0, None)
+
+
+def test_the_photos_table_shows_times_per_million_peaks_rates_and_the_numpy_and_cold_rows():
+    from bench.photos import BBZIP, COLD, NUMPY, TOTAL, markdown
+
+    results = Results(1, ())
+    name = "0.3 MP 693x433"
+    for tool in (BBZIP, COLD, NUMPY):
+        results.add(Row(name, tool, input_bytes=900_000, pixels=900_000, size=450_000, compress_s=0.9,
+                        decompress_s=0.45, compress_peak_mb=250, decompress_peak_mb=None, roundtrip="ok"))
+    results.add(Row(TOTAL, BBZIP, input_bytes=900_000, pixels=900_000, roundtrip="error", note="an input failed"))
+    text = markdown(results, {"inputs": [{"name": name, "source": "a photo"}], "folder": "/photos",
+                              "tools": [BBZIP, COLD, NUMPY], "minutes": 0.01})
+    header = next(line for line in text.splitlines() if line.startswith("| input"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells[:9] == ["input", "codec", "bits/subpixel", "comp s", "comp s/M", "decomp s", "decomp s/M",
+                         "comp peak MB", "decomp peak MB"]
+    rows = {tuple(c.strip() for c in line.strip("|").split("|")[:2]): line for line in text.splitlines()}
+    assert "| 4.000 " in rows[(name, BBZIP)] and "| 1.00 " in rows[(name, BBZIP)] and "| 0.50 " in rows[(name, BBZIP)]
+    assert (name, COLD) in rows and (name, NUMPY) in rows
+    assert "error: an input failed" in rows[(TOTAL, BBZIP)]
+    assert "PSS" in text  # the legend says which memory
+    assert "the section ran 0.0 minutes" in text
+
+
+def test_make_model_natural_runs_the_whole_chain_from_scratch(tmp_path):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["make", "-n", "-C", str(root), "model-natural", f"NATURAL_BUILD={tmp_path}/b",
+                          f"NATURAL_MODELS={tmp_path}/m"], capture_output=True, text=True, check=True).stdout
+    steps = [line for line in out.replace("\\\n", " ").splitlines() if "bbzip." in line]
+    trains = [s for s in steps if "natural_train" in s]
+    freezes = [s for s in steps if "natural.freeze" in s]
+    assert [re.search(r"--minutes (\d+)", s).group(1) for s in trains] == ["39", "18", "52", "90", "68"]
+    assert "--init" not in trains[0]  # from scratch
+    assert all(f"--init {tmp_path}/b/run{i}.npz" in trains[i] for i in (1, 2, 3))
+    assert f"--init {tmp_path}/b/natural-vae.npz" in trains[4] and "photos-train" in trains[4]
+    assert [re.search(r"--name (\S+)", s).group(1) for s in freezes] == ["natural-vae", "natural-vae-2"]
+    assert f"--out-dir {tmp_path}/b" in freezes[0]  # never over the shipped models/natural-vae.npz
+    assert steps.index(freezes[0]) == 4 and steps[-1] == freezes[1]
+
+
+def test_publish_replaces_the_runs_of_the_sections_given_and_keeps_the_others():
+    from bench.publish import README_PART, merge, published_parts
+
+    def part(command: str, sections: str) -> str:
+        return f"`python -m bench {command}`, 2026-12-02, 2 cores, mode full, sections {sections}. Noisy.\n\n### {command} table"
+
+    published = "\n\n".join(["intro", part("levels", "levels"), part("photos", "photos"), part("formats", "formats")])
+    parts = published_parts(published, README_PART, README_PART)
+    assert [sections for sections, _ in parts] == [{"levels"}, {"photos"}, {"formats"}]
+    kept = merge(parts, {"photos"})
+    assert [text.splitlines()[-1] for _, text in kept] == ["### levels table", "### formats table"]
+    with pytest.raises(SystemExit, match="measured these sections and others too"):
+        merge(published_parts(part("natural photos", "natural,photos"), README_PART, README_PART), {"photos"})
+
+
+def test_publish_puts_a_new_run_between_the_kept_ones_in_the_order_of_sections(tmp_path):
+    import json
+
+    from bench.publish import results_section
+
+    run = tmp_path / "photos"
+    run.mkdir()
+    (run / "bench.json").write_text(json.dumps({"meta": {"sections": ["photos"]}}))
+    (run / "readme.md").write_text("`python -m bench photos`, sections photos.\n\n### Photos at full size\n")
+    text = results_section([run], [({"formats"}, "formats part"), ({"levels"}, "levels part")])
+    assert text.index("levels part") < text.index("### Photos at full size") < text.index("formats part")
