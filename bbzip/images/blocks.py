@@ -113,7 +113,9 @@ def band_rows(height: int, width: int, channels: int, budget: int | None = None)
         return height
     if height * row <= budget:
         half = -(-height // 2)  # up to whole 64-row tiles: coffee (400 rows) 224 + 176 coded 0.14 % larger
-        return min(height, -(-half // HALF_UNIT) * HALF_UNIT)
+        rows = -(-half // HALF_UNIT) * HALF_UNIT
+        # Never one band (bbzip.natural.tiles.BAND_BLOCK counts on it) but at 32 rows or fewer.
+        return min(height, rows if rows < height else -(-half // BAND_UNIT) * BAND_UNIT)
     return min(height, max(BAND_UNIT, budget // row // BAND_UNIT * BAND_UNIT))
 
 
