@@ -460,3 +460,44 @@ def test_a_digit_block_naming_a_natural_model_is_refused(tmp_path):
 
     with pytest.raises(UnsupportedError):
         choose_model((DATA / "digit0.pgm").read_bytes(), 13, model_path=path)
+
+
+# -- the band rule (issue 17) ----------------------------------------------------------------
+@pytest.mark.parametrize("height, width, channels, rows", [
+    (512, 512, 1, 512),  # within two thirds of the budget: whole
+    (512, 512, 3, 256),  # 768 KiB: within the budget, cut in two for -T2's second core
+    (400, 600, 3, 256),  # in two, the first band in whole 64-row tiles
+    (60, 4300, 3, 32),  # too short to cut in two at a 64-row tile: at 32 rows
+    (2160, 3840, 3, 64),  # a wide photo: 64-row bands, so 64-pixel tiles
+    (2880, 5120, 3, 32),  # wider than 64 rows allow: bands of one unit
+    (1000, 1024, 3, 256),  # over the budget: the most whole 32-row units within it
+])
+def test_band_rows_cut_in_two_within_the_budget_and_by_the_budget_beyond(height, width, channels, rows):
+    assert blocks.BAND_BYTES == 768 << 10
+    assert blocks.band_rows(height, width, channels) == rows
+
+
+def test_an_image_within_the_budget_is_cut_in_two_blocks():
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (96, 64, 3), dtype=np.uint8)
+    header = b"P6\n64 96\n255\n"
+    data = header + pixels.tobytes()
+    budget = 96 * 64 * 3  # the whole image fits: cut in two all the same, at 64 rows
+    found = list(blocks.split(data[:4096], io.BytesIO(data[4096:]), 1 << 20, budget))
+    sizes = [len(piece) for piece, segment in found if segment is not None]
+    assert sizes == [len(header) + 64 * 64 * 3, 32 * 64 * 3]
+    assert b"".join(piece for piece, _ in found) == data
+
+
+def test_a_band_of_a_cut_image_may_take_a_side_of_16_tiles():
+    from bbzip.natural import tiles
+
+    assert tiles.choose_side(1, 288, 870, 3) == 128  # a dev photo's first band: 21 tiles
+    assert tiles.choose_side(1, 201, 870, 3) == 64  # its last, under BAND_BLOCK: 32 tiles kept
+    assert tiles.choose_side(1, 512, 512, 1) == 64  # a whole image keeps two lane groups
+    assert tiles.choose_side(2, 144, 870, 3) == 64  # two images in a block are no band
+    # BAND_BLOCK's premise: one image that large is never one band, but when a side of 128
+    # leaves it MIN_TILES tiles all the same (32 rows or fewer: one row of tiles).
+    for height, width in [(60, 4000), (33, 5400), (200, 1024), (256, 1024), (257, 1024), (400, 600), (32, 6000)]:
+        if height * width * 3 >= tiles.BAND_BLOCK and blocks.band_rows(height, width, 3) == height:
+            assert height <= 32 and -(-width // 128) >= tiles.MIN_TILES
