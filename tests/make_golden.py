@@ -208,7 +208,7 @@ def _compress(name: str, data: bytes, coder: str) -> bytes:
     """Compress as bbzip does, except that "-vae05" files use coder 0x05 for every model,
     "-per-image" files may get natural-image settings per image however small, and "-bands"
     files are cut in bands as images over BAND_BYTES are (the format is the same for any band
-    height; the real one would make a golden file of 512 KiB and more)."""
+    height; the real one would make a golden file of 512 KiB and more: see band_rows)."""
     from bbzip.images import blocks
     from bbzip.natural import coder as natural_coder
     from bbzip.natural import context_classes, tiles
